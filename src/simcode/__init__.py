@@ -1,0 +1,26 @@
+"""simcode: normative models of neural representation, solved through the similarity matrix.
+
+Sub-packages (imported on demand): ``simcode.convex``, ``simcode.identify``,
+``simcode.similarity``, ``simcode.sparse``, ``simcode.ksm``, ``simcode.nets``, ``simcode.data``,
+``simcode.sweep``, ``simcode.experiments``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+from ._utils import ConvergenceWarning  # noqa: E402
+
+_SUBMODULES = ("convex", "identify", "similarity", "sparse", "ksm", "nets", "data", "sweep",
+               "experiments", "report")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'simcode' has no attribute {name!r}")
+
+
+__all__ = ["ConvergenceWarning", "__version__", *_SUBMODULES]

@@ -1,0 +1,135 @@
+"""Write a run's results: ``results.json``, one PNG per figure, and a self-contained ``index.html``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+__all__ = ["prepare_out_dir", "write_report", "versions"]
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, simcode and the main dependencies."""
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("simcode", "numpy", "scipy", "torch", "cvxpy", "scikit-learn", "matplotlib"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def prepare_out_dir(out: str | os.PathLike) -> Path:
+    """Create ``out`` (and parents) and check it is writable; ``ValueError`` with the reason otherwise."""
+    p = Path(out)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p / ".simcode-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"cannot write the report to {str(p)!r}: {exc.strerror or exc}") from None
+    return p
+
+
+def write_report(results, out: str | os.PathLike, config: dict) -> Path:
+    """Save figures as PNG, then ``results.json`` and ``index.html`` in ``out``. Returns the HTML path."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out = prepare_out_dir(out)
+    for r in results:
+        for f in r.ctx.figures:
+            fname = f"{r.experiment.name}__{f.name}.png"
+            f.fig.savefig(out / fname, dpi=110, bbox_inches="tight")
+            plt.close(f.fig)
+            f.path = fname
+    payload = {
+        "config": config,
+        "versions": versions(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "passed": all(r.passed for r in results),
+        "experiments": [r.to_dict() for r in results],
+    }
+    (out / "results.json").write_text(json.dumps(payload, indent=2, default=str))
+    path = out / "index.html"
+    path.write_text(_html(payload))
+    return path
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em 0;font-size:.92em}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.pass{color:#11772d;font-weight:600}.fail{color:#b00020;font-weight:600}
+.quick{background:#fff4ce;border:1px solid #e0c060;padding:.6em;margin:1em 0}
+figure{display:inline-block;margin:.5em;max-width:520px;vertical-align:top}
+figure img{max-width:100%}figcaption{font-size:.88em;color:#444}
+pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.85em}
+"""
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list) and len(v) > 12:
+        return html.escape(str(v[:12])[:-1] + ", …]")
+    return html.escape(str(v))
+
+
+def _html(p: dict) -> str:
+    e = html.escape
+    cfg = p["config"]
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>simcode report</title>"
+             f"<style>{_CSS}</style></head><body>",
+             "<h1>simcode reproduction report</h1>",
+             f"<p>Created {e(p['created'])}. Overall: "
+             + ("<span class='pass'>all claims pass</span>" if p["passed"] else "<span class='fail'>some claims fail</span>")
+             + "</p>"]
+    if cfg.get("quick"):
+        parts.append("<div class='quick'><b>Quick mode.</b> These results come from the reduced "
+                     "<code>--quick</code> sizes meant for smoke tests; claims at the paper's sizes need "
+                     "a run without <code>--quick</code>.</div>")
+    parts.append("<h2>Claims</h2><table><tr><th>experiment</th><th>claim</th><th>source</th>"
+                 "<th>paper</th><th>measured</th><th>result</th></tr>")
+    for x in p["experiments"]:
+        for c in x["claims"]:
+            ok = "<span class='pass'>pass</span>" if c["passed"] else "<span class='fail'>FAIL</span>"
+            parts.append(f"<tr><td>{e(x['name'])}</td><td>{e(c['name'])}"
+                         + (f"<br><small>{e(c['note'])}</small>" if c.get("note") else "")
+                         + f"</td><td>{e(c['source'])}</td><td>{e(c['expectation'])}</td>"
+                         f"<td>{_fmt(c['measured'])}</td><td>{ok}</td></tr>")
+        if x["error"]:
+            parts.append(f"<tr><td>{e(x['name'])}</td><td colspan=4>experiment crashed</td>"
+                         "<td><span class='fail'>FAIL</span></td></tr>")
+    parts.append("</table>")
+    for x in p["experiments"]:
+        parts.append(f"<h2 id='{e(x['name'])}'>{e(x['name'])}</h2><p>{e(x['description'])}</p>")
+        parts.append(f"<p><small>sources: {e(', '.join(x['sources']))}; wall time {x['wall_s']:.1f} s; "
+                     f"seed {x['seed']}; device {e(str(x['device']))}</small></p>")
+        for n in x["notes"]:
+            parts.append(f"<p>{e(n)}</p>")
+        if x["error"]:
+            parts.append(f"<p class='fail'>The experiment raised an error:</p><pre>{e(x['error'])}</pre>")
+        for f in x["figures"]:
+            if f["path"]:
+                parts.append(f"<figure><img src='{e(f['path'])}' alt='{e(f['name'])}'>"
+                             f"<figcaption>{e(f['caption'])}</figcaption></figure>")
+        if x["metrics"]:
+            parts.append("<table><tr><th>metric</th><th>value</th></tr>")
+            for k, v in x["metrics"].items():
+                parts.append(f"<tr><td>{e(k)}</td><td>{_fmt(v)}</td></tr>")
+            parts.append("</table>")
+    parts.append("<h2>Run configuration and versions</h2><pre>"
+                 + e(json.dumps({"config": cfg, "versions": p["versions"]}, indent=2)) + "</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
