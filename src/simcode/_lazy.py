@@ -25,6 +25,8 @@ def lazy_exports(package: str, submodules: tuple[str, ...]):
     def __getattr__(name: str):
         if name in cache:
             return cache[name]
+        if name == "__all__":  # supports ``from package import *``
+            return __dir__()
         if name.startswith("__"):
             raise AttributeError(name)
         for mod in _modules():
