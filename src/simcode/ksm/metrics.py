@@ -1,0 +1,179 @@
+r"""Metrics for kernel similarity matching (paper ``002``, Choudhary, Masset & Ba).
+
+Orientation: rows are samples, columns are features (or latent units). The paper's ``X`` (N×T) and ``Z``
+(K×T) are our ``X.T`` and ``Z.T``.
+
+* :func:`r2_score` — the :math:`R^2` of a reconstruction :math:`\hat X` (002 §6, Table 1, Figure 2(f)).
+* :func:`p_sparsity` — the p-sparsity measure of Appendix F, eq. 43.
+* :func:`dictionary_error` — per-atom :math:`\sqrt{1-\cos^2}` after Hungarian matching (the ``err(h, ĥ)`` of
+  lecture ``004``, used in 002 Figure 2(c)).
+* :func:`sine_similarity_error` — the latent error of 002 §7.1 (Figure 8(c)).
+* :func:`support_sizes` / :func:`modal_support_size` — the :math:`L_0` norm of codes (002 Figure 5(c)).
+
+All functions take NumPy arrays or torch tensors and return Python floats (or NumPy arrays for per-row
+values).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["r2_score", "p_sparsity", "dictionary_error", "sine_similarity_error", "support_sizes",
+           "modal_support_size"]
+
+
+def _np(a, name: str, ndim: int = 2) -> np.ndarray:
+    try:
+        import torch
+
+        if isinstance(a, torch.Tensor):
+            a = a.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        a = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a numeric array") from None
+    if a.ndim == 1 and ndim == 2:
+        a = a[None, :]
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return a
+
+
+def r2_score(X, X_hat) -> float:
+    r"""Coefficient of determination of a reconstruction, pooled over all features.
+
+    :math:`R^2 = 1 - \sum_{t,n}(x_{tn} - \hat x_{tn})^2 / \sum_{t,n}(x_{tn} - \bar x_n)^2`, with
+    :math:`\bar x_n` the mean of feature ``n`` over samples (scikit-learn's ``r2_score`` with
+    ``multioutput="variance_weighted"``). This is the :math:`R^2` of 002 Table 1 / Figure 2(f) for
+    :math:`\hat X = \hat A Z` (paper orientation).
+    """
+    X = _np(X, "X")
+    X_hat = _np(X_hat, "X_hat")
+    if X.shape != X_hat.shape:
+        raise ValueError(f"X and X_hat must have the same shape, got {X.shape} and {X_hat.shape}")
+    ss_tot = float(((X - X.mean(0)) ** 2).sum())
+    ss_res = float(((X - X_hat) ** 2).sum())
+    if ss_tot == 0.0:
+        return 1.0 if ss_res == 0.0 else float("-inf")
+    return 1.0 - ss_res / ss_tot
+
+
+def p_sparsity(Z, p: float = 1.0, reduce: bool = True):
+    r"""The p-sparsity measure of 002 Appendix F, eq. 43, for each row of ``Z``.
+
+    .. math:: S_p(x) = \frac{1}{N_p}\left[\frac{\frac{1}{n-1}\sum_i |x_i-\bar x|^p}{\frac1n\sum_i |x_i|^p}
+              \right]^{1/p},\qquad N_p = \left(\frac{(n-1)^{p-1}+1}{n^{p-1}}\right)^{1/p}.
+
+    :math:`S_p = 1` for a 1-sparse vector and 0 for a constant one. Note: the paper's simplified p=1 form
+    (eq. 44, :math:`\sum|x_i-\bar x|/\sum|x_i|`) drops the factor :math:`n/(2(n-1))` that eq. 43 has at p=1
+    (:math:`N_1 = 2`); we implement eq. 43, whose normalisation makes a 1-sparse vector score exactly 1 as the
+    text states. An all-zero row is given :math:`S_p = 1` (no active unit). The paper plots
+    ``1 - sparsity``; so can the caller.
+
+    Parameters
+    ----------
+    Z : (n_samples, n) codes
+    p : float >= 1
+    reduce : bool — return the mean over rows (float) instead of the per-row values.
+    """
+    Z = _np(Z, "Z")
+    if not (np.isfinite(p) and p >= 1):
+        raise ValueError(f"p must be a number >= 1, got {p!r}")
+    n = Z.shape[1]
+    if n < 2:
+        raise ValueError(f"Z must have at least 2 columns for a sparsity measure, got shape {Z.shape}")
+    num = (np.abs(Z - Z.mean(1, keepdims=True)) ** p).sum(1) / (n - 1)
+    den = (np.abs(Z) ** p).sum(1) / n
+    Np = (((n - 1) ** (p - 1) + 1) / n ** (p - 1)) ** (1.0 / p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(den > 0, (num / np.where(den > 0, den, 1.0)) ** (1.0 / p) / Np, 1.0)
+    return float(s.mean()) if reduce else s
+
+
+def dictionary_error(D_true, D_est):
+    r"""Dictionary recovery error after optimal (Hungarian) matching of atoms.
+
+    For atoms (rows) :math:`h` and :math:`\hat h`, :math:`\mathrm{err}(h,\hat h) = \sqrt{1 - \langle h,\hat h
+    \rangle^2/(\|h\|^2\|\hat h\|^2)}` (lecture 004, "AE performs dictionary learning"; 002 Figure 2(c),
+    "error in the similarity of the true and estimated dictionaries"). Atoms are matched one-to-one by
+    :func:`scipy.optimize.linear_sum_assignment` maximising :math:`\sum |\cos|`; the sign of an atom is free.
+
+    Parameters
+    ----------
+    D_true : (K, N) true atoms in rows
+    D_est : (K', N) estimated atoms in rows, K' >= K (extra estimated atoms are left unmatched)
+
+    Returns
+    -------
+    mean_err : float
+    errors : (K,) per-true-atom error
+    match : (K,) index of the estimated atom matched to each true atom
+    """
+    A = _np(D_true, "D_true")
+    B = _np(D_est, "D_est")
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(f"D_true and D_est must have the same number of features, got {A.shape} and {B.shape}")
+    if B.shape[0] < A.shape[0]:
+        raise ValueError(f"D_est must have at least as many atoms as D_true, got {B.shape[0]} < {A.shape[0]}")
+    na = np.linalg.norm(A, axis=1, keepdims=True)
+    nb = np.linalg.norm(B, axis=1, keepdims=True)
+    if np.any(na == 0):
+        raise ValueError("D_true has an all-zero atom")
+    C = np.abs((A / na) @ (B / np.where(nb > 0, nb, 1.0)).T).clip(0.0, 1.0)
+    rows, cols = linear_sum_assignment(-C)
+    errs = np.sqrt(np.clip(1.0 - C[rows, cols] ** 2, 0.0, None))
+    return float(errs.mean()), errs, cols
+
+
+def sine_similarity_error(Z_true, Z_est, match: bool = False) -> float:
+    r"""Latent error of 002 §7.1: :math:`\frac1T\sum_i\big[1 - \cos^2(z_i^{(t)}, z_i^{(e)})\big]`.
+
+    Rows are samples. A row where either vector is zero counts as error 1 (no direction to compare), unless
+    both are zero (error 0).
+
+    With ``match=True`` the columns (latent units) of ``Z_est`` are first permuted and sign-flipped to best
+    match those of ``Z_true`` (Hungarian matching on the absolute correlation of columns), since a learned
+    code is identifiable only up to permutation and sign; the paper avoids this by initialising near the truth.
+    """
+    A = _np(Z_true, "Z_true")
+    B = _np(Z_est, "Z_est")
+    if A.shape[0] != B.shape[0]:
+        raise ValueError(f"Z_true and Z_est must have the same number of rows, got {A.shape} and {B.shape}")
+    if match:
+        if B.shape[1] < A.shape[1]:
+            raise ValueError("with match=True, Z_est needs at least as many columns as Z_true")
+        na = np.linalg.norm(A, axis=0)
+        nb = np.linalg.norm(B, axis=0)
+        C = (A.T @ B) / np.outer(np.where(na > 0, na, 1), np.where(nb > 0, nb, 1))
+        rows, cols = linear_sum_assignment(-np.abs(C))
+        B = B[:, cols] * np.sign(np.where(C[rows, cols] == 0, 1.0, C[rows, cols]))
+    elif A.shape != B.shape:
+        raise ValueError(f"Z_true and Z_est must have the same shape, got {A.shape} and {B.shape}")
+    na = np.linalg.norm(A, axis=1)
+    nb = np.linalg.norm(B, axis=1)
+    dot = (A * B).sum(1)
+    both0 = (na == 0) & (nb == 0)
+    ok = (na > 0) & (nb > 0)
+    cos2 = np.where(ok, dot**2 / np.where(ok, na * nb, 1.0) ** 2, 0.0)
+    err = np.where(both0, 0.0, 1.0 - np.clip(cos2, 0.0, 1.0))
+    return float(err.mean())
+
+
+def support_sizes(Z, tol: float = 1e-6) -> np.ndarray:
+    r"""Number of active units per row, :math:`\|z_i\|_0` with :math:`|z| > \mathrm{tol}\cdot\max_j|z_{ij}|`."""
+    Z = _np(Z, "Z")
+    if not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    thr = tol * np.abs(Z).max(1, keepdims=True)
+    return (np.abs(Z) > thr).sum(1)
+
+
+def modal_support_size(Z, tol: float = 1e-6) -> int:
+    """The most frequent support size of the rows of ``Z`` (002 Figure 5(c): intrinsic dimension + 1)."""
+    s = support_sizes(Z, tol)
+    return int(np.bincount(s).argmax())
