@@ -1,0 +1,75 @@
+"""Point functions of the papers' phase diagrams, for :func:`simcode.sweep.sweep` and ``simcode sweep``.
+
+Each takes its parameters as keywords and ``random_state`` and returns a dict of metrics. The
+models they call are imported inside the function (workers import them on first use).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["SWEEPABLE", "DEFAULT_GRIDS", "MAIN_METRIC", "onoff_point", "identifiability_point", "ksm_point"]
+
+
+def onoff_point(p_zero: float = 0.3, lam: float = 1.0, law: str = "exponential", n_points: int = 200,
+                random_state=None) -> dict:
+    """ON/OFF coding of a scalar stimulus (Dorrell et al. 2026, 000 §5).
+
+    Solves min ⟨‖z(I)‖²⟩ + λ‖w‖² s.t. wᵀz(I) + b = I, z(I) ≥ 0 for the law
+    ``onoff_stimulus(law, p_zero, n_points)`` and compares the optimum with the threshold
+    Pr(I=0) > ⟨I⟩²/⟨I²⟩ above which a single (ON) channel is optimal. ``random_state`` is unused
+    (the problem is deterministic) and accepted for the sweep contract.
+    """
+    from simcode.data import onoff_stimulus
+    from simcode.identify import onoff_threshold, solve_onoff
+
+    values, probs = onoff_stimulus(law, p_zero, n_points)
+    thr = float(onoff_threshold(values, probs))
+    res = solve_onoff(values, probs, lam)
+    out = {"threshold": thr, "predicted_onoff": bool(p_zero < thr)}
+    for name in ("has_off", "n_on", "n_off", "on_range", "off_range", "objective"):
+        if hasattr(res, name):
+            v = getattr(res, name)
+            out[name] = v.item() if hasattr(v, "item") else v
+    if "has_off" in out:
+        out["agrees"] = bool(out["has_off"]) == out["predicted_onoff"]
+    return out
+
+
+def identifiability_point(angle: float = 60.0, lam: float = 1.0, n_samples: int = 400, random_state=None) -> dict:
+    """Tight-scattering identifiability of non-negative affine autoencoding (000 §3, Theorem 1).
+
+    Two non-negative sources mixed by A with unit columns at ``angle`` degrees; reports whether
+    Conv(S̄) contains the ellipsoid of F = λD(AᵀA)D − λ(AᵀA)⁻¹ − Σ (``identifiable``) and the
+    margin of that containment.
+    """
+    from simcode.identify import tight_scattering
+
+    rng = np.random.default_rng(random_state)
+    S = rng.uniform(0.0, 1.0, size=(n_samples, 2))
+    th = np.deg2rad(angle)
+    A = np.array([[1.0, np.cos(th)], [0.0, np.sin(th)]])
+    res = tight_scattering(S, A, lam)
+    return {"identifiable": bool(res.identifiable), "margin": float(res.margin)}
+
+
+def ksm_point(lam: float = 0.1, n_components: int = 16, n_samples: int = 300, n_features: int = 20,
+              n_atoms: int = 16, sparsity: float = 0.125, random_state=None) -> dict:
+    """Kernel similarity matching on sparse dictionary data (Choudhary et al., 002 §6.1): R² of the fit."""
+    from simcode.data import make_sparse_dictionary_data
+    from simcode.ksm import KernelSimilarityMatching
+
+    X, _, _ = make_sparse_dictionary_data(n_samples, n_features, n_atoms, sparsity, random_state=random_state)
+    model = KernelSimilarityMatching(n_components=n_components, lam=lam, random_state=random_state).fit(X)
+    return {"r2": float(model.score(X))}
+
+
+SWEEPABLE = {"onoff": onoff_point, "identifiability": identifiability_point, "ksm": ksm_point}
+
+DEFAULT_GRIDS = {
+    "onoff": {"p_zero": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], "lam": [0.1, 1.0, 10.0]},
+    "identifiability": {"angle": [15.0, 30.0, 45.0, 60.0, 75.0, 90.0], "lam": [0.1, 1.0, 10.0]},
+    "ksm": {"lam": [0.01, 0.1, 1.0], "n_components": [8, 16, 32]},
+}
+
+MAIN_METRIC = {"onoff": "has_off", "identifiability": "identifiable", "ksm": "r2"}
