@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simcode import sweep as sweep_mod
 from simcode.sweep import SWEEPABLE, expand_grid, plot_sweep, point_seed, run_cli_sweep, sweep
 
 try:  # ship this module's functions to worker processes by value (workers need not import tests/)
