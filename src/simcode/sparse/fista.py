@@ -1,0 +1,469 @@
+r"""Batched sparse coding by (F)ISTA with per-sample duality-gap certificates.
+
+Solves, independently for every row :math:`x_i` of ``X`` (n_samples × n_features),
+
+.. math::  \min_{z_i} \tfrac12\|x_i - z_i D\|_2^2 + \lambda_i\, g(z_i)
+
+with ``D`` the dictionary (n_atoms × n_features, rows are atoms) and ``g`` any prior of
+:mod:`simcode.sparse.priors`. This is the sparse-coding step of lecture 004 ("Convolutional sparse coding
+step": :math:`\min_x \tfrac12\|y_j - Hx_j\|^2 + \lambda\|x_j\|_1`, their :math:`y_j` = our ``X[j]``, their
+:math:`H` = our ``D.T``, their :math:`x_j` = our ``codes[j]``) and the inner problem of P1 in the KSM paper
+002 §3 (their :math:`x_t = A z_t`, :math:`A` = our ``D.T``).
+
+Iteration (Beck & Teboulle 2009, FISTA): :math:`z^{k+1} = \operatorname{prox}_{(\lambda/L) g}\big(y^k -
+(y^k G - B)/L\big)` with :math:`G = DD^\top`, :math:`B = XD^\top`, :math:`L = \lambda_{\max}(DD^\top)`;
+:math:`y^{k+1} = z^{k+1} + \frac{t_k - 1}{t_{k+1}}(z^{k+1} - z^k)`, with momentum kept per sample and reset
+by the gradient restart test of O'Donoghue & Candès (2015). ISTA is the same without momentum.
+
+Stopping. For ``l1`` and ``l1_nonneg`` each sample carries a certificate: with residual :math:`r = x - zD`
+the dual point :math:`\theta = s\,r`, :math:`s = \min(1, \lambda/\|rD^\top\|_\infty)` (one-sided max for
+``l1_nonneg``) is dual feasible, and the duality gap
+:math:`P(z) - (\theta\cdot x - \tfrac12\|\theta\|^2) \ge P(z) - P^\star` bounds the sub-optimality. A sample
+stops when ``gap ≤ tol · P(z)`` (relative gap). Other priors stop on the relative size of the proximal-gradient
+step, :math:`\|z^{k+1} - y^k\| \le \text{tol}\,\|z^{k+1}\|` (the prox fixed-point residual). Converged samples
+are removed from the working batch. For ``l1``/``l1_nonneg`` an optional *polish* step solves the equality
+system on the current support and sign pattern, :math:`z_S G_{SS} = B_S - \lambda\,\mathrm{sign}(z_S)`, and
+keeps it for the samples whose duality gap then certifies ε-optimality.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .._utils import ConvergenceWarning, resolve_device
+from ._sc_backend import back
+from .priors import L1, L1NonNeg, Prior, get_prior
+
+__all__ = ["SparseCodingResult", "fista", "ista", "sparse_encode", "lipschitz_constant"]
+
+
+@dataclass
+class SparseCodingResult:
+    """Outcome of :func:`fista` / :func:`ista` (arrays are NumPy or torch, like the input).
+
+    Attributes
+    ----------
+    codes : (n_samples, n_atoms)
+    converged : bool
+        Every sample met the tolerance.
+    status : str
+        ``"converged"`` or ``"max_iter"``.
+    n_iter : int
+        Iterations run (by the slowest sample).
+    objective : (n_samples,)
+        :math:`\\tfrac12\\|x_i - z_iD\\|^2 + \\lambda_i g(z_i)` at return.
+    duality_gap : (n_samples,) or None
+        Per-sample duality gap (an upper bound on ``objective - optimum``) for ``l1``/``l1_nonneg``.
+    stop_value : (n_samples,)
+        The quantity compared with ``tol`` (relative gap, or relative step size).
+    criterion : str
+        ``"duality_gap"`` or ``"relative_change"``.
+    n_converged : int
+    history : list of float
+        Largest ``stop_value`` among the samples still running, at each check.
+    lipschitz : float
+    n_polished : int
+        Samples finished by the support solve (``polish=True``).
+    """
+
+    codes: object
+    converged: bool
+    status: str
+    n_iter: int
+    objective: object
+    duality_gap: object
+    stop_value: object
+    criterion: str
+    n_converged: int
+    history: list = field(default_factory=list)
+    lipschitz: float = float("nan")
+    n_polished: int = 0
+
+
+# ------------------------------------------------------------------------------------------------------
+# validation
+# ------------------------------------------------------------------------------------------------------
+_OK_DTYPES = (torch.float32, torch.float64)
+
+
+def _to_tensor(a, name: str, device, dtype):
+    if isinstance(a, torch.Tensor):
+        t = a.detach()
+        if t.dtype not in _OK_DTYPES:
+            if t.is_floating_point() or t.is_complex():
+                raise TypeError(f"{name} has dtype {t.dtype}; use float32 or float64 (float16/bfloat16 "
+                                "lose too much precision for sparse coding)")
+            t = t.to(torch.float64)
+    else:
+        try:
+            arr = np.asarray(a)
+        except Exception as exc:  # pragma: no cover - exotic input
+            raise ValueError(f"{name} must be a numeric array: {exc}") from None
+        if arr.dtype == np.float16 or arr.dtype.kind == "c":
+            raise TypeError(f"{name} has dtype {arr.dtype}; use float32 or float64")
+        if arr.dtype.kind not in "fiub":
+            raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float64)
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if dtype is not None:
+        t = t.to(dtype)
+    if device is not None:
+        t = t.to(device)
+    return t
+
+
+def _resolve(X, D, lam, device, dtype):
+    """Validate and convert; returns (X, D, lam (n,1) or float, was_numpy, squeeze)."""
+    torch_in = isinstance(X, torch.Tensor)
+    if dtype is not None:
+        dtype = {"float32": torch.float32, "float64": torch.float64, np.float32: torch.float32,
+                 np.float64: torch.float64}.get(dtype, dtype)
+        if dtype not in _OK_DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+    if device is not None:
+        device = resolve_device(device)
+    elif torch_in:
+        device = X.device
+    Xt = _to_tensor(X, "X", device, dtype)
+    dtype = Xt.dtype
+    Dt = _to_tensor(D, "D", Xt.device, dtype)
+    squeeze = Xt.ndim == 1
+    if squeeze:
+        Xt = Xt[None, :]
+    if Xt.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {tuple(Xt.shape)}")
+    if Dt.ndim != 2:
+        raise ValueError(f"D must be 2-D (n_atoms, n_features), got shape {tuple(Dt.shape)}")
+    if Xt.shape[0] == 0:
+        raise ValueError("X is empty: it must have at least one sample (row)")
+    if Dt.shape[0] == 0:
+        raise ValueError("D has zero atoms: it must have at least one row")
+    if Xt.shape[1] != Dt.shape[1]:
+        raise ValueError(f"X has {Xt.shape[1]} features but D has {Dt.shape[1]} (D is n_atoms × n_features)")
+    if Xt.shape[1] == 0:
+        raise ValueError("X and D must have at least one feature")
+    if not bool(torch.isfinite(Xt).all()):
+        raise ValueError("X contains NaN or infinite values")
+    if not bool(torch.isfinite(Dt).all()):
+        raise ValueError("D contains NaN or infinite values")
+    if not bool((Dt != 0).any()):
+        raise ValueError("D is all zeros: every atom is zero, the problem has no Lipschitz step")
+    # lam: float or per-sample
+    if isinstance(lam, numbers.Real) and not isinstance(lam, bool):
+        lam_v = float(lam)
+        if not math.isfinite(lam_v) or lam_v < 0:
+            raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    else:
+        lt = lam.detach() if isinstance(lam, torch.Tensor) else torch.as_tensor(np.asarray(lam, dtype=np.float64))
+        lt = lt.to(device=Xt.device, dtype=dtype).reshape(-1)
+        if lt.numel() == 1:
+            lam_v = float(lt.item())
+            if not math.isfinite(lam_v) or lam_v < 0:
+                raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+        else:
+            if lt.numel() != Xt.shape[0]:
+                raise ValueError(f"lam must be a scalar or have one value per sample ({Xt.shape[0]}), "
+                                 f"got {lt.numel()}")
+            if not bool(torch.isfinite(lt).all()) or bool((lt < 0).any()):
+                raise ValueError("lam must be finite and >= 0 for every sample")
+            lam_v = lt[:, None]
+    return Xt, Dt, lam_v, not torch_in, squeeze
+
+
+def lipschitz_constant(D, *, method: str = "auto", n_iter: int = 200, tol: float = 1e-10,
+                       random_state=None) -> float:
+    r"""Lipschitz constant of :math:`z \mapsto \nabla_z \tfrac12\|x - zD\|^2`: :math:`L = \lambda_{\max}(DD^\top) = \|D\|_2^2`.
+
+    ``method="power"`` runs power iteration on the smaller of :math:`DD^\top` and :math:`D^\top D` (same
+    non-zero spectrum), from a ``random_state`` start, until the Rayleigh quotient changes by less than
+    ``tol`` (relative); the estimate approaches :math:`L` from below and is returned times (1 + 1e-6).
+    ``"exact"`` uses an eigen-decomposition; ``"auto"`` picks exact when the smaller side is ≤ 1024.
+    """
+    Dt = D.detach() if isinstance(D, torch.Tensor) else torch.as_tensor(np.asarray(D, dtype=np.float64))
+    if Dt.ndim != 2 or Dt.shape[0] == 0 or Dt.shape[1] == 0:
+        raise ValueError(f"D must be a non-empty 2-D array, got shape {tuple(Dt.shape)}")
+    if method not in ("auto", "power", "exact"):
+        raise ValueError(f"method must be 'auto', 'power' or 'exact', got {method!r}")
+    if Dt.dtype not in _OK_DTYPES:
+        Dt = Dt.to(torch.float64)
+    G = Dt @ Dt.T if Dt.shape[0] <= Dt.shape[1] else Dt.T @ Dt
+    m = G.shape[0]
+    if method == "exact" or (method == "auto" and m <= 1024):
+        return float(torch.linalg.eigvalsh(G.to(torch.float64))[-1])
+    from .._utils import check_random_state
+
+    rng = check_random_state(random_state)
+    v = torch.as_tensor(rng.standard_normal(m), dtype=G.dtype, device=G.device)
+    v = v / v.norm()
+    est = 0.0
+    for _ in range(n_iter):
+        w = G @ v
+        new = float(v @ w)
+        nw = w.norm()
+        if float(nw) == 0.0:
+            return 0.0
+        v = w / nw
+        if abs(new - est) <= tol * abs(new):
+            est = new
+            break
+        est = new
+    return float(max(est, float(nw))) * (1 + 1e-6)
+
+
+# ------------------------------------------------------------------------------------------------------
+# the solver
+# ------------------------------------------------------------------------------------------------------
+def _gap_l1(Xa, Za, D, lam, nonneg: bool):
+    """Per-sample primal objective and duality gap for ℓ1 (or ℓ1 with z ≥ 0)."""
+    R = Xa - Za @ D
+    C = R @ D.T
+    rr = (R * R).sum(-1)
+    rx = (R * Xa).sum(-1)
+    lam_c = lam[:, 0] if isinstance(lam, torch.Tensor) else lam
+    P = 0.5 * rr + lam_c * (Za.sum(-1) if nonneg else Za.abs().sum(-1))
+    cmax = C.amax(-1).clamp_min(0) if nonneg else C.abs().amax(-1)
+    tiny = torch.finfo(Xa.dtype).tiny
+    s = torch.clamp(lam_c / cmax.clamp_min(tiny), max=1.0)
+    dual = s * rx - 0.5 * s * s * rr
+    gap = (P - dual).clamp_min(0)
+    return P, gap
+
+
+def _polish(Ba, Za, G, lam, nonneg: bool, max_support: int):
+    """Solve z_S G_SS = B_S − λ sign(z_S) on each sample's support (padded batched Cholesky)."""
+    mask = Za != 0
+    counts = mask.sum(-1)
+    m = int(counts.max()) if counts.numel() else 0
+    if m == 0 or m > max_support:
+        return None
+    # indices of the support, padded: sort a key so that support entries come first
+    order = torch.argsort((~mask).to(torch.int8), dim=-1, stable=True)[:, :m]
+    valid = torch.arange(m, device=Za.device)[None, :] < counts[:, None]
+    Gs = G[order[:, :, None], order[:, None, :]]
+    vv = valid[:, :, None] & valid[:, None, :]
+    eye = torch.eye(m, dtype=G.dtype, device=G.device).expand_as(Gs)
+    Gs = torch.where(vv, Gs, eye)
+    sgn = torch.ones_like(Za) if nonneg else torch.sign(Za)
+    lam_c = lam if not isinstance(lam, torch.Tensor) else lam
+    rhs = (Ba - lam_c * sgn).gather(-1, order)
+    rhs = torch.where(valid, rhs, torch.zeros_like(rhs))
+    Lc, info = torch.linalg.cholesky_ex(Gs)
+    zs = torch.cholesky_solve(rhs[:, :, None], Lc)[:, :, 0]
+    ok = info == 0
+    zs = torch.where(valid & ok[:, None], zs, torch.zeros_like(zs))
+    if nonneg:
+        zs = zs.clamp_min(0)
+    Zp = torch.zeros_like(Za).scatter(-1, order, zs)
+    # padded slots scatter zeros onto positions outside the support (all of them set to 0 anyway)
+    return Zp, ok
+
+
+def _solve(X, D, lam, prior, *, init, max_iter, tol, L, accelerated, restart, check_every, device, dtype,
+           polish, max_support):
+    prior = get_prior(prior)
+    if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    if not isinstance(check_every, numbers.Integral) or check_every < 1:
+        raise ValueError(f"check_every must be an integer >= 1, got {check_every!r}")
+    tol = float(tol)
+    if not math.isfinite(tol) or tol < 0:
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    Xt, Dt, lam_v, was_np, squeeze = _resolve(X, D, lam, device, dtype)
+    n, K = Xt.shape[0], Dt.shape[0]
+    dt = Xt.dtype
+    tol_eff = max(tol, 20 * torch.finfo(dt).eps)
+    use_gap = isinstance(prior, (L1, L1NonNeg))
+    nonneg = isinstance(prior, L1NonNeg)
+    do_polish = bool(polish) and use_gap
+    if L is None:
+        L = lipschitz_constant(Dt)
+    else:
+        L = float(L)
+        if not math.isfinite(L) or L <= 0:
+            raise ValueError(f"L must be a finite number > 0, got {L!r}")
+    with torch.no_grad():
+        G = Dt @ Dt.T
+        B = Xt @ Dt.T
+        if init is None:
+            Z = torch.zeros(n, K, dtype=dt, device=Xt.device)
+        else:
+            Z = _to_tensor(init, "init", Xt.device, dt)
+            if Z.ndim == 1 and squeeze:
+                Z = Z[None, :]
+            if tuple(Z.shape) != (n, K):
+                raise ValueError(f"init must have shape ({n}, {K}) (n_samples, n_atoms), got {tuple(Z.shape)}")
+            if not bool(torch.isfinite(Z).all()):
+                raise ValueError("init contains NaN or infinite values")
+            Z = Z.clone()
+        stop_val = torch.full((n,), math.inf, dtype=dt, device=Xt.device)
+        gaps = torch.full((n,), math.nan, dtype=dt, device=Xt.device) if use_gap else None
+        done = torch.zeros(n, dtype=torch.bool, device=Xt.device)
+        idx = torch.arange(n, device=Xt.device)
+        per_sample_lam = isinstance(lam_v, torch.Tensor)
+        Xa, Ba, Za = Xt, B, Z
+        lam_a = lam_v
+        Ya = Za.clone()
+        Ta = torch.ones(n, 1, dtype=dt, device=Xt.device)
+        history: list[float] = []
+        n_polished = 0
+        it = 0
+        step = 1.0 / L
+        for it in range(1, max_iter + 1):
+            Zold = Za
+            V = Ya - (Ya @ G - Ba) * step
+            Za = prior._prox(V, lam_a * step)
+            check = it % check_every == 0 or it == max_iter
+            if check and not use_gap:
+                diff = (Za - Ya).norm(dim=-1)
+                crit = diff / Za.norm(dim=-1).clamp_min(torch.finfo(dt).tiny)
+                crit = torch.where(diff == 0, torch.zeros_like(crit), crit)
+            if accelerated:
+                # gradient restart (O'Donoghue & Candès 2015): (y_k − z_{k+1})·(z_{k+1} − z_k) > 0
+                bad = ((Ya - Za) * (Za - Zold)).sum(-1, keepdim=True) > 0 if restart else None
+                Tn = (1 + torch.sqrt(1 + 4 * Ta * Ta)) / 2
+                Ya = Za + ((Ta - 1) / Tn) * (Za - Zold)
+                Ta = Tn
+                if restart:
+                    Ta = torch.where(bad, torch.ones_like(Ta), Ta)
+                    Ya = torch.where(bad, Za, Ya)
+            else:
+                Ya = Za
+            if not check:
+                continue
+            if use_gap:
+                P, gap = _gap_l1(Xa, Za, Dt, lam_a, nonneg)
+                crit = gap / P.clamp_min(torch.finfo(dt).tiny)
+                crit = torch.where(gap == 0, torch.zeros_like(crit), crit)
+                conv = crit <= tol_eff
+                if do_polish and not bool(conv.all()):
+                    res = _polish(Ba, Za, G, lam_a, nonneg, max_support)
+                    if res is not None:
+                        Zp, ok = res
+                        Pp, gp = _gap_l1(Xa, Zp, Dt, lam_a, nonneg)
+                        cp_ = torch.where(gp == 0, torch.zeros_like(gp), gp / Pp.clamp_min(torch.finfo(dt).tiny))
+                        take = ok & (cp_ <= tol_eff) & ~conv
+                        if bool(take.any()):
+                            n_polished += int(take.sum())
+                            Za = torch.where(take[:, None], Zp, Za)
+                            gap = torch.where(take, gp, gap)
+                            crit = torch.where(take, cp_, crit)
+                            conv = conv | take
+                gaps[idx] = gap
+            else:
+                conv = crit <= tol_eff
+            stop_val[idx] = crit
+            history.append(float(crit.max()))
+            Z[idx] = Za
+            if bool(conv.any()):
+                done[idx[conv]] = True
+                keep = ~conv
+                idx = idx[keep]
+                if idx.numel() == 0:
+                    break
+                Xa, Ba, Za, Ya, Ta = Xa[keep], Ba[keep], Za[keep], Ya[keep], Ta[keep]
+                if per_sample_lam:
+                    lam_a = lam_a[keep]
+        if idx.numel():
+            Z[idx] = Za
+        n_conv = int(done.sum())
+        # final objective for everyone
+        R = Xt - Z @ Dt
+        lam_c = lam_v[:, 0] if per_sample_lam else lam_v
+        obj = 0.5 * (R * R).sum(-1) + lam_c * prior._value(Z)
+        if use_gap and idx.numel():
+            _, g_rest = _gap_l1(Xt[idx], Z[idx], Dt, lam_v[idx] if per_sample_lam else lam_v, nonneg)
+            gaps[idx] = g_rest
+    converged = n_conv == n
+    if not converged:
+        warnings.warn(f"{'FISTA' if accelerated else 'ISTA'} did not converge in {it} iterations "
+                      f"({n - n_conv} of {n} samples above tol={tol_eff:g}; largest "
+                      f"{'relative gap' if use_gap else 'relative change'} {float(stop_val.max()):.3g})",
+                      ConvergenceWarning, stacklevel=3)
+
+    def out(t):
+        if t is None:
+            return None
+        t = t[0] if squeeze else t
+        return back(t, was_np)
+
+    return SparseCodingResult(codes=out(Z), converged=converged, status="converged" if converged else "max_iter",
+                              n_iter=it, objective=out(obj), duality_gap=out(gaps), stop_value=out(stop_val),
+                              criterion="duality_gap" if use_gap else "relative_change", n_converged=n_conv,
+                              history=history, lipschitz=L, n_polished=n_polished)
+
+
+_DOC_PARAMS = """
+    Parameters
+    ----------
+    X : array-like or torch.Tensor, shape (n_samples, n_features) or (n_features,)
+    D : array-like or torch.Tensor, shape (n_atoms, n_features)
+        Dictionary, one atom per row (not necessarily unit norm).
+    lam : float or array of shape (n_samples,)
+        Penalty weight λ ≥ 0 (one per sample allowed).
+    prior : str or Prior
+        Any name accepted by :func:`simcode.sparse.priors.get_prior`, or an instance.
+    init : array of shape (n_samples, n_atoms), optional
+        Warm start.
+    max_iter : int
+    tol : float
+        Relative duality gap (``l1``, ``l1_nonneg``) or relative step (other priors) at which a sample
+        stops; floored at 20 machine epsilons of the working dtype.
+    L : float, optional
+        Lipschitz constant (default :func:`lipschitz_constant` of ``D``); pass it to skip the computation.
+    restart : bool
+        Adaptive (gradient) momentum restart, per sample (FISTA only).
+    check_every : int
+        Iterations between convergence checks (each costs about one iteration).
+    device : None, "auto", "cpu" or "cuda[:i]"
+        Where to compute (default: the input tensor's device, CPU for NumPy). NumPy in → NumPy out.
+    dtype : None, torch.float32 or torch.float64
+        Working precision (default: the input's, float64 for integer/NumPy-float64 input).
+    polish : bool
+        ``l1``/``l1_nonneg`` only: try the exact support solve at each check (accepted only where the
+        duality gap certifies it).
+    max_support : int
+        Largest support size the polish step handles.
+
+    Returns
+    -------
+    SparseCodingResult
+    """
+
+
+def fista(X, D, lam=1.0, prior="l1", *, init=None, max_iter: int = 1000, tol: float = 1e-6, L=None,
+          restart: bool = True, check_every: int = 10, device=None, dtype=None, polish: bool = True,
+          max_support: int = 64) -> SparseCodingResult:
+    return _solve(X, D, lam, prior, init=init, max_iter=max_iter, tol=tol, L=L, accelerated=True, restart=restart,
+                  check_every=check_every, device=device, dtype=dtype, polish=polish, max_support=max_support)
+
+
+def ista(X, D, lam=1.0, prior="l1", *, init=None, max_iter: int = 5000, tol: float = 1e-6, L=None,
+         check_every: int = 10, device=None, dtype=None, polish: bool = False,
+         max_support: int = 64) -> SparseCodingResult:
+    return _solve(X, D, lam, prior, init=init, max_iter=max_iter, tol=tol, L=L, accelerated=False, restart=False,
+                  check_every=check_every, device=device, dtype=dtype, polish=polish, max_support=max_support)
+
+
+fista.__doc__ = ("Batched FISTA for 0.5‖x − zD‖² + λ g(z), one problem per row of X (see module docstring)."
+                 + _DOC_PARAMS)
+ista.__doc__ = "Batched ISTA (proximal gradient, no momentum) for 0.5‖x − zD‖² + λ g(z)." + _DOC_PARAMS
+
+
+def sparse_encode(X, D, lam=1.0, prior="l1", *, algorithm: str = "fista", **kwargs):
+    """Codes (n_samples × n_atoms) minimising ½‖x − zD‖² + λ g(z) row by row; NumPy in → NumPy out.
+
+    ``lam`` is on the scale of this objective, which equals scikit-learn's ``sparse_encode(..., alpha=lam,
+    algorithm="lasso_cd")`` and SPAMS' ``lasso(lambda1=lam, mode=2)``. Keyword arguments go to
+    :func:`fista` / :func:`ista`; see there.
+    """
+    if algorithm not in ("fista", "ista"):
+        raise ValueError(f"algorithm must be 'fista' or 'ista', got {algorithm!r}")
+    solver = fista if algorithm == "fista" else ista
+    return solver(X, D, lam, prior, **kwargs).codes

@@ -1,0 +1,212 @@
+"""Batched FISTA/ISTA: checked against scikit-learn, cvxpy, closed forms and the prox fixed-point condition."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+import torch
+from sklearn.decomposition import sparse_encode as sk_sparse_encode
+
+from simcode._utils import ConvergenceWarning
+from simcode.sparse.fista import fista, ista, lipschitz_constant, sparse_encode
+from simcode.sparse.priors import get_prior
+
+
+def _problem(n=20, p=10, K=15, seed=0):
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((K, p))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = rng.standard_normal((n, p))
+    return X, D
+
+
+def _obj(X, D, Z, lam, prior):
+    return 0.5 * ((X - Z @ D) ** 2).sum(1) + lam * get_prior(prior).value(Z)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_matches_sklearn_lasso(positive):
+    X, D = _problem(n=40, p=12, K=20)
+    lam = 0.3
+    prior = "l1_nonneg" if positive else "l1"
+    res = fista(X, D, lam, prior, tol=1e-10)
+    assert res.converged
+    Zs = sk_sparse_encode(X, D, algorithm="lasso_cd", alpha=lam, positive=positive, max_iter=100000)
+    o_ours, o_sk = _obj(X, D, res.codes, lam, prior), _obj(X, D, Zs, lam, prior)
+    np.testing.assert_allclose(res.objective, o_ours, rtol=1e-12)
+    # ours is at least as good, and they agree to 1e-6 relative
+    assert np.all(o_ours <= o_sk * (1 + 1e-9))
+    np.testing.assert_allclose(o_ours, o_sk, rtol=1e-6)
+
+
+def _cvx_solve(x, D, lam, prior):
+    K = D.shape[0]
+    z = cp.Variable(K)
+    fit = 0.5 * cp.sum_squares(x - D.T @ z)
+    cons = []
+    if prior == "l1":
+        pen = cp.norm1(z)
+    elif prior == "l1_nonneg":
+        pen, cons = cp.sum(z), [z >= 0]
+    elif prior == "group_l1":
+        pen = sum(cp.norm(z[i:i + 3]) for i in range(0, K, 3))
+    elif prior == "elastic_net":
+        pen = 0.5 * cp.norm1(z) + 0.25 * cp.sum_squares(z)
+    elif prior == "simplex":
+        pen, cons = 0, [z >= 0, cp.sum(z) == 1]
+    elif prior == "box":
+        pen, cons = 0, [z >= 0, z <= 1]
+    elif prior == "two_sided_gaussian":
+        pen = cp.sum_squares(cp.pos(z)) / 2 + cp.sum_squares(cp.neg(z)) / (2 * 4.0)
+    prob = cp.Problem(cp.Minimize(fit + lam * pen), cons)
+    prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    return prob.value
+
+
+PRIOR_ARGS = {"l1": {}, "l1_nonneg": {}, "group_l1": {"groups": 3}, "elastic_net": {"l2_ratio": 0.5},
+              "simplex": {}, "box": {"low": 0, "high": 1}, "two_sided_gaussian": {"sigma_pos": 1, "sigma_neg": 2}}
+
+
+@pytest.mark.parametrize("prior", list(PRIOR_ARGS))
+def test_matches_cvxpy(prior):
+    X, D = _problem(n=5, p=8, K=12, seed=1)
+    lam = 0.4
+    pr = get_prior(prior, **PRIOR_ARGS[prior])
+    res = fista(X, D, lam, pr, tol=1e-10, max_iter=20000)
+    for i in range(X.shape[0]):
+        opt = _cvx_solve(X[i], D, lam, prior)
+        assert res.objective[i] == pytest.approx(opt, rel=1e-6, abs=1e-8)
+        assert np.isfinite(pr.value(res.codes[i]))
+
+
+def test_ridge_closed_form():
+    X, D = _problem()
+    lam, s = 0.7, 1.5
+    res = fista(X, D, lam, get_prior("ridge", sigma=s), tol=1e-12, max_iter=20000)
+    Z = np.linalg.solve(D @ D.T + lam / s**2 * np.eye(D.shape[0]), D @ X.T).T
+    np.testing.assert_allclose(res.codes, Z, atol=1e-8)
+
+
+@pytest.mark.parametrize("prior", ["l1", "l1_nonneg"])
+def test_duality_gap_certificate(prior):
+    X, D = _problem(n=30, seed=2)
+    lam = 0.2
+    res = fista(X, D, lam, prior, tol=1e-7, polish=False)
+    assert res.criterion == "duality_gap" and res.converged
+    assert np.all(res.duality_gap <= 1e-7 * res.objective + 1e-15)
+    for i in range(5):  # the gap bounds the true sub-optimality
+        opt = _cvx_solve(X[i], D, lam, prior)
+        assert res.objective[i] - opt <= res.duality_gap[i] + 1e-8
+    # at a poor point the gap is large and still an upper bound
+    with pytest.warns(ConvergenceWarning):
+        rough = fista(X[:5], D, lam, prior, tol=1e-14, max_iter=2, check_every=1, polish=False)
+    for i in range(5):
+        opt = _cvx_solve(X[i], D, lam, prior)
+        assert rough.objective[i] - opt <= rough.duality_gap[i] + 1e-8
+
+
+@pytest.mark.parametrize("name", list(PRIOR_ARGS) + ["ridge", "l0", "topk"])
+def test_prox_fixed_point(name):
+    X, D = _problem(n=10, seed=3)
+    lam = 0.3
+    params = dict(PRIOR_ARGS.get(name, {}))
+    if name == "topk":
+        params = {"k": 3}
+    pr = get_prior(name, **params)
+    res = fista(X, D, lam, pr, tol=1e-10, max_iter=20000, polish=False)
+    L = np.linalg.norm(D, 2) ** 2
+    Z = res.codes
+    step = Z - ((Z @ D - X) @ D.T) / L
+    np.testing.assert_allclose(pr.prox(step, lam / L), Z, atol=1e-7)
+
+
+def test_ista_agrees_and_polish_agrees():
+    X, D = _problem(seed=4)
+    a = fista(X, D, 0.25, tol=1e-10, polish=False)
+    b = ista(X, D, 0.25, tol=1e-10, max_iter=50000)
+    c = fista(X, D, 0.25, tol=1e-10, polish=True)
+    np.testing.assert_allclose(a.objective, b.objective, rtol=1e-8)
+    np.testing.assert_allclose(a.objective, c.objective, rtol=1e-8)
+    assert a.n_iter < b.n_iter
+
+
+def test_warm_start_and_per_sample_lambda():
+    X, D = _problem(seed=5)
+    cold = fista(X, D, 0.3, tol=1e-8, polish=False)
+    warm = fista(X, D, 0.3, init=cold.codes, tol=1e-8, polish=False)
+    assert warm.n_iter <= 10
+    lams = np.linspace(0.05, 1.0, X.shape[0])
+    res = fista(X, D, lams, tol=1e-10)
+    for i in [0, 7, 19]:
+        single = fista(X[i], D, lams[i], tol=1e-10)
+        assert single.codes.shape == (D.shape[0],)
+        assert res.objective[i] == pytest.approx(float(single.objective), rel=1e-8)
+
+
+def test_torch_in_torch_out_float32():
+    X, D = _problem(seed=6)
+    ref = fista(X, D, 0.3, tol=1e-10)
+    for dt in (torch.float64, torch.float32):
+        res = fista(torch.tensor(X, dtype=dt), torch.tensor(D, dtype=dt), 0.3, tol=1e-6)
+        assert isinstance(res.codes, torch.Tensor) and res.codes.dtype == dt
+        np.testing.assert_allclose(res.objective.numpy(), ref.objective, rtol=1e-4 if dt == torch.float32 else 1e-6)
+    # NumPy float32 is kept, dtype= overrides
+    r32 = fista(X.astype(np.float32), D, 0.3)
+    assert r32.codes.dtype == np.float32
+    assert fista(X.astype(np.float32), D, 0.3, dtype=torch.float64).codes.dtype == np.float64
+    assert sparse_encode(X, D, 0.3).shape == (X.shape[0], D.shape[0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda():
+    X, D = _problem(seed=7)
+    ref = fista(X, D, 0.3, tol=1e-10)
+    res = fista(torch.tensor(X, device="cuda"), torch.tensor(D, device="cuda"), 0.3, tol=1e-10)
+    assert res.codes.device.type == "cuda"
+    np.testing.assert_allclose(res.objective.cpu().numpy(), ref.objective, rtol=1e-8)
+    res2 = fista(X, D, 0.3, device="cuda", tol=1e-10)
+    assert isinstance(res2.codes, np.ndarray)
+
+
+def test_lipschitz_constant():
+    X, D = _problem(K=30, p=10)
+    exact = np.linalg.norm(D, 2) ** 2
+    assert lipschitz_constant(D) == pytest.approx(exact, rel=1e-12)
+    assert lipschitz_constant(D, method="power", random_state=0) == pytest.approx(exact, rel=1e-5)
+    assert lipschitz_constant(torch.tensor(D.T), method="power", random_state=0) == pytest.approx(exact, rel=1e-5)
+
+
+def test_not_converged_warns():
+    X, D = _problem()
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        res = fista(X, D, 0.01, tol=1e-14, max_iter=3, polish=False)
+    assert not res.converged and res.status == "max_iter" and res.n_iter == 3
+
+
+def test_bad_input():
+    X, D = _problem()
+    with pytest.raises(ValueError, match="features"):
+        fista(X, D[:, :5], 0.1)
+    with pytest.raises(ValueError, match="zero atoms"):
+        fista(X, D[:0], 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        fista(X, D, -0.1)
+    with pytest.raises(ValueError, match="lam"):
+        fista(X, D, np.ones(3))
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fista(Xn, D, 0.1)
+    with pytest.raises(ValueError, match="empty"):
+        fista(X[:0], D, 0.1)
+    with pytest.raises(TypeError, match="float16"):
+        fista(X.astype(np.float16), D, 0.1)
+    with pytest.raises(TypeError, match="float16"):
+        fista(torch.tensor(X, dtype=torch.float16), D, 0.1)
+    with pytest.raises(ValueError, match="all zeros"):
+        fista(X, np.zeros_like(D), 0.1)
+    with pytest.raises(ValueError, match="init"):
+        fista(X, D, 0.1, init=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="unknown prior"):
+        fista(X, D, 0.1, "l7")
+    with pytest.raises(ValueError, match="algorithm"):
+        sparse_encode(X, D, 0.1, algorithm="lars")
