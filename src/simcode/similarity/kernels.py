@@ -1,0 +1,206 @@
+"""Representation kernels (Gram matrices), centring and representational dissimilarity matrices.
+
+Orientation: rows of ``X`` are stimuli (conditions), columns are neurons/features. The lecture
+"Representation geometry in task-optimized network models" (paper 003) writes the response matrix
+R as neurons × conditions and defines the representation kernel K = RᵀR; with our X = Rᵀ that is
+``gram(X) = X @ X.T`` (n_stimuli × n_stimuli).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._backend import is_torch, out, to_tensor
+
+__all__ = ["gram", "center", "rdm", "median_sigma"]
+
+
+def _sqdist(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    y = x if y is None else y
+    xx = (x * x).sum(1)
+    yy = (y * y).sum(1)
+    d = xx[:, None] + yy[None, :] - 2.0 * (x @ y.T)
+    d = d.clamp_min_(0.0)
+    if y is x:
+        d.fill_diagonal_(0.0)
+    return d
+
+
+def _median(v: torch.Tensor) -> torch.Tensor:
+    """Median with NumPy's convention (mean of the two middle values for an even count)."""
+    m = v.numel()
+    if m % 2:
+        return v.kthvalue((m + 1) // 2).values
+    return 0.5 * (v.kthvalue(m // 2).values + v.kthvalue(m // 2 + 1).values)
+
+
+def median_sigma(X, threshold: float = 1.0):
+    """Median-heuristic RBF bandwidth σ = threshold · sqrt(median of the off-diagonal squared distances).
+
+    This is the convention of Kornblith et al. (2019, "Similarity of neural network representations
+    revisited", §4/Appendix) except that the diagonal zeros are excluded from the median.
+    """
+    torch_in = is_torch(X)
+    x = to_tensor(X, "X", min_rows=2)
+    d = _sqdist(x)
+    n = d.shape[0]
+    off = d[~torch.eye(n, dtype=torch.bool, device=d.device)]
+    med = _median(off)
+    if float(med) <= 0:
+        raise ValueError("X: the median pairwise distance is zero (too many identical rows); "
+                         "pass sigma explicitly")
+    return out(threshold * med.sqrt(), torch_in)
+
+
+def gram(X, kernel: str = "linear", *, sigma: float | None = None, threshold: float = 1.0):
+    """Representation kernel K (n_stimuli × n_stimuli) of ``X`` (n_stimuli × n_features).
+
+    * ``"linear"``: K = X Xᵀ (paper 003: K = RᵀR with R = Xᵀ).
+    * ``"rbf"``: K_ij = exp(-‖x_i - x_j‖² / (2σ²)); σ from :func:`median_sigma` when not given.
+    * ``"cosine"``: K_ij = x_i·x_j / (‖x_i‖‖x_j‖) (rows must be non-zero).
+
+    NumPy in → NumPy out; torch in → torch out on the same device.
+    """
+    torch_in = is_torch(X)
+    x = to_tensor(X, "X")
+    if kernel == "linear":
+        K = x @ x.T
+    elif kernel == "rbf":
+        d = _sqdist(x)
+        if sigma is None:
+            n = d.shape[0]
+            if n < 2:
+                raise ValueError("X: the median heuristic needs at least 2 stimuli; pass sigma")
+            med = _median(d[~torch.eye(n, dtype=torch.bool, device=d.device)])
+            if float(med) <= 0:
+                raise ValueError("X: the median pairwise distance is zero; pass sigma explicitly")
+            s2 = threshold ** 2 * med
+        else:
+            if not (sigma > 0):
+                raise ValueError(f"sigma must be > 0, got {sigma!r}")
+            s2 = torch.as_tensor(float(sigma) ** 2, dtype=x.dtype, device=x.device)
+        K = torch.exp(-d / (2.0 * s2))
+    elif kernel == "cosine":
+        nrm = torch.linalg.norm(x, dim=1)
+        if bool((nrm == 0).any()):
+            raise ValueError("X has an all-zero row; the cosine kernel is undefined for it")
+        xn = x / nrm[:, None]
+        K = xn @ xn.T
+    else:
+        raise ValueError(f"kernel must be 'linear', 'rbf' or 'cosine', got {kernel!r}")
+    return out(K, torch_in)
+
+
+def _center_t(K: torch.Tensor, unbiased: bool) -> torch.Tensor:
+    n = K.shape[0]
+    if not unbiased:
+        rm = K.mean(1, keepdim=True)
+        cm = K.mean(0, keepdim=True)
+        return K - rm - cm + K.mean()
+    if n < 4:
+        raise ValueError(f"unbiased (U-)centring needs at least 4 stimuli, got {n}")
+    Kt = K.clone()
+    Kt.fill_diagonal_(0.0)
+    rs = Kt.sum(1, keepdim=True)
+    cs = Kt.sum(0, keepdim=True)
+    U = Kt - rs / (n - 2) - cs / (n - 2) + Kt.sum() / ((n - 1) * (n - 2))
+    U.fill_diagonal_(0.0)
+    return U
+
+
+def center(K, unbiased: bool = False):
+    """Centre a kernel matrix.
+
+    * ``unbiased=False``: double centring H K H with H = I - 11ᵀ/n (Gretton et al. 2005, biased HSIC).
+    * ``unbiased=True``: U-centring (Székely & Rizzo 2014, "Partial distance correlation", Def. 1):
+      Ũ_ij = K_ij - (1/(n-2))Σ_l K_il - (1/(n-2))Σ_k K_kj + (1/((n-1)(n-2)))Σ_kl K_kl for i ≠ j, 0 on the
+      diagonal, computed with the diagonal of K set to zero. ⟨Ũ(K), Ũ(L)⟩/(n(n-3)) is the unbiased HSIC
+      estimator of Song et al. (2012). Needs n ≥ 4.
+    """
+    torch_in = is_torch(K)
+    k = to_tensor(K, "K")
+    if k.shape[0] != k.shape[1]:
+        raise ValueError(f"K must be square, got shape {tuple(k.shape)}")
+    return out(_center_t(k, unbiased), torch_in)
+
+
+def _crossnobis(x, conditions, partitions, noise):
+    import numpy as np
+
+    cond = np.asarray(conditions)
+    part = np.asarray(partitions)
+    n = x.shape[0]
+    if cond.shape != (n,) or part.shape != (n,):
+        raise ValueError(f"conditions and partitions must be 1-D with one entry per row of X ({n}), got "
+                         f"{cond.shape} and {part.shape}")
+    cu = np.unique(cond)
+    pu = np.unique(part)
+    if len(pu) < 2:
+        raise ValueError("crossnobis needs at least 2 distinct partitions (independent runs)")
+    if len(cu) < 2:
+        raise ValueError("crossnobis needs at least 2 distinct conditions")
+    p = x.shape[1]
+    if noise is not None:
+        prec = to_tensor(noise, "noise", device=x.device, dtype=x.dtype)
+        if prec.shape != (p, p):
+            raise ValueError(f"noise must be a ({p}, {p}) noise covariance, got {tuple(prec.shape)}")
+        evals, evecs = torch.linalg.eigh((prec + prec.T) / 2)
+        if float(evals.min()) <= 0:
+            raise ValueError("noise covariance must be positive definite")
+        x = x @ (evecs * evals.rsqrt()) @ evecs.T  # whiten: x Σ^{-1/2}
+    ci = torch.as_tensor(np.searchsorted(cu, cond), device=x.device)
+    means = []
+    for pv in pu:
+        m = torch.as_tensor(part == pv, device=x.device)
+        cnt = torch.zeros(len(cu), dtype=x.dtype, device=x.device).index_add_(
+            0, ci[m], torch.ones(int(m.sum()), dtype=x.dtype, device=x.device))
+        if bool((cnt == 0).any()):
+            raise ValueError(f"partition {pv!r} lacks some conditions; crossnobis needs every condition "
+                             "in every partition")
+        s = torch.zeros(len(cu), p, dtype=x.dtype, device=x.device).index_add_(0, ci[m], x[m])
+        means.append(s / cnt[:, None])
+    M = torch.stack(means)                      # (K, C, p)
+    tot = M.sum(0)
+    S = tot @ tot.T - torch.einsum("kcp,kdp->cd", M, M)   # Σ_{k≠l} M_k M_lᵀ
+    d = torch.diagonal(S)
+    D = d[:, None] + d[None, :] - S - S.T
+    D = D / (len(pu) * (len(pu) - 1) * p)
+    D.fill_diagonal_(0.0)
+    return D
+
+
+def rdm(X, metric: str = "euclidean", *, conditions=None, partitions=None, noise=None):
+    """Representational dissimilarity matrix (n × n, zero diagonal) between the rows of ``X``.
+
+    * ``"euclidean"``: ‖x_i - x_j‖; ``"sqeuclidean"``: ‖x_i - x_j‖².
+    * ``"correlation"``: 1 - Pearson correlation of rows i and j (across features), as in rsatoolbox.
+    * ``"crossnobis"``: cross-validated Mahalanobis distance (Walther et al. 2016, NeuroImage 137, eq. 6;
+      rsatoolbox convention, divided by the number of channels p):
+      d_ij = 1/(K(K-1)p) Σ_{k≠l} (m_i^k - m_j^k) Σ⁻¹ (m_i^l - m_j^l)ᵀ, where m_i^k is the mean of condition i
+      in partition k. Here ``X`` holds single measurements (rows), ``conditions``/``partitions`` label
+      them, ``noise`` is the noise covariance Σ (identity when None). The rows of the result follow the
+      sorted unique ``conditions``. Computed from K(K-1) Gram products through
+      Σ_{k≠l} M_k M_lᵀ = (Σ_k M_k)(Σ_l M_l)ᵀ - Σ_k M_k M_kᵀ (cost O(K C² p)).
+    """
+    torch_in = is_torch(X)
+    x = to_tensor(X, "X", min_rows=2)
+    if metric in ("euclidean", "sqeuclidean"):
+        D = _sqdist(x)
+        if metric == "euclidean":
+            D = D.sqrt()
+    elif metric == "correlation":
+        xc = x - x.mean(1, keepdim=True)
+        nrm = torch.linalg.norm(xc, dim=1)
+        if bool((nrm == 0).any()):
+            raise ValueError("X has a row with zero variance across features; the correlation RDM is undefined")
+        xn = xc / nrm[:, None]
+        D = 1.0 - xn @ xn.T
+        D.fill_diagonal_(0.0)
+    elif metric == "crossnobis":
+        if conditions is None or partitions is None:
+            raise ValueError("metric='crossnobis' needs conditions= and partitions= (one label per row of X)")
+        D = _crossnobis(x, conditions, partitions, noise)
+    else:
+        raise ValueError("metric must be 'euclidean', 'sqeuclidean', 'correlation' or 'crossnobis', "
+                         f"got {metric!r}")
+    return out(D, torch_in)

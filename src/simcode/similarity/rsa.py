@@ -1,0 +1,150 @@
+"""Representational similarity analysis: comparing two RDMs (Kriegeskorte et al. 2008; Nili et al. 2014)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ._backend import is_torch, out, to_tensor
+
+__all__ = ["rsa", "upper_triangle"]
+
+_METHODS = ("pearson", "spearman", "kendall_a", "rho_a", "cosine", "whitened_cosine", "whitened_pearson")
+
+
+def _n_from_len(m: int) -> int:
+    n = int(round((1 + math.sqrt(1 + 8 * m)) / 2))
+    if n * (n - 1) // 2 != m:
+        raise ValueError(f"a condensed RDM must have n(n-1)/2 entries, got {m}")
+    return n
+
+
+def _as_square(t: torch.Tensor, name: str) -> torch.Tensor:
+    if t.ndim == 2:
+        if t.shape[0] != t.shape[1]:
+            raise ValueError(f"{name} must be a square RDM or a condensed vector, got shape {tuple(t.shape)}")
+        return t
+    n = _n_from_len(t.shape[0])
+    D = torch.zeros(n, n, dtype=t.dtype, device=t.device)
+    iu = torch.triu_indices(n, n, 1, device=t.device)
+    D[iu[0], iu[1]] = t
+    return D + D.T
+
+
+def upper_triangle(D):
+    """Condensed vector (n(n-1)/2,) of the strict upper triangle of a square RDM (row-major, like scipy's
+    ``squareform``)."""
+    torch_in = is_torch(D)
+    t = to_tensor(D, "rdm", ndim=2)
+    if t.shape[0] != t.shape[1]:
+        raise ValueError(f"rdm must be square, got shape {tuple(t.shape)}")
+    n = t.shape[0]
+    iu = torch.triu_indices(n, n, 1, device=t.device)
+    return out(t[iu[0], iu[1]], torch_in)
+
+
+def _vec(t: torch.Tensor) -> torch.Tensor:
+    if t.ndim == 1:
+        return t
+    n = t.shape[0]
+    iu = torch.triu_indices(n, n, 1, device=t.device)
+    return t[iu[0], iu[1]]
+
+
+def _cos(a, b):
+    na, nb = torch.linalg.norm(a), torch.linalg.norm(b)
+    if float(na) == 0 or float(nb) == 0:
+        raise ValueError("an RDM (after the method's centring) is all zero; the comparison is undefined")
+    return (a * b).sum() / (na * nb)
+
+
+def _tau_a(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall's τ_a = (concordant - discordant) / (m(m-1)/2), ties counting as neither, from scipy's τ_b:
+    τ_a = τ_b·sqrt((T - t_x)(T - t_y))/T with T = m(m-1)/2 and t_x, t_y the tied pairs in each vector."""
+    from scipy.stats import kendalltau
+
+    m = a.size
+    T = m * (m - 1) / 2
+
+    def ties(v):
+        _, c = np.unique(v, return_counts=True)
+        return float((c * (c - 1) / 2).sum())
+
+    tx, ty = ties(a), ties(b)
+    if tx == T or ty == T:
+        raise ValueError("an RDM is constant; Kendall's tau is undefined")
+    tb = kendalltau(a, b, variant="b").statistic
+    return float(np.clip(tb * math.sqrt((T - tx) * (T - ty)) / T, -1.0, 1.0))
+
+
+def rsa(rdm1, rdm2, method: str = "pearson"):
+    """Compare two RDMs over the same stimuli (square n × n, or condensed n(n-1)/2 vectors).
+
+    * ``"pearson"``, ``"spearman"``, ``"cosine"``: on the upper-triangular entries.
+    * ``"kendall_a"``: Kendall's τ_a (Nili et al. 2014, PLoS CB, "A toolbox for RSA", recommended when
+      models predict ties). ``"rho_a"``: Spearman's ρ_a = 12 Σ(r1-r̄)(r2-r̄)/(m³-m) on average ranks
+      (Schütt et al. 2023, eLife, eq. for ρ_a) — rsatoolbox's convention.
+    * ``"whitened_cosine"`` / ``"whitened_pearson"``: cosine (correlation) of RDM entries whitened by their
+      covariance V under i.i.d. pattern noise (Diedrichsen et al. 2021, "Comparing representational
+      geometries using whitened unbiased-distance-matrix similarity", Neurons Behav. Data Anal. Theory;
+      rsatoolbox ``cosine_cov``/``corr_cov`` without ``sigma_k``). With V = (CCᵀ)∘(CCᵀ) (C the pair
+      contrast matrix), v1ᵀV⁻¹v2 ∝ ⟨H(-½D1)H, H(-½D2)H⟩_F, so we compute it exactly in O(n²) through double
+      centring; for squared-Euclidean RDMs this equals linear CKA of the underlying patterns.
+    """
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    torch_in = is_torch(rdm1, rdm2)
+    a = to_tensor(rdm1, "rdm1", ndim=(1, 2))
+    b = to_tensor(rdm2, "rdm2", ndim=(1, 2)).to(a.device, a.dtype)
+    if a.ndim == 2 and a.shape[0] != a.shape[1]:
+        raise ValueError(f"rdm1 must be square or condensed, got shape {tuple(a.shape)}")
+    if b.ndim == 2 and b.shape[0] != b.shape[1]:
+        raise ValueError(f"rdm2 must be square or condensed, got shape {tuple(b.shape)}")
+    va, vb = _vec(a), _vec(b)
+    if va.shape != vb.shape:
+        raise ValueError(f"rdm1 and rdm2 must describe the same number of stimuli, got {va.numel()} and "
+                         f"{vb.numel()} dissimilarities")
+    if va.numel() < 2:
+        raise ValueError("RDMs need at least 3 stimuli (2 dissimilarities) to be compared")
+    if method in ("whitened_cosine", "whitened_pearson"):
+        A, B = _as_square(a, "rdm1"), _as_square(b, "rdm2")
+        if method == "whitened_pearson":
+            A = A - va.mean(); B = B - vb.mean()
+            A.fill_diagonal_(0.0); B.fill_diagonal_(0.0)
+        Ga = -0.5 * (A - A.mean(0, keepdim=True) - A.mean(1, keepdim=True) + A.mean())
+        Gb = -0.5 * (B - B.mean(0, keepdim=True) - B.mean(1, keepdim=True) + B.mean())
+        return out(_cos(Ga, Gb), torch_in)
+    if method == "cosine":
+        return out(_cos(va, vb), torch_in)
+    if method == "pearson":
+        return out(_cos(va - va.mean(), vb - vb.mean()), torch_in)
+    # rank-based: on CPU / NumPy (scipy), result returned as the caller's type
+    na, nb = va.cpu().numpy(), vb.cpu().numpy()
+    from scipy.stats import rankdata
+
+    if method == "kendall_a":
+        val = _tau_a(na, nb)
+    else:
+        ra, rb = rankdata(na), rankdata(nb)
+        ra, rb = ra - ra.mean(), rb - rb.mean()
+        if method == "spearman":
+            if not ra.any() or not rb.any():
+                raise ValueError("an RDM is constant; the rank correlation is undefined")
+            val = float(ra @ rb / math.sqrt((ra @ ra) * (rb @ rb)))
+        else:
+            m = ra.size
+            val = float(12.0 * (ra @ rb) / (m ** 3 - m))
+    return torch.tensor(val, dtype=a.dtype, device=a.device) if torch_in else val
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """``simcode.similarity.rsa`` is both this module and the function :func:`rsa`: once the submodule is
+    imported, Python binds the package attribute ``rsa`` to the module, so the module forwards calls."""
+
+    def __call__(self, *args, **kwargs):
+        return rsa(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule
