@@ -63,7 +63,10 @@ def implicit_map(X, Z, omega: float, simplex: bool = False):
 
     :math:`\hat A = X Z^\top H^{-1}/T`, :math:`H = ZZ^\top/T + \omega I` (ℓ1, Appendix A.1), or
     :math:`\hat A = (1+\omega)XZ^\top H^{-1}/T`, :math:`H = ZZ^\top/T + \omega\,\mathrm{diag}(Z\mathbf 1/T)`
-    (simplex, Appendix A.2); paper orientation. Ours: ``X`` (T×N), ``Z`` (T×K), returns ``Âᵀ`` (K×N).
+    (simplex, Appendix A.2); paper orientation. Note: this Â minimises P2 (eq. 8) when its proximity term is
+    weighted :math:`\omega/(2T)`; with the :math:`\omega/T` printed in eq. 8 the minimiser would be
+    :math:`(1+2\omega)XZ^\top(ZZ^\top/T + 2\omega D)^{-1}/T`. We follow Appendix A.2 (and eqs. 19, 31, 35),
+    i.e. P2 with :math:`\omega/(2T)`, which is also what ``history_['objective']`` reports. Ours: ``X`` (T×N), ``Z`` (T×K), returns ``Âᵀ`` (K×N).
     Torch in → torch out; NumPy in → NumPy out.
     """
     was_np = not isinstance(X, torch.Tensor)
@@ -91,8 +94,11 @@ def _implicit_map(X: torch.Tensor, Z: torch.Tensor, omega: float, simplex: bool)
     return scale * A
 
 
-def _lam_max(G: torch.Tensor, v: torch.Tensor, n_iter: int = 8):
-    """Warm-started power iteration on a PSD matrix: (λ_max estimate, vector)."""
+def _lam_max(G: torch.Tensor, v: torch.Tensor, n_iter: int = 10):
+    """λ_max of a PSD matrix: exact (eigvalsh) for K <= 64, else warm-started power iteration (the Rayleigh
+    quotient is a slight under-estimate; ISTA stays stable for steps below 2/λ_max). Returns (λ, vector)."""
+    if G.shape[0] <= 64:
+        return float(torch.linalg.eigvalsh(G)[-1]), v
     for _ in range(n_iter):
         w = G @ v
         nrm = torch.linalg.vector_norm(w)
@@ -343,9 +349,9 @@ class KernelSimilarityMatching:
         res = float(((X - Xh) ** 2).sum())
         sst = float(((X - X.mean(0)) ** 2).sum())
         if simplex:
-            # (ω/T) Σ_{k,l} z_lk ||x_l - a_k||²
+            # (ω/2T) Σ_{k,l} z_lk ||x_l - a_k||²: the weight for which Â of App. A.2 is the minimiser
             d2 = (X * X).sum(1, keepdim=True) - 2 * X @ A.T + (A * A).sum(1)[None, :]
-            obj = res / (2 * T) + omega / T * float((Z * d2).sum())
+            obj = res / (2 * T) + omega / (2 * T) * float((Z * d2).sum())
         else:
             obj = res / (2 * T) + lam / T * float(prior.value(Z).sum()) + 0.5 * omega * float((A * A).sum())
         G = W @ W.T

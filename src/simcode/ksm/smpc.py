@@ -1,0 +1,298 @@
+r"""The similarity-matching predictive-coding (SMPC) network of Choudhary, Masset & Ba (paper ``002`` §7, App. E).
+
+Objective (002 eq. 16, the relaxed KSM problem with the kernel-norm penalty, α = 1 in the paper):
+
+.. math:: \min_{Y,Z,\Omega}\ \frac{1}{4T^2}\|X^\top X - Y^\top Y\|_F^2\ (\alpha\text{-weighted quartic})
+          + \frac{\lambda}{T}\|Z\|_{1,1} + \frac{\rho}{2T}\|Y-\Omega Z\|_F^2,
+
+made online by Legendre transforms (eq. 17-18) into
+:math:`\min_{\Omega,W}\max_M\min_{Y,Z}\frac1T\sum_i -x_i^\top W^\top y_i + \frac12\mathrm{Tr}(W^\top W)
++ \frac12 y_i^\top M y_i - \frac1{4\alpha}\mathrm{Tr}(M^\top M) + \lambda\|z_i\|_1 + \frac\rho2\|y_i-\Omega z_i\|^2`.
+(The paper writes the penalty as ρ/T in eq. 15-16 and ρ/2 in eq. 17; the dynamics of App. E follow ρ/2,
+which is what we use. For α ≠ 1 the Legendre transform of :math:`\frac{\alpha}{4T^2}\|YY^\top\|^2` gives
+:math:`M^* = \alpha YY^\top/T`.)
+
+Network dynamics (002 App. E, eqs. 39-42; interneurons :math:`\zeta_i = \rho(\Omega z_i - y_i)` held at their
+fixed point, as the paper's implementation does):
+
+* Y (eq. 39): :math:`y_i \leftarrow y_i + \eta_Y(Wx_i - My_i + \zeta_i)`;
+* Z (eq. 40): :math:`v_i = z_i - \eta_Z\Omega^\top\zeta_i`, :math:`z_i = f(v_i)`: the prior's proximal map
+  (soft threshold for ℓ1 — the paper's f uses the ℓ1 subgradient :math:`v - \eta_Z\lambda\,\mathrm{sign}(z)`;
+  we use its proximal form — and the simplex projection of App. B for the simplex prior, as in the paper);
+* synapses (eq. 42), averaged over a minibatch: :math:`\Delta\Omega = -\eta_\Omega\langle\zeta z^\top\rangle`
+  (local), :math:`\Delta W = \eta_W(\langle yx^\top\rangle - W)` (Hebbian),
+  :math:`\Delta M = \eta_M(\alpha\langle yy^\top\rangle - M)` (anti-Hebbian).
+
+Each outer iteration runs ``n_neural_steps`` interleaved Y/Z steps then ``n_synaptic_steps`` synaptic
+steps (§7.1: 10 and 5). X and X̂ are compared after variance normalisation, :math:`x_i \leftarrow
+x_i/\sqrt{\frac1T\sum_j\|x_j\|^2}` (§7.1; training on normalised inputs is optional). Prediction (§7.1): :math:`\hat X = X\mathcal K_Z/T`, :math:`\mathcal K_Z =
+(\Omega Z)^\top(\Omega Z)`, i.e. :math:`\hat A = XZ^\top\Omega^\top\Omega/T` — computed without the T×T kernel.
+
+Orientation: paper X (N×T), Y (K_y×T), Z (K×T), W (K_y×N), Ω (K_y×K) are our ``X`` (T×N), ``Y_`` (T×K_y),
+``codes_`` (T×K), ``W_`` (K_y×N), ``Omega_`` (K_y×K).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from .._utils import ConvergenceWarning, check_nonnegative, check_positive, check_random_state
+from ._common import check_int, out, pick_device_dtype, resolve_prior, to_tensor
+from .metrics import r2_score
+
+__all__ = ["SMPC"]
+
+
+def _normalized(A: torch.Tensor) -> torch.Tensor:
+    s = torch.sqrt((A * A).sum(1).mean())
+    return A / s if bool(s > 0) else A
+
+
+class SMPC:
+    r"""Similarity-matching predictive-coding network (002 §7, eqs. 15-18, App. E).
+
+    Parameters
+    ----------
+    n_components : int — K, latent units Z.
+    prior : "l1" | "l1_nonneg" | "simplex" | Prior.
+    lam : float >= 0 — λ (§7.1 2-D example: 0.8). rho : float > 0 — ρ (§7.1: 5).
+    alpha : float > 0 — weight of the kernel-norm penalty of eq. 16 (paper: 1).
+    lr_y, lr_z : neural step sizes η_Y, η_Z (§7.1: 0.1). lr_w, lr_m : synaptic rates η_W, η_M (§7.1: 0.05,
+        0.1). lr_omega : η_Ω (not given in the paper; default ``lr_w``).
+    n_intermediate : int or None — size of Y (default K, as the paper's Cholesky initialisation implies).
+    n_neural_steps, n_synaptic_steps : inner iterations (§7.1: 10 and 5).
+    max_iter : outer iterations (App. E.1: 6000 / 10000 / 8000). batch_size : None = whole data set (§7.1).
+    omega : float > 0 — ω of the kernel structure used to initialise Ω (App. E.1: 0.1).
+    init_omega : "cholesky" (Ω = L⁻¹ for H = LLᵀ, so that ΩᵀΩ = H⁻¹; App. E.1) or "random" (N(0, 1)).
+    normalize : bool — train on variance-normalised inputs :math:`x_i/\sqrt{\frac1T\sum_j\|x_j\|^2}`. §7.1 is
+        ambiguous on whether this is a pre-processing step or only how X and X̂ are compared (Fig. 7 caption);
+        the R² is always computed between normalised X and normalised X̂. Default False: with normalised
+        training data the §7.1 setting λ = 0.8 shrinks every code to zero (the ℓ1 threshold exceeds the
+        normalised drive |Wx| ≈ 1).
+    device, dtype, random_state, callback(iteration, est) — as in :class:`KernelSimilarityMatching`.
+
+    Attributes
+    ----------
+    W_, M_, Omega_ : synapses. codes_ (T×K) Z, Y_ (T×K_y). components_ (K×N) :math:`\hat A^\top` in the
+    normalised input space. scale_ : the input normalisation. history_ : per-iteration ``objective`` (eq. 16),
+    ``r2`` (normalised input vs normalised prediction, as in Figs. 7-8), ``time``. n_iter_, status_.
+    """
+
+    def __init__(self, n_components=2, prior="l1", lam=0.8, rho=5.0, alpha=1.0, lr_y=0.1, lr_z=0.1, lr_w=0.05,
+                 lr_m=0.1, lr_omega=None, n_intermediate=None, n_neural_steps=10, n_synaptic_steps=5,
+                 max_iter=6000, batch_size=None, omega=0.1, init_omega="cholesky", normalize=False,
+                 record_every=10, device="auto", dtype=None, random_state=None, callback=None):
+        self.n_components = n_components
+        self.prior = prior
+        self.lam = lam
+        self.rho = rho
+        self.alpha = alpha
+        self.lr_y = lr_y
+        self.lr_z = lr_z
+        self.lr_w = lr_w
+        self.lr_m = lr_m
+        self.lr_omega = lr_omega
+        self.n_intermediate = n_intermediate
+        self.n_neural_steps = n_neural_steps
+        self.n_synaptic_steps = n_synaptic_steps
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.omega = omega
+        self.init_omega = init_omega
+        self.normalize = normalize
+        self.record_every = record_every
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.callback = callback
+
+    def _validate(self):
+        K = check_int(self.n_components, "n_components")
+        prior, kind = resolve_prior(self.prior)
+        Ky = K if self.n_intermediate is None else check_int(self.n_intermediate, "n_intermediate")
+        p = dict(K=K, Ky=Ky, prior=prior, kind=kind,
+                 lam=check_nonnegative(self.lam, "lam"), rho=check_positive(self.rho, "rho"),
+                 alpha=check_positive(self.alpha, "alpha"),
+                 lr_y=check_positive(self.lr_y, "lr_y"), lr_z=check_positive(self.lr_z, "lr_z"),
+                 lr_w=check_positive(self.lr_w, "lr_w"), lr_m=check_positive(self.lr_m, "lr_m"),
+                 n_neural=check_int(self.n_neural_steps, "n_neural_steps"),
+                 n_syn=check_int(self.n_synaptic_steps, "n_synaptic_steps"),
+                 max_iter=check_int(self.max_iter, "max_iter"), omega=check_positive(self.omega, "omega"),
+                 record_every=check_int(self.record_every, "record_every"))
+        p["lr_omega"] = p["lr_w"] if self.lr_omega is None else check_positive(self.lr_omega, "lr_omega")
+        if self.init_omega not in ("cholesky", "random"):
+            raise ValueError(f"init_omega must be 'cholesky' or 'random', got {self.init_omega!r}")
+        p["dev"], p["dt"] = pick_device_dtype(self.device, self.dtype)
+        return p
+
+    def fit(self, X, y=None, Z_init=None, Omega_init=None):
+        """Train the network on ``X`` (n_samples × n_features). ``Z_init`` (T×K) sets the initial latents
+        (App. E.1 initialises near the truth for the 30-D and moons examples). Returns self."""
+        p = self._validate()
+        dev, dt, K, Ky = p["dev"], p["dt"], p["K"], p["Ky"]
+        Xt, was_np = to_tensor(X, "X", dev, dt)
+        T, N = Xt.shape
+        B = T if self.batch_size is None else check_int(self.batch_size, "batch_size")
+        if B > T:
+            raise ValueError(f"X has {T} samples, fewer than batch_size={B}")
+        rng = check_random_state(self.random_state)
+        scale = float(torch.sqrt((Xt * Xt).sum(1).mean())) if self.normalize else 1.0
+        if scale == 0:
+            raise ValueError("X is all zeros")
+        Xt = Xt / scale
+        prior, simplex = p["prior"], p["kind"] == "simplex"
+        lam, rho, alpha = p["lam"], p["rho"], p["alpha"]
+
+        def randn(*shape):
+            return torch.as_tensor(rng.standard_normal(shape), device=dev, dtype=dt)
+
+        if Z_init is not None:
+            Z, _ = to_tensor(Z_init, "Z_init", dev, dt)
+            if tuple(Z.shape) != (T, K):
+                raise ValueError(f"Z_init must have shape ({T}, {K}), got {tuple(Z.shape)}")
+            Z = Z.clone()
+        else:
+            Z = randn(T, K)
+        if simplex:
+            Z = prior.prox(Z, 1.0)
+        if Omega_init is not None:
+            Om, _ = to_tensor(Omega_init, "Omega_init", dev, dt)
+            if tuple(Om.shape) != (Ky, K):
+                raise ValueError(f"Omega_init must have shape ({Ky}, {K}), got {tuple(Om.shape)}")
+            Om = Om.clone()
+        elif self.init_omega == "cholesky" and Ky == K:
+            H = Z.T @ Z / T + p["omega"] * (torch.diag(Z.sum(0) / T) if simplex else torch.eye(K, device=dev,
+                                                                                                  dtype=dt))
+            H = H + 1e-10 * torch.eye(K, device=dev, dtype=dt)
+            Lc = torch.linalg.cholesky(H)
+            Om = torch.linalg.solve_triangular(Lc, torch.eye(K, device=dev, dtype=dt), upper=False)  # ΩᵀΩ = H⁻¹
+        else:
+            Om = randn(Ky, K)
+        Y = Z @ Om.T
+        W = randn(Ky, N)
+        M = torch.eye(Ky, device=dev, dtype=dt)
+        n_b = max(1, math.ceil(T / B))
+        hist = {"objective": [], "r2": [], "iteration": [], "time": []}
+        t0 = time.perf_counter()
+        status = "max_iter"
+        n_done = 0
+        state = (W.clone(), M.clone(), Om.clone(), Y.clone(), Z.clone())
+        for it in range(p["max_iter"]):
+            perm = torch.as_tensor(rng.permutation(T), device=dev) if n_b > 1 else None
+            for b in range(n_b):
+                idx = perm[b * B:(b + 1) * B] if perm is not None else slice(None)
+                x, yb, z = Xt[idx], Y[idx], Z[idx]
+                WX = x @ W.T
+                for _ in range(p["n_neural"]):
+                    zeta = rho * (z @ Om.T - yb)
+                    yb = yb + p["lr_y"] * (WX - yb @ M + zeta)
+                    zeta = rho * (z @ Om.T - yb)
+                    z = prior.prox(z - p["lr_z"] * (zeta @ Om), lam * p["lr_z"])
+                nb = x.shape[0]
+                for _ in range(p["n_syn"]):
+                    zeta = rho * (z @ Om.T - yb)
+                    Om = Om - p["lr_omega"] * (zeta.T @ z) / nb
+                    W = W + p["lr_w"] * ((yb.T @ x) / nb - W)
+                    M = M + p["lr_m"] * (alpha * (yb.T @ yb) / nb - M)
+                if perm is None:
+                    Y, Z = yb, z
+                else:
+                    Y[idx], Z[idx] = yb, z
+            finite = all(bool(torch.isfinite(a).all()) for a in (W, M, Om, Y, Z))
+            if not finite:
+                W, M, Om, Y, Z = state
+                status = "diverged"
+                warnings.warn(f"SMPC diverged at iteration {it + 1} (non-finite state); stopped and kept the last "
+                              f"finite state. Try smaller learning rates.", ConvergenceWarning, stacklevel=2)
+                break
+            n_done = it + 1
+            if it % p["record_every"] == 0 or it == p["max_iter"] - 1:
+                state = (W.clone(), M.clone(), Om.clone(), Y.clone(), Z.clone())
+                obj, r2 = self._stats(Xt, Y, Z, Om, prior, lam, rho, alpha)
+                hist["objective"].append(obj)
+                hist["r2"].append(r2)
+                hist["iteration"].append(it + 1)
+                hist["time"].append(time.perf_counter() - t0)
+                if self.callback is not None:
+                    self.callback(it, self)
+        self._p, self._simplex, self._scale = p, simplex, scale
+        self._W, self._M, self._Om, self._Y, self._Z = W, M, Om, Y, Z
+        self._A = (Om.T @ Om) @ (Z.T @ Xt) / T
+        like = None if was_np else X
+        self.W_, self.M_, self.Omega_ = out(W, was_np, like), out(M, was_np, like), out(Om, was_np, like)
+        self.Y_, self.codes_ = out(Y, was_np, like), out(Z, was_np, like)
+        self.components_ = out(self._A, was_np, like)
+        self.scale_ = scale
+        self.history_ = hist
+        self.n_iter_ = n_done
+        self.status_ = status
+        self.n_features_in_ = N
+        return self
+
+    @staticmethod
+    def _stats(X, Y, Z, Om, prior, lam, rho, alpha):
+        T = X.shape[0]
+        # (1/4T²)||XXᵀ - √α YYᵀ||²-type quartic of eq. 16 via d×d Gram matrices (no T×T kernel)
+        XtX, YtX, YtY = X.T @ X, Y.T @ X, Y.T @ Y
+        sim = (float((XtX * XtX).sum()) - 2 * float((YtX * YtX).sum()) + alpha * float((YtY * YtY).sum())) / (
+            4 * T * T)
+        R = Y - Z @ Om.T
+        obj = sim + lam / T * float(prior.value(Z).sum()) + rho / (2 * T) * float((R * R).sum())
+        A = (Om.T @ Om) @ (Z.T @ X) / T
+        r2 = r2_score(_normalized(X), _normalized(Z @ A))
+        return obj, r2
+
+    def _check_fitted(self):
+        if not hasattr(self, "_W"):
+            raise ValueError("this SMPC is not fitted yet; call fit(X) first")
+
+    def predict(self, X=None):
+        r"""The prediction :math:`\hat X = X\mathcal K_Z/T` for the training set (in normalised input units).
+        With ``X`` given, its latents are first inferred by :meth:`transform`."""
+        self._check_fitted()
+        if X is None:
+            return out(self._Z @ self._A, self._was_np_default())
+        Z = self.transform(X)
+        Zt, was_np = to_tensor(Z, "Z", self._p["dev"], self._p["dt"])
+        return out(Zt @ self._A, was_np, X if not was_np else None)
+
+    def _was_np_default(self):
+        return isinstance(self.codes_, np.ndarray)
+
+    def transform(self, X, n_steps: int = 200):
+        """Latents for new samples: the neural dynamics (eqs. 39-40) with the learned synapses, from y = Wx, z = 0
+        (z uniform for the simplex)."""
+        self._check_fitted()
+        p = self._p
+        Xt, was_np = to_tensor(X, "X", p["dev"], p["dt"])
+        if Xt.shape[1] != self.n_features_in_:
+            raise ValueError(f"X must have {self.n_features_in_} features, got {Xt.shape[1]}")
+        n_steps = check_int(n_steps, "n_steps")
+        Xt = Xt / self._scale
+        T = Xt.shape[0]
+        WX = Xt @ self._W.T
+        y = WX.clone()
+        z = (torch.full((T, p["K"]), 1.0 / p["K"], device=p["dev"], dtype=p["dt"]) if self._simplex else
+             torch.zeros(T, p["K"], device=p["dev"], dtype=p["dt"]))
+        Om, M = self._Om, self._M
+        for _ in range(n_steps):
+            zeta = p["rho"] * (z @ Om.T - y)
+            y = y + p["lr_y"] * (WX - y @ M + zeta)
+            zeta = p["rho"] * (z @ Om.T - y)
+            z = p["prior"].prox(z - p["lr_z"] * (zeta @ Om), p["lam"] * p["lr_z"])
+        return out(z, was_np, X if not was_np else None)
+
+    def score(self, X=None, y=None) -> float:
+        """R² between the variance-normalised inputs and the variance-normalised prediction (§7.1, Figs. 7-8).
+        Without ``X``: on the training set with the trained latents."""
+        self._check_fitted()
+        if X is None:
+            return float(self.history_["r2"][-1])
+        Xt, _ = to_tensor(X, "X", self._p["dev"], self._p["dt"])
+        Z = self.transform(Xt)
+        return r2_score(_normalized(Xt / self._scale), _normalized(Z @ self._A))

@@ -1,0 +1,301 @@
+"""Tests for simcode.ksm.admm (KernelSimilarityMatching) and simcode.ksm.metrics.
+
+Everything is checked against something independent: scikit-learn (r2, Ridge), scipy (L-BFGS-B), cvxpy,
+a hand-written ISTA, brute-force T×T kernels (Proposition 1.1), ground-truth synthetic dictionaries.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from simcode._utils import ConvergenceWarning
+from simcode.ksm import KernelSimilarityMatching
+from simcode.ksm.admm import implicit_map
+from simcode.ksm.metrics import (dictionary_error, modal_support_size, p_sparsity, r2_score,
+                                 sine_similarity_error, support_sizes)
+
+
+def _synthetic(T=300, N=12, K=6, k=1, seed=0):
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((K, N))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    C = np.zeros((T, K))
+    for t in range(T):
+        idx = rng.choice(K, k, replace=False)
+        C[t, idx] = rng.uniform(4, 6, k)
+    return C @ D, D, C
+
+
+# ----------------------------------------------------------------------------------------------- metrics
+def test_r2_matches_sklearn():
+    from sklearn.metrics import r2_score as sk
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((50, 4)) * [1, 2, 3, 4]
+    Xh = X + 0.3 * rng.standard_normal(X.shape)
+    assert r2_score(X, Xh) == pytest.approx(sk(X, Xh, multioutput="variance_weighted"), rel=1e-12)
+    assert r2_score(torch.as_tensor(X), torch.as_tensor(Xh)) == pytest.approx(r2_score(X, Xh))
+    with pytest.raises(ValueError, match="same shape"):
+        r2_score(X, Xh[:, :3])
+
+
+def test_p_sparsity_limits_and_p2_identity():
+    n = 7
+    e = np.zeros((1, n))
+    e[0, 3] = -2.5
+    assert p_sparsity(e) == pytest.approx(1.0)
+    assert p_sparsity(e, p=2) == pytest.approx(1.0)
+    assert p_sparsity(np.full((1, n), 3.0)) == pytest.approx(0.0)
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((20, n))
+    # p = 2: N_2 = 1 and S_2 = sqrt(unbiased variance / mean square)
+    ref = np.sqrt(np.var(Z, axis=1, ddof=1) / np.mean(Z**2, axis=1))
+    np.testing.assert_allclose(p_sparsity(Z, p=2, reduce=False), ref, rtol=1e-12)
+    # p = 1: eq. 43 = n/(2(n-1)) * sum|x - mean| / sum|x|
+    ref1 = n / (2 * (n - 1)) * np.abs(Z - Z.mean(1, keepdims=True)).sum(1) / np.abs(Z).sum(1)
+    np.testing.assert_allclose(p_sparsity(Z, reduce=False), ref1, rtol=1e-12)
+    with pytest.raises(ValueError, match="p must"):
+        p_sparsity(Z, p=0.5)
+
+
+def test_dictionary_error_matching_and_angle():
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((5, 8))
+    perm = rng.permutation(5)
+    signs = np.array([1, -1, 1, -1, 1.0])[:, None]
+    E = 3.0 * signs * D[perm]
+    err, errs, match = dictionary_error(D, E)
+    assert err == pytest.approx(0.0, abs=1e-7)
+    np.testing.assert_array_equal(perm[match], np.arange(5))
+    # a single 2-D atom rotated by θ has error |sin θ|
+    th = 0.3
+    e, _, _ = dictionary_error([[1.0, 0.0]], [[np.cos(th), np.sin(th)]])
+    assert e == pytest.approx(np.sin(th))
+    with pytest.raises(ValueError, match="at least as many"):
+        dictionary_error(D, D[:3])
+
+
+def test_sine_similarity_error():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((30, 4))
+    assert sine_similarity_error(Z, 2 * Z) == pytest.approx(0.0, abs=1e-12)
+    assert sine_similarity_error([[1.0, 0.0]], [[0.0, 3.0]]) == pytest.approx(1.0)
+    perm = [2, 0, 3, 1]
+    assert sine_similarity_error(Z, -Z[:, perm] * [1, -1, 1, 1], match=True) == pytest.approx(0.0, abs=1e-12)
+    assert sine_similarity_error(Z, Z[:, perm]) > 0.1
+
+
+def test_support_sizes():
+    Z = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [0.2, 0.3, 0.5], [0.0, 0.9, 0.1]])
+    np.testing.assert_array_equal(support_sizes(Z), [2, 1, 3, 2])
+    assert modal_support_size(Z) == 2
+
+
+# ------------------------------------------------------------------------------------------ implicit map
+def test_implicit_map_is_ridge_solution():
+    """Â of 002 App. A.1 is the minimiser over A of P1 = (1/2T)||X - ZAᵀ||² + (ω/2)||A||²: sklearn Ridge."""
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    T, N, K, omega = 80, 5, 3, 0.05
+    X, Z = rng.standard_normal((T, N)), rng.standard_normal((T, K))
+    ref = Ridge(alpha=omega * T, fit_intercept=False).fit(Z, X).coef_  # N×K
+    np.testing.assert_allclose(implicit_map(X, Z, omega), ref.T, rtol=1e-8, atol=1e-10)
+
+
+def test_implicit_map_simplex_minimises_P2():
+    """Â* = (1+ω) X Zᵀ H⁻¹/T (App. A.2) minimises P2 (eq. 8) over A: compare with cvxpy.
+
+    (With the proximity weight ω/(2T): the ω/T printed in eq. 8 is inconsistent with App. A.2 by a factor 2.)"""
+    import cvxpy as cp
+
+    rng = np.random.default_rng(0)
+    T, N, K, omega = 40, 2, 4, 0.1
+    X = rng.standard_normal((T, N))
+    Z = rng.random((T, K))
+    Z /= Z.sum(1, keepdims=True)
+    A = cp.Variable((K, N))  # atoms in rows
+    obj = cp.sum_squares(X - Z @ A) / (2 * T)
+    obj += omega / (2 * T) * sum(cp.sum(cp.multiply(Z[:, k], cp.sum_squares(X - np.ones((T, 1)) @ A[k:k + 1, :],
+                                                                       axis=1))) for k in range(K))
+    cp.Problem(cp.Minimize(obj)).solve(solver="CLARABEL")
+    np.testing.assert_allclose(implicit_map(X, Z, omega, simplex=True), A.value, atol=1e-6)
+
+
+def test_objective_history_matches_Q1_kernel_form():
+    """history_['objective'] is P1 at Â; by Proposition 1.1 it equals Q1 (T×T kernels) + ||X||²/(2T)."""
+    X, D, C = _synthetic(T=200)
+    lam, omega = 0.5, 1e-3
+    m = KernelSimilarityMatching(6, lam=lam, omega=omega, max_epochs=3, batch_size=50, lr_w=0.01, tol=0,
+                                 device="cpu", random_state=0).fit(X)
+    Z, T = m.codes_, X.shape[0]
+    H = Z.T @ Z / T + omega * np.eye(6)
+    Kx = X @ X.T
+    Kz = Z @ np.linalg.solve(H, Z.T)
+    q1 = -np.trace(Kx @ Kz) / (2 * T**2) + lam / T * np.abs(Z).sum()
+    assert m.history_["objective"][-1] == pytest.approx(q1 + (X**2).sum() / (2 * T), rel=1e-9)
+    np.testing.assert_allclose(m.inverse_transform(Z), Z @ m.components_)
+
+
+# ------------------------------------------------------------------------------------------ ADMM steps
+def _ista(X, W, Z, lam, n):
+    G = W @ W.T
+    L = np.linalg.eigvalsh(G)[-1]
+    for _ in range(n):
+        V = Z - (Z @ G - X @ W.T) / L
+        Z = np.sign(V) * np.maximum(np.abs(V) - lam / L, 0)
+    return Z
+
+
+@pytest.mark.parametrize("schedule", [1, 2])
+def test_schedules_1_2_zstep_is_ista(schedule):
+    """002 Theorem 1: with a P-step after every gradient step the Z-step is ISTA with dictionary Wᵀ."""
+    X, D, C = _synthetic(T=64)
+    rng = np.random.default_rng(3)
+    W0 = D + 0.2 * rng.standard_normal(D.shape)
+    W0 /= np.linalg.norm(W0, axis=1, keepdims=True)
+    Z0 = rng.random((64, 6))
+    m = KernelSimilarityMatching(6, lam=0.7, rho=2.0, schedule=schedule, n_z_steps=7, batch_size=64,
+                                 max_epochs=1, lr_w=1e-3, tol=0, device="cpu", random_state=0)
+    m.fit(X, W_init=W0, Z_init=Z0)
+    np.testing.assert_allclose(m.codes_, _ista(X, W0, Z0, 0.7, 7), rtol=1e-7, atol=1e-9)
+
+
+def test_schedule3_zstep_minimises_augmented_lagrangian():
+    """Schedule 3 runs proximal gradient on the quartic L_i(z) of eq. 14 with P_i, M_i fixed (App. C.1):
+    many small steps reach a stationary point whose value matches L-BFGS-B from the same start."""
+    from scipy.optimize import minimize
+
+    X, D, C = _synthetic(T=8, N=5, K=3)
+    rng = np.random.default_rng(1)
+    W0 = D + 0.3 * rng.standard_normal(D.shape)
+    W0 /= np.linalg.norm(W0, axis=1, keepdims=True)
+    Z0 = rng.random((8, 3))
+    lam, omega, rho = 0.5, 1e-2, 1.0
+    m = KernelSimilarityMatching(3, prior="l1_nonneg", lam=lam, omega=omega, rho=rho, schedule=3,
+                                 n_z_steps=3000, z_step_scale=0.05, batch_size=8, max_epochs=1, lr_w=1e-3,
+                                 tol=0, device="cpu", random_state=0).fit(X, W_init=W0, Z_init=Z0)
+    G = W0 @ W0.T
+    for i in range(8):
+        p = Z0[i]
+        P = np.outer(p, p) + omega * np.eye(3)
+        M = G / 2
+
+        def L(z):
+            E = np.outer(z, z) + omega * np.eye(3) - P + M / rho
+            return -z @ W0 @ X[i] + lam * z.sum() + rho / 2 * (E**2).sum()
+
+        def dL(z):
+            E = np.outer(z, z) + omega * np.eye(3) - P + M / rho
+            return -W0 @ X[i] + lam + 2 * rho * E @ z
+
+        ref = minimize(L, p, jac=dL, bounds=[(0, None)] * 3, method="L-BFGS-B", options={"ftol": 1e-15,
+                                                                                          "gtol": 1e-12})
+        assert L(m.codes_[i]) <= ref.fun + 1e-6
+        np.testing.assert_allclose(m.codes_[i], ref.x, atol=1e-3)
+
+
+def test_recovers_synthetic_dictionary():
+    """002 §6.1 in small: warm start W = A + noise; R² → 1 and the atoms are recovered."""
+    X, D, C = _synthetic(T=400, N=20, K=8, k=1)
+    rng = np.random.default_rng(0)
+    W0 = D + 0.1 * rng.standard_normal(D.shape)
+    for schedule in (1, 3):
+        m = KernelSimilarityMatching(8, lam=0.5, schedule=schedule, lr_w=0.05, batch_size=64, max_epochs=40,
+                                     tol=0, device="cpu", random_state=0).fit(X, W_init=W0)
+        assert m.history_["r2"][-1] > 0.99
+        assert dictionary_error(D, m.components_)[0] < 0.05
+        assert m.score(X) > 0.99
+    # schedule-1 W-step: objective goes down from the start
+    assert m.history_["objective"][-1] <= m.history_["objective"][0] + 1e-9
+
+
+def test_simplex_prior_codes_on_simplex_and_moons_fit():
+    from sklearn.datasets import make_moons
+
+    X, _ = make_moons(300, noise=0.01, random_state=0)
+    m = KernelSimilarityMatching(8, prior="simplex", omega=0.1, lr_w=5e-3, batch_size=50, max_epochs=30, tol=0,
+                                 n_z_steps=10, device="cpu", random_state=0).fit(X)
+    Z = m.codes_
+    assert Z.min() >= -1e-12
+    np.testing.assert_allclose(Z.sum(1), 1.0, atol=1e-9)
+    assert m.history_["r2"][-1] > 0.95
+    Zn = m.transform(X[:20])
+    np.testing.assert_allclose(Zn.sum(1), 1.0, atol=1e-9)
+
+
+def test_schedules_2_3_constraint_violation_reported():
+    X, D, C = _synthetic(T=128)
+    m = KernelSimilarityMatching(6, schedule=3, lr_w=0.05, batch_size=32, max_epochs=3, tol=0, device="cpu",
+                                 random_state=0).fit(X)
+    assert all(np.isfinite(m.history_["constraint_violation"]))
+    assert m.history_["constraint_violation"][-1] > 0  # W moved between visits
+    m1 = KernelSimilarityMatching(6, schedule=1, batch_size=32, max_epochs=2, tol=0, device="cpu",
+                                  random_state=0).fit(X)
+    assert m1.history_["constraint_violation"] == [0.0, 0.0]
+
+
+def test_torch_in_torch_out_and_reproducible():
+    X, D, C = _synthetic(T=100)
+    Xt = torch.as_tensor(X)
+    m = KernelSimilarityMatching(6, batch_size=20, max_epochs=2, tol=0, device="cpu", random_state=5).fit(Xt)
+    assert isinstance(m.components_, torch.Tensor) and isinstance(m.transform(Xt), torch.Tensor)
+    m2 = KernelSimilarityMatching(6, batch_size=20, max_epochs=2, tol=0, device="cpu", random_state=5).fit(X)
+    np.testing.assert_allclose(m.components_.numpy(), m2.components_)
+
+
+def test_convergence_status_and_warning():
+    X, D, C = _synthetic(T=100)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        m = KernelSimilarityMatching(6, batch_size=20, max_epochs=2, tol=1e-30, device="cpu").fit(X)
+    assert m.status_ == "max_epochs" and not m.converged_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = KernelSimilarityMatching(6, batch_size=20, max_epochs=500, tol=1e-3, device="cpu").fit(X)
+    assert m.converged_ and m.n_iter_ < 500
+
+
+def test_divergence_stops_with_last_finite_state():
+    X, D, C = _synthetic(T=100)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        m = KernelSimilarityMatching(6, batch_size=20, max_epochs=50, z_step_scale=30.0, tol=0,
+                                     device="cpu").fit(X)
+    assert m.status_ == "diverged"
+    assert np.all(np.isfinite(m.W_)) and np.all(np.isfinite(m.codes_))
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"n_components": 0}, "n_components"), ({"lam": -1.0}, "lam"), ({"rho": 0.0}, "rho"),
+    ({"schedule": 4}, "schedule"), ({"schedule": 0}, "schedule"), ({"omega": 0.0}, "omega"),
+    ({"prior": "l2"}, "prior"), ({"lr_w": -1}, "lr_w"), ({"n_z_steps": 0}, "n_z_steps"),
+    ({"batch_size": 500}, "fewer than batch_size"), ({"init": "zeros"}, "init"),
+])
+def test_bad_parameters(kw, msg):
+    X, D, C = _synthetic(T=100)
+    params = dict(n_components=6, batch_size=20, max_epochs=1, device="cpu")
+    params.update(kw)
+    with pytest.raises(ValueError, match=msg):
+        KernelSimilarityMatching(**params).fit(X)
+
+
+def test_bad_data():
+    X, D, C = _synthetic(T=100)
+    X[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        KernelSimilarityMatching(6, batch_size=20, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="W_init"):
+        KernelSimilarityMatching(6, batch_size=20, device="cpu").fit(np.nan_to_num(X), W_init=np.ones((5, 12)))
+    with pytest.raises(ValueError, match="not fitted"):
+        KernelSimilarityMatching(6).transform(X)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    X, D, C = _synthetic(T=128)
+    kw = dict(batch_size=32, max_epochs=3, tol=0, random_state=0, dtype="float64")
+    a = KernelSimilarityMatching(6, device="cpu", **kw).fit(X)
+    b = KernelSimilarityMatching(6, device="cuda", **kw).fit(torch.as_tensor(X, device="cuda"))
+    assert b.components_.device.type == "cuda"
+    np.testing.assert_allclose(b.components_.cpu().numpy(), a.components_, rtol=1e-6, atol=1e-8)
