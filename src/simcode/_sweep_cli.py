@@ -19,6 +19,7 @@ __all__ = ["SWEEPABLE", "plot_sweep", "run_cli_sweep", "parse_param"]
 def plot_sweep(table, metric: str, params: Sequence[str] | None = None, ax=None, title: str | None = None):
     """A line figure (one swept parameter) or a heat-map (two) of ``metric`` from a sweep table.
 
+    With two parameters the first is on the x axis, the second on the y axis.
     ``params`` defaults to the parameters that take more than one value, in column order. With more
     than two, the first two are drawn and the metric is averaged over the others (said in the
     title). Failed points are left blank (NaN). Returns the matplotlib Figure.
@@ -58,7 +59,7 @@ def plot_sweep(table, metric: str, params: Sequence[str] | None = None, ax=None,
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
     else:
-        y, x = shown
+        x, y = shown
         piv = t.pivot_table(index=y, columns=x, values=metric, aggfunc="mean", dropna=False).sort_index()
         piv = piv.reindex(sorted(piv.columns), axis=1)
         im = ax.imshow(piv.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")

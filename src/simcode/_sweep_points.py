@@ -36,21 +36,31 @@ def onoff_point(p_zero: float = 0.3, lam: float = 1.0, law: str = "exponential",
     return out
 
 
-def identifiability_point(angle: float = 60.0, lam: float = 1.0, n_samples: int = 400, random_state=None) -> dict:
+def identifiability_point(angle: float = 90.0, lam: float = 0.1, sources: str = "uniform", n_samples: int = 400,
+                          random_state=None) -> dict:
     """Tight-scattering identifiability of non-negative affine autoencoding (000 §3, Theorem 1).
 
-    Two non-negative sources mixed by A with unit columns at ``angle`` degrees; reports whether
-    Conv(S̄) contains the ellipsoid of F = λD(AᵀA)D − λ(AᵀA)⁻¹ − Σ (``identifiable``) and the
-    margin of that containment.
+    Two non-negative sources S (``n_samples`` × 2; the paper's S is 2 × N) mixed by A (2 × 2) whose
+    unit columns make ``angle`` degrees (90: orthogonal; < 90 aligned; > 90 anti-aligned), data
+    X = S Aᵀ. ``sources="uniform"``: uniform on the unit square plus its four corners (the hull is
+    the square); ``"sparse"``: each source is Exp(1) or, with probability 1/2, exactly 0. Reports
+    whether Conv(S̄) contains the ellipsoid of F = λD(AᵀA)D − λ(AᵀA)⁻¹ − Σ (``identifiable``) and
+    the signed margin of that containment (0 when identifiable, negative otherwise), from
+    :func:`simcode.identify.tight_scattering`.
     """
     from simcode.identify import tight_scattering
 
     rng = np.random.default_rng(random_state)
-    S = rng.uniform(0.0, 1.0, size=(n_samples, 2))
+    if sources == "uniform":
+        S = np.vstack([rng.uniform(0.0, 1.0, size=(n_samples - 4, 2)), [[0, 0], [1, 0], [0, 1], [1, 1]]])
+    elif sources == "sparse":
+        S = rng.exponential(1.0, size=(n_samples, 2)) * (rng.random((n_samples, 2)) < 0.5)
+    else:
+        raise ValueError(f"sources must be 'uniform' or 'sparse', got {sources!r}")
     th = np.deg2rad(angle)
     A = np.array([[1.0, np.cos(th)], [0.0, np.sin(th)]])
     res = tight_scattering(S, A, lam)
-    return {"identifiable": bool(res.identifiable), "margin": float(res.margin)}
+    return {"identifiable": bool(res.identifiable), "margin": float(res.margin), "exact": bool(res.exact)}
 
 
 def ksm_point(lam: float = 0.1, n_components: int = 16, n_samples: int = 600, n_features: int = 30,
@@ -82,7 +92,8 @@ SWEEPABLE = {"onoff": onoff_point, "identifiability": identifiability_point, "ks
 
 DEFAULT_GRIDS = {
     "onoff": {"p_zero": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], "lam": [0.1, 1.0, 10.0]},
-    "identifiability": {"angle": [15.0, 30.0, 45.0, 60.0, 75.0, 90.0], "lam": [0.1, 1.0, 10.0]},
+    "identifiability": {"angle": [30.0, 45.0, 60.0, 75.0, 90.0, 105.0, 120.0, 135.0, 150.0],
+                        "lam": [0.01, 0.03, 0.1, 0.3, 1.0]},
     "ksm": {"lam": [0.01, 0.1, 1.0], "n_components": [8, 16, 32]},
 }
 
