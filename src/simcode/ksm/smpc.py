@@ -264,9 +264,16 @@ class SMPC:
     def _was_np_default(self):
         return isinstance(self.codes_, np.ndarray)
 
-    def transform(self, X, n_steps: int = 200):
-        """Latents for new samples: the neural dynamics (eqs. 39-40) with the learned synapses, from y = Wx, z = 0
-        (z uniform for the simplex)."""
+    def transform(self, X, n_steps: int = 500):
+        r"""Latents for new samples: the fixed point of the neural dynamics (eqs. 39-40) with the learned synapses.
+
+        That fixed point minimises :math:`-x^\top W^\top y + \frac12 y^\top My + \lambda g(z) +
+        \frac\rho2\|y-\Omega z\|^2` over (y, z) (convex when M ≻ 0). We run the same gradient / proximal
+        steps as the network, simultaneously in y and z, with the safe step 1/L of the joint Hessian
+        :math:`\begin{pmatrix}M+\rho I & -\rho\Omega\\ -\rho\Omega^\top & \rho\Omega^\top\Omega\end{pmatrix}`
+        and FISTA momentum (the training rates η_Y, η_Z can be unstable for a learned Ω), from y = Wx, z = 0
+        (uniform for the simplex).
+        """
         self._check_fitted()
         p = self._p
         Xt, was_np = to_tensor(X, "X", p["dev"], p["dt"])
@@ -275,16 +282,28 @@ class SMPC:
         n_steps = check_int(n_steps, "n_steps")
         Xt = Xt / self._scale
         T = Xt.shape[0]
+        Om, M, rho = self._Om, 0.5 * (self._M + self._M.T), p["rho"]
+        Ky, K = Om.shape
+        Hs = torch.zeros(Ky + K, Ky + K, device=p["dev"], dtype=p["dt"])
+        Hs[:Ky, :Ky] = M + rho * torch.eye(Ky, device=p["dev"], dtype=p["dt"])
+        Hs[:Ky, Ky:] = -rho * Om
+        Hs[Ky:, :Ky] = -rho * Om.T
+        Hs[Ky:, Ky:] = rho * Om.T @ Om
+        L = float(torch.linalg.eigvalsh(Hs)[-1])
         WX = Xt @ self._W.T
         y = WX.clone()
-        z = (torch.full((T, p["K"]), 1.0 / p["K"], device=p["dev"], dtype=p["dt"]) if self._simplex else
-             torch.zeros(T, p["K"], device=p["dev"], dtype=p["dt"]))
-        Om, M = self._Om, self._M
+        z = (torch.full((T, K), 1.0 / K, device=p["dev"], dtype=p["dt"]) if self._simplex else
+             torch.zeros(T, K, device=p["dev"], dtype=p["dt"]))
+        yo, zo, t = y, z, 1.0
+        ym, zm = y, z
         for _ in range(n_steps):
-            zeta = p["rho"] * (z @ Om.T - y)
-            y = y + p["lr_y"] * (WX - y @ M + zeta)
-            zeta = p["rho"] * (z @ Om.T - y)
-            z = p["prior"].prox(z - p["lr_z"] * (zeta @ Om), p["lam"] * p["lr_z"])
+            zeta = rho * (zm @ Om.T - ym)
+            y = ym + (WX - ym @ M + zeta) / L
+            z = p["prior"].prox(zm - (zeta @ Om) / L, p["lam"] / L)
+            t_new = 0.5 * (1 + math.sqrt(1 + 4 * t * t))
+            ym = y + ((t - 1) / t_new) * (y - yo)
+            zm = z + ((t - 1) / t_new) * (z - zo)
+            yo, zo, t = y, z, t_new
         return out(z, was_np, X if not was_np else None)
 
     def score(self, X=None, y=None) -> float:

@@ -1,0 +1,118 @@
+"""Tests for simcode.ksm.smpc (the SMPC network of 002 §7): neural fixed point vs cvxpy, Hebbian fixed points,
+objective vs brute-force T×T kernels, recovery on the 2-D example, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from simcode.ksm import SMPC
+from simcode.ksm.metrics import sine_similarity_error
+
+
+def _two_atoms(T=256, seed=0):
+    rng = np.random.default_rng(seed)
+    th = np.arccos(0.14)
+    A = np.array([[1.0, 0.0], [np.cos(th), np.sin(th)]])
+    Z = np.zeros((T, 2))
+    Z[np.arange(T), rng.integers(0, 2, T)] = 2 * rng.standard_normal(T)
+    return Z @ A + 0.01 * rng.standard_normal((T, 2)), A, Z
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, A, Z = _two_atoms()
+    return X, Z, SMPC(2, lam=0.8, rho=5.0, max_iter=300, device="cpu", random_state=0).fit(X)
+
+
+def test_two_atom_example_recovers_latents(fitted):
+    X, Z, m = fitted
+    assert m.status_ == "max_iter"
+    assert m.score() > 0.9
+    assert sine_similarity_error(Z, m.codes_, match=True) < 0.1  # small latents are thresholded to 0
+    assert m.history_["objective"][-1] < m.history_["objective"][0]
+
+
+def test_neural_dynamics_reach_the_convex_minimiser(fitted):
+    """Eqs. 39-40 with ζ at its fixed point are proximal gradient on
+    min_{y,z} -xᵀWᵀy + ½yᵀMy + λ||z||₁ + ρ/2||y - Ωz||², convex for M ≻ 0: compare with cvxpy."""
+    import cvxpy as cp
+
+    X, Z, m = fitted
+    x = X[:5]
+    z = m.transform(x, n_steps=3000)
+    W, M, Om = m.W_, m.M_, m.Omega_
+    M = (M + M.T) / 2
+    assert np.linalg.eigvalsh(M)[0] > 0
+    y_ = cp.Variable((5, 2))
+    z_ = cp.Variable((5, 2))
+    Lm = np.linalg.cholesky(M)
+    obj = (-cp.sum(cp.multiply(x @ W.T, y_)) + 0.5 * cp.sum_squares(y_ @ Lm) + m.lam * cp.sum(cp.abs(z_))
+           + m.rho / 2 * cp.sum_squares(y_ - z_ @ Om.T))
+    cp.Problem(cp.Minimize(obj)).solve(solver="CLARABEL")
+    np.testing.assert_allclose(z, z_.value, atol=1e-5)
+
+
+def test_hebbian_fixed_points(fitted):
+    """At equilibrium eq. 42 gives W = ⟨y xᵀ⟩ and M = α⟨y yᵀ⟩ (the Legendre optima of eq. 17)."""
+    X, Z, m = fitted
+    T = X.shape[0]
+    Y = m.Y_
+    np.testing.assert_allclose(m.W_, Y.T @ X / T, atol=2e-3)
+    np.testing.assert_allclose(m.M_, Y.T @ Y / T, atol=2e-3)
+
+
+def test_objective_matches_bruteforce_kernels(fitted):
+    X, Z, m = fitted
+    T = X.shape[0]
+    Y, C, Om = m.Y_, m.codes_, m.Omega_
+    ref = (np.sum((X @ X.T - Y @ Y.T) ** 2) / (4 * T**2) + m.lam / T * np.abs(C).sum()
+           + m.rho / (2 * T) * np.sum((Y - C @ Om.T) ** 2))
+    assert m.history_["objective"][-1] == pytest.approx(ref, rel=1e-9)
+    # the prediction X̂ = K_Z X / T with the T×T kernel K_Z = (ZΩᵀ)(ZΩᵀ)ᵀ (§7.1)
+    Kz = (C @ Om.T) @ (C @ Om.T).T
+    np.testing.assert_allclose(m.predict(), Kz @ X / T, rtol=1e-9, atol=1e-12)
+
+
+def test_simplex_prior_codes_on_simplex():
+    from sklearn.datasets import make_moons
+
+    X, _ = make_moons(200, noise=0.01, random_state=0)
+    m = SMPC(6, prior="simplex", lam=0.0, rho=5.0, max_iter=50, device="cpu", random_state=0).fit(X)
+    assert m.codes_.min() >= -1e-12
+    np.testing.assert_allclose(m.codes_.sum(1), 1.0, atol=1e-9)
+    assert np.isfinite(m.score(X))
+
+
+def test_minibatches_and_torch():
+    X, A, Z = _two_atoms(T=128)
+    m = SMPC(2, max_iter=20, batch_size=32, device="cpu", random_state=0).fit(torch.as_tensor(X))
+    assert isinstance(m.codes_, torch.Tensor) and m.codes_.shape == (128, 2)
+
+
+def test_divergence_is_caught():
+    X, A, Z = _two_atoms(T=64)
+    with pytest.warns(Warning, match="diverged"):
+        m = SMPC(2, lr_y=5.0, max_iter=200, device="cpu", random_state=0).fit(100 * X)
+    assert m.status_ == "diverged"
+    assert np.all(np.isfinite(m.W_))
+
+
+@pytest.mark.parametrize("kw, msg", [({"n_components": 0}, "n_components"), ({"lam": -0.1}, "lam"),
+                                     ({"rho": 0}, "rho"), ({"lr_y": 0}, "lr_y"), ({"prior": "l0"}, "prior"),
+                                     ({"batch_size": 1000}, "fewer than batch_size"),
+                                     ({"init_omega": "eye"}, "init_omega")])
+def test_bad_parameters(kw, msg):
+    X, A, Z = _two_atoms(T=64)
+    params = dict(n_components=2, max_iter=1, device="cpu")
+    params.update(kw)
+    with pytest.raises(ValueError, match=msg):
+        SMPC(**params).fit(X)
+
+
+def test_bad_data():
+    X, A, Z = _two_atoms(T=64)
+    X[0, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        SMPC(2, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="not fitted"):
+        SMPC(2).transform(X)
