@@ -99,7 +99,7 @@ def _hull(V: np.ndarray, name: str) -> ConvexHull:
                          f"points); expected a full-dimensional point set ({str(exc).splitlines()[0]})") from None
 
 
-def min_ratio_on_sphere(V, A, B, *, n_starts: int = 64, random_state=None, hull: ConvexHull | None = None):
+def min_ratio_on_sphere(V, A, B, *, n_starts: int = 32, random_state=None, hull: ConvexHull | None = None):
     """Minimise ``r(θ) = (θᵀAθ + h(θ)²) / θᵀBθ`` over unit θ, with ``h(θ) = max(0, max_i v_iᵀθ)``.
 
     V is an (m × d) point set whose convex hull contains the origin, A symmetric, B symmetric positive
@@ -149,24 +149,27 @@ def min_ratio_on_sphere(V, A, B, *, n_starts: int = 64, random_state=None, hull:
         starts = starts[np.linalg.norm(starts, axis=1) > 1e-12]
         starts /= np.linalg.norm(starts, axis=1, keepdims=True)
         vals = _ratio(V, A, B, starts)
-        best = starts[np.argsort(vals)[:n_starts]]
-
-        def f(x):
-            n = np.linalg.norm(x)
-            th = x / n
-            h = max(0.0, (V @ th).max())
-            i = int(np.argmax(V @ th))
-            num = th @ A @ th + h * h
-            den = th @ B @ th
-            gnum = 2 * A @ th + (2 * h * V[i] if h > 0 else 0.0)
-            gth = (gnum * den - num * 2 * B @ th) / den ** 2
-            g = (gth - (gth @ th) * th) / n
-            return num / den, g
-
-        for x0 in best:
-            res = minimize(f, x0, jac=True, method="L-BFGS-B", options={"maxiter": 200})
-            cands.append(res.x / np.linalg.norm(res.x))
-        cands.extend(list(best))
+        X = starts[np.argsort(vals)[:n_starts]].copy()
+        fx = _ratio(V, A, B, X)
+        eta = np.full(len(X), 0.1)
+        for _ in range(300):
+            h_all = X @ V.T
+            idx = h_all.argmax(1)
+            h = np.maximum(h_all[np.arange(len(X)), idx], 0.0)
+            num = np.einsum("ij,jk,ik->i", X, A, X) + h * h
+            den = np.einsum("ij,jk,ik->i", X, B, X)
+            gnum = 2 * X @ A + 2 * h[:, None] * V[idx]
+            g = (gnum * den[:, None] - num[:, None] * 2 * (X @ B)) / den[:, None] ** 2
+            g -= np.einsum("ij,ij->i", g, X)[:, None] * X
+            Y = X - eta[:, None] * g
+            Y /= np.linalg.norm(Y, axis=1, keepdims=True)
+            fy = _ratio(V, A, B, Y)
+            better = fy < fx
+            X[better], fx[better] = Y[better], fy[better]
+            eta = np.where(better, eta * 1.5, eta * 0.5)
+            if np.all(eta < 1e-12):
+                break
+        cands.extend(list(X))
         exact = False
     C = np.array(cands)
     vals = _ratio(V, A, B, C)
@@ -361,7 +364,7 @@ def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, encod
     p : probabilities of the rows (default uniform).
     tol : target relative duality gap.
     max_iter : column-generation rounds.
-    n_grid : initial direction grid (default 72 for d=2, 200 for d=3, 50·d above).
+    n_grid : initial direction grid (default 72 for d=2, 120 for d=3, 8·d above).
     """
     S, p, keep, mean, Sigma = _prep(S, p)
     n, d = S.shape
@@ -381,7 +384,7 @@ def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, encod
     if d >= 4:
         if np.linalg.matrix_rank(V) < d:
             raise ValueError("S: the sources are affinely dependent; expected full-dimensional sources")
-    n_grid = n_grid or {1: 0, 2: 72, 3: 200}.get(d, 50 * d)
+    n_grid = n_grid or {1: 0, 2: 72, 3: 120}.get(d, 8 * d)
     T = _init_directions(d, rng, n_grid)
 
     def cost(T):
