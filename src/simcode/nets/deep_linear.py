@@ -1,0 +1,195 @@
+"""Global optimum of a deep linear network with weight decay (paper 003, "Optimal solution for deep linear
+network" and its proof through the Schatten-2/L variational form).
+
+Paper 003 minimises L(W) = ‖Y_p − W_L⋯W_1 X_p‖²_F + λ Σ_l ‖W_l‖²_F with samples in columns
+(X_p ∈ R^{d_X×P}, Y_p ∈ R^{d_Y×P}). simcode puts samples in rows: our ``X`` (P × d_X) is X_pᵀ and ``Y``
+(P × d_Y) is Y_pᵀ; the weights keep the paper's (out × in) orientation (like ``torch.nn.Linear.weight``),
+so the layer-l representation is H_l = X W_1ᵀ⋯W_lᵀ (P × M) and the paper's kernel K_l is H_l H_lᵀ.
+
+Method. Lemma 1 of the slides: min{Σ_l ‖W_l‖²_F : W_L⋯W_1 = W} = L Σ_i σ_i(W)^{2/L} (AM–GM on balanced
+factors), attained by W_l = U_{l+1} S^{1/L} U_lᵀ. So the problem is min_W ‖Y_p − W X_p‖² + λL Σ σ_i(W)^{2/L}.
+
+* Whitened input (X_p X_pᵀ = XᵀX = c·I): ‖Y_p − W X_p‖² = c‖W − A‖² + const with A = Y_p X_pᵀ/c, and by von
+  Neumann's trace inequality W shares A's singular vectors; each singular value solves the scalar problem
+  min_{s≥0} c(s − a)² + λL s^{2/L}: ridge shrinkage s = ca/(c+λ) for L = 1, soft threshold (a − λ/c)₊ for
+  L = 2, and for L ≥ 3 a *jump*: s = 0 below a threshold, otherwise the larger root of c(a − s) = λ s^{2/L−1}
+  (compared against s = 0). This is exact for every λ ≥ 0.
+* λ = 0 (the slides' theorem, λ → 0⁺): W = Y_p X_p⁺, balanced through its SVD, for any X.
+* General X with λ > 0: L = 1 is ridge regression (closed form); L = 2 is nuclear-norm-regularised least
+  squares, convex, solved by accelerated proximal gradient with a duality-gap certificate; L ≥ 3 has no
+  closed form for non-whitened input and raises ``ValueError`` (whiten X first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simcode._utils import check_array, check_nonnegative, warn_not_converged
+
+__all__ = ["deep_linear_optimum", "DeepLinearSolution", "schatten_prox"]
+
+
+@dataclass
+class DeepLinearSolution:
+    """Global optimum of the regularised deep linear network."""
+
+    weights: list            # [W_1 (M×d_X), W_2 (M×M), …, W_L (d_Y×M)]
+    product: np.ndarray      # W = W_L⋯W_1 (d_Y × d_X)
+    loss: float              # ‖Y − X Wᵀ‖² + λ Σ‖W_l‖² evaluated with the returned weights
+    singular_values: np.ndarray   # of the product W
+    kernels: list            # K_l = H_l H_lᵀ (P × P), l = 1..L (K_L is the output kernel of the net)
+    method: str              # "closed_form", "ridge", "min_norm" or "proximal_gradient"
+    gap: float = 0.0         # duality gap certificate (proximal-gradient route), 0 for closed forms
+    n_iter: int = 0
+    info: dict = field(default_factory=dict)
+
+
+def schatten_prox(a, c: float, lam: float, depth: int) -> np.ndarray:
+    """argmin_{s ≥ 0} c(s − a)² + λ·L·s^{2/L} for each entry of ``a`` ≥ 0 (the scalar problem of each singular
+    value; includes the jump threshold for L ≥ 3)."""
+    a = np.asarray(a, dtype=np.float64)
+    L = int(depth)
+    if lam == 0:
+        return a.copy()
+    if L == 1:
+        return c * a / (c + lam)
+    if L == 2:
+        return np.maximum(a - lam / c, 0.0)
+    beta = (L - 2) / L                                   # stationarity: c(a − s) = λ s^{−β}
+    s_star = (lam * beta / c) ** (1.0 / (beta + 1.0))    # maximiser of h(s) = c(a−s) − λ s^{−β}
+    h_star = c * (a - s_star) - lam * s_star ** (-beta)
+    out = np.zeros_like(a)
+    ok = h_star > 0
+    if np.any(ok):
+        lo = np.full(ok.sum(), s_star)
+        hi = np.maximum(a[ok], s_star)
+        aa = a[ok]
+        for _ in range(200):                              # bisection for the larger root (h decreasing there)
+            mid = 0.5 * (lo + hi)
+            pos = c * (aa - mid) - lam * mid ** (-beta) > 0
+            lo = np.where(pos, mid, lo)
+            hi = np.where(pos, hi, mid)
+        s = 0.5 * (lo + hi)
+        g_s = c * (s - aa) ** 2 + lam * L * s ** (2.0 / L)
+        out[ok] = np.where(g_s < c * aa ** 2, s, 0.0)
+    return out
+
+
+def _balanced(Wprod: np.ndarray, depth: int, hidden: int):
+    U, s, Vt = np.linalg.svd(Wprod, full_matrices=False)
+    r = int(np.sum(s > s.max() * 1e-12)) if s.size and s.max() > 0 else 0
+    if r > hidden:
+        raise ValueError(f"hidden={hidden} is smaller than the rank {r} of the optimal product")
+    U, s, Vt = U[:, :r], s[:r], Vt[:r]
+    root = s ** (1.0 / depth)
+    E = np.eye(hidden)[:, :r]                            # U_2 = … = U_L: any orthonormal columns
+    dY, dX = Wprod.shape
+    if depth == 1:
+        return [Wprod.copy()]
+    Ws = [E @ (root[:, None] * Vt)]
+    Ws += [E @ np.diag(root) @ E.T for _ in range(depth - 2)]
+    Ws.append((U * root) @ E.T)
+    if r == 0:
+        Ws = [np.zeros((hidden, dX))] + [np.zeros((hidden, hidden))] * (depth - 2) + [np.zeros((dY, hidden))]
+    return Ws
+
+
+def _nuclear_ls(X, Y, lam, tol, max_iter):
+    """min_W ‖Y − X Wᵀ‖² + 2λ‖W‖_* (L = 2) by FISTA; returns W (d_Y × d_X), gap, n_iter."""
+    G = X.T @ X
+    Lip = 2 * np.linalg.eigvalsh(G).max()
+    B = Y.T @ X
+    W = np.zeros((Y.shape[1], X.shape[1]))
+    Z, t = W.copy(), 1.0
+    gap = np.inf
+
+    def primal(Wm):
+        return np.sum((Y - X @ Wm.T) ** 2) + 2 * lam * np.linalg.svd(Wm, compute_uv=False).sum()
+
+    for it in range(1, max_iter + 1):
+        grad = 2 * (Z @ G - B)
+        U, s, Vt = np.linalg.svd(Z - grad / Lip, full_matrices=False)
+        Wn = (U * np.maximum(s - 2 * lam / Lip, 0)) @ Vt
+        tn = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
+        Z = Wn + ((t - 1) / tn) * (Wn - W)
+        W, t = Wn, tn
+        if it % 20 == 0 or it == max_iter:
+            R = Y - X @ W.T                                   # dual point: Θ = 2R scaled into ‖XᵀΘ‖_op ≤ 2λ
+            Th = 2 * R
+            op = np.linalg.norm(X.T @ Th, 2)
+            Th = Th * min(1.0, 2 * lam / op) if op > 0 else Th
+            dual = np.sum(Th * Y) - np.sum(Th ** 2) / 4
+            p = primal(W)
+            gap = p - dual
+            if gap <= tol * max(1.0, abs(p)):
+                return W, gap, it
+    warn_not_converged("deep_linear_optimum (L=2 proximal gradient)", max_iter, f"gap {gap:.3e}")
+    return W, gap, max_iter
+
+
+def deep_linear_optimum(X, Y, depth: int, lam: float, hidden: int | None = None, *, tol: float = 1e-10,
+                        max_iter: int = 20000) -> DeepLinearSolution:
+    """Global minimiser of ‖Y − X W_1ᵀ⋯W_Lᵀ‖²_F + λ Σ_l ‖W_l‖²_F (paper 003, deep linear network slides).
+
+    Parameters
+    ----------
+    X : (P, d_X) inputs, rows = samples (the paper's X is ``X.T``).
+    Y : (P, d_Y) targets (the paper's Y is ``Y.T``).
+    depth : number of weight matrices L ≥ 1.
+    lam : weight decay λ ≥ 0 (λ = 0 returns the λ → 0⁺ limit: min-norm product Y_p X_p⁺, balanced).
+    hidden : hidden width M (default min(d_X, d_Y)); the optimum's rank must fit (it is capped to the M
+        largest singular values in the whitened case, which is optimal there).
+
+    Returns a :class:`DeepLinearSolution` with balanced weights W_l = U_{l+1} S^{1/L} U_lᵀ, the loss and the
+    layer kernels K_l. See the module docstring for the method and its exactness conditions.
+    """
+    X = check_array(X, "X", ndim=2)
+    Y = check_array(Y, "Y", ndim=2)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y must have the same number of samples (rows), got {X.shape[0]} and {Y.shape[0]}")
+    if not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise ValueError(f"depth must be an int >= 1, got {depth!r}")
+    lam = check_nonnegative(lam, "lam")
+    P, dX = X.shape
+    dY = Y.shape[1]
+    M = int(hidden) if hidden is not None else min(dX, dY)
+    if M < 1:
+        raise ValueError(f"hidden must be >= 1, got {hidden!r}")
+    G = X.T @ X
+    c = np.trace(G) / dX
+    whitened = c > 0 and np.allclose(G, c * np.eye(dX), atol=1e-9 * c, rtol=0)
+    gap, n_iter = 0.0, 0
+    if lam == 0:
+        Wprod = Y.T @ np.linalg.pinv(X).T
+        method = "min_norm"
+    elif whitened:
+        A = Y.T @ X / c
+        U, a, Vt = np.linalg.svd(A, full_matrices=False)
+        s = schatten_prox(a, c, lam, depth)
+        if np.count_nonzero(s) > M:                       # rank cap: keep the M largest (largest gain)
+            s[np.argsort(-a)[M:]] = 0.0
+        Wprod = (U * s) @ Vt
+        method = "closed_form"
+    elif depth == 1:
+        Wprod = np.linalg.solve(G + lam * np.eye(dX), X.T @ Y).T
+        method = "ridge"
+    elif depth == 2:
+        Wprod, gap, n_iter = _nuclear_ls(X, Y, lam, tol, max_iter)
+        method = "proximal_gradient"
+    else:
+        raise ValueError("for depth >= 3 and lam > 0 the global optimum has a closed form only for whitened "
+                         "input (X.T @ X = c·I); whiten X first (e.g. X @ inv(sqrtm(X.T @ X)))")
+    Ws = _balanced(Wprod, depth, M if depth > 1 else dY)
+    H, kernels = X, []
+    for W in Ws:
+        H = H @ W.T
+        kernels.append(H @ H.T)
+    loss = float(np.sum((Y - H) ** 2) + lam * sum(np.sum(W ** 2) for W in Ws))
+    prod = Ws[0]
+    for W in Ws[1:]:
+        prod = W @ prod
+    return DeepLinearSolution(weights=Ws, product=prod, loss=loss,
+                              singular_values=np.linalg.svd(prod, compute_uv=False), kernels=kernels,
+                              method=method, gap=float(gap), n_iter=n_iter, info={"whitened": bool(whitened)})
