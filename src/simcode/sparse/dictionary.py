@@ -96,8 +96,9 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
         Initial dictionary; default: randomly chosen data samples, normalised.
     coding_tol, coding_max_iter : float, int
         Passed to :func:`simcode.sparse.fista.fista` for each code step.
-    dict_sweeps : int
-        Block-coordinate sweeps per unit-norm dictionary step.
+    dict_sweeps : int, optional
+        Block-coordinate sweeps per unit-norm dictionary step (default 5 in batch mode, 1 online, as in
+        Mairal et al.'s warm-started update).
     dead_atom_tol : float
         An atom is dead when its usage A_kk ≤ dead_atom_tol × mean usage; it is re-initialised.
     random_state : None, int or Generator
@@ -105,6 +106,9 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
         Where to compute (default: the input tensor's device, CPU for NumPy).
     dtype : None, torch.float32 or torch.float64
     verbose : bool
+    callback : callable, optional
+        Called as ``callback(iteration, components, objective)`` after each outer iteration (batch; objective
+        is F) or epoch (online; objective is None), with ``components`` as NumPy.
 
     Attributes
     ----------
@@ -121,8 +125,8 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_components=8, *, lam=1.0, prior="l1", constraint="unit_norm", omega=1e-4,
                  method="batch", max_iter=100, tol=1e-6, batch_size=256, forget_rate=10.0, dict_init=None,
-                 coding_tol=1e-6, coding_max_iter=1000, dict_sweeps=5, dead_atom_tol=1e-8, random_state=None,
-                 device=None, dtype=None, verbose=False):
+                 coding_tol=1e-6, coding_max_iter=1000, dict_sweeps=None, dead_atom_tol=1e-8, random_state=None,
+                 device=None, dtype=None, verbose=False, callback=None):
         self.n_components = n_components
         self.lam = lam
         self.prior = prior
@@ -142,6 +146,7 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
         self.verbose = verbose
+        self.callback = callback
 
     # ------------------------------------------------------------------ validation / setup
     def _check_params(self):
@@ -161,6 +166,8 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
             raise ValueError(f"method must be 'batch' or 'online', got {self.method!r}")
         for name in ("max_iter", "batch_size", "coding_max_iter", "dict_sweeps"):
             v = getattr(self, name)
+            if v is None and name == "dict_sweeps":
+                continue
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         for name in ("tol", "forget_rate", "coding_tol", "dead_atom_tol"):
@@ -230,14 +237,14 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
             M = A + float(self.omega) * torch.eye(K, dtype=A.dtype, device=A.device)
             return torch.linalg.solve(M, B)
         D = D.clone()
-        diag = torch.diagonal(A)
-        for _ in range(self.dict_sweeps):
-            for k in range(D.shape[0]):
-                akk = float(diag[k])
+        diag = torch.diagonal(A).tolist()
+        sweeps = self.dict_sweeps if self.dict_sweeps is not None else (5 if self.method == "batch" else 1)
+        for _ in range(sweeps):
+            for k, akk in enumerate(diag):
                 if akk <= 0:
                     continue
                 u = D[k] + (B[k] - A[k] @ D) / akk
-                D[k] = u / max(1.0, float(u.norm()))
+                D[k] = u / u.norm().clamp_min(1.0)
         return D
 
     def _reinit_dead(self, D, A, Xb, Zb, rng):
@@ -292,6 +299,8 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
                     self._online_step(Xt[perm[s:s + self.batch_size]], prior, lam, rng)
                 if self.verbose:
                     print(f"[DictionaryLearning] epoch {epoch + 1}/{self.max_iter}, {time.perf_counter() - t0:.1f} s")
+                if self.callback is not None:
+                    self.callback(epoch + 1, self._D.detach().cpu().numpy(), None)
             self.n_iter_ = self.max_iter
             self.components_ = back(self._D, was_np)
         return self
@@ -318,6 +327,8 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
             self.objective_.append(F_new)
             if self.verbose:
                 print(f"[DictionaryLearning] iter {it}: objective {F_new:.6g}")
+            if self.callback is not None:
+                self.callback(it, D.detach().cpu().numpy(), F_new)
             rel = (F - F_new) / max(abs(F), 1e-300)
             F = F_new
             if 0 <= rel <= self.tol and nd == 0:
