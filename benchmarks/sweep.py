@@ -29,7 +29,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy: one BLAS thread p
 import numpy as np  # noqa: E402
 
 
-def stand_in(p_zero, lam, random_state=None, size=260):
+def stand_in(p_zero, lam, random_state=None, size=520):
     """A point of roughly an ON/OFF solve's cost: a ridge solve on a random (size × size) system."""
     rng = np.random.default_rng(random_state)
     A = rng.standard_normal((size, size))
@@ -58,7 +58,7 @@ def point_fn(stand):
             return SWEEPABLE["onoff"], "onoff (solve_onoff)"
         except (ImportError, AttributeError):
             pass
-    return stand_in, "stand-in (ridge solve 260×260)"
+    return stand_in, "stand-in (ridge solve 520×520)"
 
 
 def main():

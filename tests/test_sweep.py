@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simcode import _sweep_backends as sweep_backends
 from simcode.sweep import SWEEPABLE, expand_grid, plot_sweep, point_seed, run_cli_sweep, sweep
 
 try:  # ship this module's functions to worker processes by value (workers need not import tests/)
@@ -301,6 +302,10 @@ def test_same_table_on_sequential_loky_and_a_dask_local_cluster(tmp_path):
             # a scheduler address works the same (the sweep opens and closes its own client)
             by_addr = sweep(poly, GRID, backend="dask", scheduler=cluster.scheduler_address, progress=False)
             check_table(by_addr)
+            # larger grids go in batches of points per Dask task; the table is the same
+            big = {"a": list(range(10)), "b": [0.5, 1.5, 2.5, 3.5]}
+            assert sweep_backends.dask_batch_size(40, 2) == 5
+            check_table(sweep(poly, big, backend="dask", scheduler=client, progress=False), big)
             # a worker killed mid-sweep: Dask re-runs its point elsewhere and the table is complete
             log, flag = tmp_path / "log.txt", tmp_path / "flag"
             fn = functools.partial(interrupting, flag=str(flag), log=str(log), how="exit")
