@@ -1,0 +1,252 @@
+"""Uniqueness of single-neuron tuning given the similarity matrix (Theorem 2 of the convex-coding paper).
+
+Dorrell, Latham & Whittington, "Convex Efficient Coding" (ICLR 2026), ``shared/papers/000`` §4. Rows of
+``Z`` are stimuli (positions), columns are neurons (the paper's Z is neurons × stimuli). Every code with the
+same similarity matrix ``Q = Z Zᵀ`` is ``Z O`` with O orthogonal (neurons mixed by a rotation); the tunings
+are fixed by Q exactly when every orthogonal O with ``Z O ≥ 0`` is a permutation.
+
+Two things are computed here:
+
+* a **search** (:func:`nonneg_rotations`) for non-negative rotations: alternating projections between
+  ``{Z O : O ∈ O(K)}`` (Procrustes: O = polar factor of ``Zᵀ Y``) and the non-negative orthant, batched
+  from many starts (random rotations at several distances from the identity). A found ``Z O ≥ 0`` far from
+  every column permutation *proves* non-uniqueness (up to the reported negativity of its entries); a search
+  that finds nothing proves nothing.
+* **certificates** of uniqueness, each a proof:
+
+  - *separability*: every neuron has a stimulus where it alone is active. Then each row of O is
+    non-negative, and a non-negative orthogonal matrix is a permutation.
+  - *tight scattering* (Theorem 2): there is F ≻ 0 with ``diag F = μ ⊙ μ`` (μ = mean tuning) such that the
+    ellipsoid ``μ + {x: xᵀF⁻¹x ≤ 1}`` (which then touches each coordinate plane x_k = 0 at one point p_k)
+    lies in Conv(rows of Z) and touches its boundary only at the p_k. Proof (ours, following the paper's
+    statement): if Z O ≥ 0, each column o_k of O satisfies ``o_kᵀμ ≥ √(o_kᵀFo_k)``; summing squares,
+    ``‖Oᵀμ‖² = ‖μ‖² = Tr F = Σ_k o_kᵀFo_k``, so every o_k-plane is tangent to the ellipsoid at a point of
+    Conv(Z)'s boundary, i.e. at some p_j, whose unique tangent plane through 0 is x_j = 0: o_k = e_j.
+    Checked exactly with the facets of Conv(Z) (Qhull) and a small SDP for F (cvxpy), for K ≤ 7 neurons.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from simcode._utils import check_array, check_random_state
+
+__all__ = ["RotationSearchResult", "TuningCertificate", "nonneg_rotations", "tuning_certificate",
+           "permutation_distance"]
+
+
+@dataclass
+class TuningCertificate:
+    """Sufficient conditions for uniqueness of the tunings (see module docstring)."""
+
+    unique: bool
+    method: str
+    separable: bool
+    scattering_slack: float | None
+    F: np.ndarray | None
+    note: str
+
+
+@dataclass
+class RotationSearchResult:
+    """Outcome of :func:`nonneg_rotations`.
+
+    found : a non-negative rotation farther than ``min_distance`` from every permutation was found
+        (this proves the tunings are *not* fixed by Q).
+    O : best orthogonal matrix found (``Z @ O`` are the alternative tunings).
+    Z_rotated : ``Z @ O`` with entries clipped at 0 (its similarity matrix differs from Q by ``q_error``).
+    distance : ``min_Π ‖Z O − Z Π‖_F / ‖Z‖_F`` (0 for a permutation).
+    negativity : ``−min(Z O) / max(Z)`` before clipping (≤ ``feas_tol`` for a valid witness).
+    q_error : ``‖Z_rotated Z_rotatedᵀ − Z Zᵀ‖_F / ‖Z Zᵀ‖_F``.
+    certificate : :class:`TuningCertificate` (uniqueness proof where one applies).
+    distances : distances of every feasible end point of the search.
+    """
+
+    found: bool
+    O: np.ndarray
+    Z_rotated: np.ndarray
+    distance: float
+    negativity: float
+    q_error: float
+    certificate: TuningCertificate
+    n_starts: int
+    n_feasible: int
+    distances: np.ndarray = field(repr=False)
+    note: str = ""
+
+
+def _check_Z(Z):
+    Z = check_array(Z, "Z", ndim=2)
+    if Z.shape[1] < 1 or Z.shape[0] < 2:
+        raise ValueError(f"Z must be (n_stimuli ≥ 2) × (n_neurons ≥ 1), got shape {Z.shape}")
+    if Z.min() < 0:
+        raise ValueError(f"Z must be non-negative (tuning curves); its smallest entry is {Z.min():.3g}")
+    if not np.any(Z > 0):
+        raise ValueError("Z must have a positive entry")
+    return Z
+
+
+def permutation_distance(Z, Y) -> float:
+    """``min over column permutations Π of ‖Y − Z Π‖_F / ‖Z‖_F`` (Hungarian assignment)."""
+    Z = np.asarray(Z, float)
+    Y = np.asarray(Y, float)
+    C = ((Y[:, :, None] - Z[:, None, :]) ** 2).sum(0)
+    r, c = linear_sum_assignment(C)
+    return float(np.sqrt(C[r, c].sum()) / np.linalg.norm(Z))
+
+
+def _polar(M):
+    U, _, Vt = np.linalg.svd(M)
+    return U @ Vt
+
+
+def _skew(rng, K, B):
+    X = rng.standard_normal((B, K, K))
+    return (X - np.swapaxes(X, 1, 2)) / np.sqrt(2 * K)
+
+
+def _expm_skew(A):
+    # exact exponential of real skew-symmetric matrices through the Hermitian matrix iA
+    w, V = np.linalg.eigh(1j * A)
+    E = (V * np.exp(-1j * w)[:, None, :]) @ np.conj(np.swapaxes(V, 1, 2))
+    return E.real
+
+
+def tuning_certificate(Z, *, max_dim: int = 7, tol: float = 1e-7) -> TuningCertificate:
+    """Try to prove that Q = Z Zᵀ fixes the tunings (separability, then tight scattering / Theorem 2)."""
+    Z = _check_Z(Z)
+    n, K = Z.shape
+    scale = Z.max()
+    active = Z > 0
+    sep = all(np.any(active[:, k] & (active.sum(1) == 1)) for k in range(K))
+    if sep:
+        return TuningCertificate(True, "separability", True, None, None,
+                                 "every neuron fires alone somewhere: any non-negative rotation is a permutation")
+    if K > max_dim:
+        return TuningCertificate(False, "none", False, None, None,
+                                 f"not separable; the tight-scattering check is limited to ≤ {max_dim} neurons")
+    if K == 1:
+        return TuningCertificate(True, "single neuron", False, None, None, "O(1) = {±1}: unique")
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        hull = ConvexHull(Z)
+    except (QhullError, ValueError):
+        return TuningCertificate(False, "none", False, None, None,
+                                 "not separable; the tunings are not affinely full-dimensional, so no ellipsoid "
+                                 "fits in their hull (no certificate; a rank-deficient Z is never unique)")
+    mu = Z.mean(0)
+    a = hull.equations[:, :-1]
+    nrm = np.linalg.norm(a, axis=1)
+    a = a / nrm[:, None]
+    b = -hull.equations[:, -1] / nrm
+    coord = np.zeros(len(a), bool)
+    for k in range(K):
+        coord |= (np.abs(a + np.eye(K)[k]).max(1) < 1e-9) & (np.abs(b) < 1e-9 * scale)
+    others = ~coord
+    room = b[others] - a[others] @ mu
+    import cvxpy as cp
+
+    F = cp.Variable((K, K), symmetric=True)
+    t = cp.Variable()
+    cons = [F >> 1e-6 * float(np.min(mu ** 2)) * np.eye(K), cp.diag(F) == mu ** 2]
+    ao = a[others]
+    if len(ao):
+        cons.append(cp.sum(cp.multiply(ao @ F, ao), axis=1) + t <= room ** 2)
+    else:
+        cons.append(t <= 1.0)
+    prob = cp.Problem(cp.Maximize(t), cons)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prob.solve(solver=cp.CLARABEL)
+    except cp.SolverError:
+        return TuningCertificate(False, "none", False, None, None,
+                                 "not separable; the tight-scattering SDP failed (no certificate)")
+    if prob.status not in ("optimal", "optimal_inaccurate") or t.value is None:
+        return TuningCertificate(False, "none", False, None, None,
+                                 f"not separable; the tight-scattering SDP returned {prob.status}")
+    Fv = 0.5 * (F.value + F.value.T)
+    # make diag F = μ⊙μ hold exactly (congruence by a positive diagonal), then verify independently
+    dg = np.sqrt(np.maximum(np.diag(Fv), 1e-300))
+    Fv = Fv * np.outer(mu / dg, mu / dg)
+    # verify the returned F exactly (independently of the solver's tolerance)
+    slack = room ** 2 - np.einsum("ij,jk,ik->i", ao, Fv, ao) if len(ao) else np.array([1.0])
+    smin = float(slack.min())
+    ok = (smin > tol * scale ** 2 and np.linalg.eigvalsh(Fv).min() > 0
+          and np.allclose(np.diag(Fv), mu ** 2, rtol=1e-12) and bool(coord.any()))
+    if ok:
+        return TuningCertificate(True, "tight scattering (Theorem 2)", False, smin, Fv,
+                                 "an ellipsoid at the mean, tangent to every coordinate plane, fits in the hull "
+                                 "and touches it only there: any non-negative rotation is a permutation")
+    return TuningCertificate(False, "none", False, smin, Fv,
+                             "not separable and no tangent ellipsoid fits strictly (this proves nothing either way)")
+
+
+def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int = 2000,
+                     feas_tol: float = 1e-6, min_distance: float = 1e-3, certify: bool = True) -> RotationSearchResult:
+    """Search for non-negative tunings ``Z O`` (O orthogonal) with the same Q = Z Zᵀ that are not a
+    permutation of Z, and try to certify uniqueness (Theorem 2 of ``shared/papers/000``).
+
+    Parameters
+    ----------
+    Z : (n_stimuli, n_neurons) non-negative tunings (our rows = the paper's columns).
+    n_starts : number of starting rotations (half near the identity at random geodesic distances, half Haar).
+    random_state : seed.
+    max_iter : alternating-projection steps per start.
+    feas_tol : a candidate counts when ``min(Z O) ≥ −feas_tol · max(Z)``.
+    min_distance : a candidate is non-trivial when its permutation distance exceeds this.
+    certify : also run :func:`tuning_certificate`.
+
+    Returns
+    -------
+    RotationSearchResult. ``found=True`` proves non-uniqueness (to ``feas_tol``); ``found=False`` proves
+    nothing by itself; ``certificate.unique=True`` proves uniqueness.
+    """
+    Z = _check_Z(Z)
+    if not isinstance(n_starts, (int, np.integer)) or n_starts < 1:
+        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+    rng = check_random_state(random_state)
+    n, K = Z.shape
+    zmax = Z.max()
+    B = int(n_starts)
+    half = B // 2
+    A = _skew(rng, K, B)
+    scales = np.concatenate([rng.uniform(0.05, 1.5, half), np.full(B - half, 0.0)])
+    O = _expm_skew(A * scales[:, None, None])
+    G = rng.standard_normal((B - half, K, K))
+    O[half:] = np.stack([_polar(g) for g in G])
+    Zt = Z.T
+    for it in range(max_iter):
+        Y = np.maximum(Z @ O, 0.0)
+        O = np.linalg.svd(Zt @ Y)
+        O = O[0] @ O[2]
+        if it % 50 == 49:
+            neg = -(Z @ O).min(axis=(1, 2)) / zmax
+            if np.all(neg <= feas_tol * 1e-2):
+                break
+    ZO = Z @ O
+    neg = -ZO.min(axis=(1, 2)) / zmax
+    feas = neg <= feas_tol
+    dists = np.array([permutation_distance(Z, ZO[b]) for b in range(B)])
+    fd = np.where(feas, dists, -np.inf)
+    best = int(np.argmax(fd)) if feas.any() else int(np.argmin(neg))
+    found = bool(feas.any() and dists[best] > min_distance)
+    Zr = np.maximum(ZO[best], 0.0)
+    Q = Z @ Z.T
+    q_err = float(np.linalg.norm(Zr @ Zr.T - Q) / np.linalg.norm(Q))
+    cert = tuning_certificate(Z) if certify else TuningCertificate(False, "not run", False, None, None, "")
+    if found:
+        note = (f"found tunings Z O ≥ 0 (negativity {neg[best]:.1e}) at distance {dists[best]:.3f} from every "
+                "permutation: Q does not fix the tunings")
+    elif cert.unique:
+        note = f"no non-trivial rotation found, and uniqueness is proved ({cert.method})"
+    else:
+        note = "no non-trivial rotation found; without a certificate this proves nothing"
+    return RotationSearchResult(found=found, O=O[best], Z_rotated=Zr, distance=float(dists[best]),
+                                negativity=float(max(neg[best], 0.0)), q_error=q_err, certificate=cert,
+                                n_starts=B, n_feasible=int(feas.sum()), distances=dists[feas], note=note)
