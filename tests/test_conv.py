@@ -1,0 +1,220 @@
+"""Convolutional sparse coding and dictionary learning: checked against scipy convolutions, explicit
+convolution matrices, cvxpy and closed forms."""
+
+import warnings
+
+import cvxpy as cp
+import numpy as np
+import pytest
+import scipy.linalg as sl
+import scipy.signal as ss
+import torch
+
+from simcode._utils import ConvergenceWarning
+from simcode.sparse._conv_ops import ConvOperator
+from simcode.sparse.conv import (ConvDictionaryLearning, conv_lipschitz, conv_sparse_code, conv_synthesis)
+from simcode.sparse.spikesort import match_atoms
+
+
+def conv_matrix(h, T):
+    """Explicit matrix of x (K×(T-L+1) stacked) -> sum_k h_k * x_k (length T), single channel."""
+    K, L = h.shape
+    return np.hstack([sl.convolution_matrix(h[k], T - L + 1, mode="full") for k in range(K)])
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_operator_matches_scipy_and_adjoint(method):
+    rng = np.random.default_rng(0)
+    K, C, L, T = 3, 2, 7, 40
+    h = torch.tensor(rng.standard_normal((K, C, L)))
+    x = torch.tensor(rng.standard_normal((2, K, T - L + 1)))
+    y = torch.tensor(rng.standard_normal((2, C, T)))
+    op = ConvOperator(h, (T,), method)
+    Hx = op.synth(x).numpy()
+    ref = np.zeros((2, C, T))
+    for n in range(2):
+        for c in range(C):
+            ref[n, c] = sum(np.convolve(x[n, k].numpy(), h[k, c].numpy()) for k in range(K))
+    np.testing.assert_allclose(Hx, ref, atol=1e-10)
+    # adjoint identity <Hx, y> = <x, H^T y>
+    lhs = float((op.synth(x) * y).sum())
+    rhs = float((x * op.adjoint(y)).sum())
+    assert abs(lhs - rhs) < 1e-9 * max(1, abs(lhs))
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_operator_2d_matches_scipy(method):
+    rng = np.random.default_rng(1)
+    h = rng.standard_normal((2, 1, 3, 4))
+    x = rng.standard_normal((1, 2, 6, 5))
+    op = ConvOperator(torch.tensor(h), (8, 8), method)
+    ref = sum(ss.convolve2d(x[0, k], h[k, 0]) for k in range(2))
+    np.testing.assert_allclose(op.synth(torch.tensor(x)).numpy()[0, 0], ref, atol=1e-10)
+    y = rng.standard_normal((1, 1, 8, 8))
+    adj = op.adjoint(torch.tensor(y)).numpy()
+    ref_adj = ss.correlate2d(y[0, 0], h[1, 0], mode="valid")
+    np.testing.assert_allclose(adj[0, 1], ref_adj, atol=1e-10)
+
+
+def test_lipschitz_is_a_tight_upper_bound():
+    rng = np.random.default_rng(2)
+    h = rng.standard_normal((3, 18))
+    true = np.linalg.norm(conv_matrix(h, 400), 2) ** 2
+    bound = conv_lipschitz(h)
+    assert true <= bound <= 1.1 * true
+    # multichannel: stack the channel matrices vertically
+    h2 = rng.standard_normal((2, 3, 9))
+    M = np.vstack([np.hstack([sl.convolution_matrix(h2[k, c], 300 - 8, mode="full") for k in range(2)])
+                   for c in range(3)])
+    true2 = np.linalg.norm(M, 2) ** 2
+    assert true2 <= conv_lipschitz(h2) <= 1.1 * true2
+
+
+def _problem(rng, K=2, L=8, T=60, nonneg=True):
+    h = rng.standard_normal((K, L))
+    h /= np.linalg.norm(h, axis=1, keepdims=True)
+    x = np.zeros((K, T - L + 1))
+    idx = rng.choice(x.size, 6, replace=False)
+    x.flat[idx] = rng.uniform(1, 3, 6) * (1 if nonneg else rng.choice([-1, 1], 6))
+    M = conv_matrix(h, T)
+    y = M @ x.ravel() + 0.05 * rng.standard_normal(T)
+    return h, y, M
+
+
+@pytest.mark.parametrize("prior", ["l1", "l1_nonneg"])
+def test_csc_matches_cvxpy(prior):
+    rng = np.random.default_rng(3)
+    h, y, M = _problem(rng, nonneg=prior == "l1_nonneg")
+    lam = 0.2
+    z = cp.Variable(M.shape[1], nonneg=prior == "l1_nonneg")
+    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(y - M @ z) + lam * cp.norm1(z)))
+    prob.solve(solver=cp.CLARABEL)
+    res = conv_sparse_code(y, h, lam, prior, max_iter=5000, tol=1e-8, check_every=5)
+    assert res.converged and res.gap <= 1e-8
+    assert res.codes.shape == (2, 53)
+    assert abs(res.objective - prob.value) <= 1e-6 * prob.value
+    assert res.objective >= prob.value - 1e-7  # a feasible point cannot beat the optimum
+    np.testing.assert_allclose(res.codes.ravel(), z.value, atol=2e-3)
+
+
+def test_csc_ridge_closed_form_and_torch_roundtrip():
+    rng = np.random.default_rng(4)
+    h, y, M = _problem(rng, K=2, L=5, T=30)
+    lam = 0.5  # ridge: g = ||x||^2 / 2  ->  (M^T M + lam I) x = M^T y
+    ref = np.linalg.solve(M.T @ M + lam * np.eye(M.shape[1]), M.T @ y)
+    res = conv_sparse_code(y, h, lam, "ridge", max_iter=5000, tol=1e-10)
+    np.testing.assert_allclose(res.codes.ravel(), ref, atol=1e-6)
+    res_t = conv_sparse_code(torch.tensor(y), torch.tensor(h), lam, "ridge", max_iter=5000, tol=1e-10)
+    assert isinstance(res_t.codes, torch.Tensor) and res_t.codes.dtype == torch.float64
+    np.testing.assert_allclose(res_t.codes.numpy().ravel(), ref, atol=1e-6)
+
+
+def test_csc_2d_matches_cvxpy():
+    rng = np.random.default_rng(5)
+    h = rng.standard_normal((2, 1, 3, 3))
+    h /= np.linalg.norm(h.reshape(2, -1), axis=1)[:, None, None, None]
+    img = rng.standard_normal((9, 9))
+    lam = 0.3
+    # explicit 2-D convolution matrix from impulse responses
+    cols = []
+    for k in range(2):
+        for i in range(7):
+            for j in range(7):
+                e = np.zeros((7, 7))
+                e[i, j] = 1
+                cols.append(ss.convolve2d(e, h[k, 0]).ravel())
+    M = np.array(cols).T
+    z = cp.Variable(M.shape[1])
+    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(img.ravel() - M @ z) + lam * cp.norm1(z)))
+    prob.solve(solver=cp.CLARABEL)
+    res = conv_sparse_code(img, h, lam, "l1", max_iter=5000, tol=1e-9, spatial_dims=2)
+    assert res.codes.shape == (2, 7, 7)
+    assert abs(res.objective - prob.value) <= 1e-6 * prob.value
+    np.testing.assert_allclose(res.codes.ravel(), z.value, atol=2e-3)
+    # synthesis helper reproduces M @ codes
+    np.testing.assert_allclose(conv_synthesis(res.codes, h[:, 0], spatial_dims=2).ravel(),
+                               M @ res.codes.ravel(), atol=1e-10)
+
+
+def test_chunked_matches_whole_signal():
+    rng = np.random.default_rng(6)
+    h, y, M = _problem(rng, K=2, L=8, T=600)
+    y = np.concatenate([y, y[::-1]])  # 1200 samples
+    lam = 0.1
+    full = conv_sparse_code(y, h, lam, "l1_nonneg", max_iter=3000, tol=1e-9)
+    ch = conv_sparse_code(y, h, lam, "l1_nonneg", max_iter=3000, tol=1e-9, chunk_size=150, overlap=40)
+    assert ch.codes.shape == full.codes.shape
+    assert abs(ch.objective - full.objective) <= 1e-4 * full.objective
+    assert np.abs(ch.codes - full.codes).max() < 1e-2 * np.abs(full.codes).max()
+    # the chunked objective is recomputed on the whole signal: check it independently
+    Mfull = conv_matrix(h, y.size)
+    obj = 0.5 * np.sum((y - Mfull @ ch.codes.ravel()) ** 2) + lam * ch.codes.sum()
+    assert abs(obj - ch.objective) <= 1e-9 * obj
+
+
+def test_not_converged_warns():
+    rng = np.random.default_rng(7)
+    h, y, M = _problem(rng)
+    with pytest.warns(ConvergenceWarning):
+        res = conv_sparse_code(y, h, 0.01, "l1", max_iter=3, tol=1e-12)
+    assert not res.converged and res.status == "max_iter"
+
+
+def test_bad_inputs():
+    h = np.ones((2, 10))
+    with pytest.raises(ValueError, match="shorter than the filters"):
+        conv_sparse_code(np.ones(5), h, 0.1)
+    bad = np.ones(50)
+    bad[10:20] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        conv_sparse_code(bad, h, 0.1)
+    with pytest.raises(ValueError, match="channels"):
+        conv_sparse_code(np.ones((4, 3, 50)), np.ones((2, 2, 10)), 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        conv_sparse_code(np.ones(50), h, -1)
+    with pytest.raises(ValueError, match="prior"):
+        conv_sparse_code(np.ones(50), h, 0.1, prior="nope")
+    with pytest.raises(ValueError, match="atom_length"):
+        ConvDictionaryLearning(2, 0).fit(np.ones((3, 50)))
+    with pytest.raises(ValueError, match="shorter than the filters"):
+        ConvDictionaryLearning(2, 60).fit(np.ones((3, 50)))
+
+
+def test_cdl_recovers_filters_from_random_init():
+    rng = np.random.default_rng(8)
+    K, L, T, N = 2, 12, 150, 40
+    t = np.arange(L)
+    h = np.stack([np.sin(2 * np.pi * t / L) * np.hanning(L), np.exp(-((t - 5) / 2.0) ** 2)])
+    h /= np.linalg.norm(h, axis=1, keepdims=True)
+    Y = np.zeros((N, T))
+    for n in range(N):
+        x = np.zeros((K, T - L + 1))
+        for k in range(K):
+            pos = rng.choice(T - L + 1, 3, replace=False)
+            x[k, pos] = rng.uniform(2, 4, 3)
+        Y[n] = sum(np.convolve(x[k], h[k]) for k in range(K))
+    Y += 0.02 * rng.standard_normal(Y.shape)
+    cdl = ConvDictionaryLearning(K, L, lam=0.1, prior="l1_nonneg", n_epochs=80, csc_iter=30, filter_iter=20,
+                                 init="data", tol=1e-7, random_state=1).fit(Y)
+    assert match_atoms(h, cdl._init_atoms(torch.tensor(Y[:, None]), (L,), np.random.default_rng(1)).numpy()[:, 0]
+                       ).errors.max() > 0.5  # the initialisation is far from the truth
+    assert cdl.atoms_.shape == (K, L)
+    np.testing.assert_allclose(np.linalg.norm(cdl.atoms_, axis=1), 1.0, atol=1e-10)
+    m = match_atoms(h, cdl.atoms_)
+    assert np.all(m.errors < 0.1), m.errors
+    assert cdl.objective_[-1] < cdl.objective_[0]
+    codes = cdl.transform(Y[:2], max_iter=300, tol=1e-3)
+    assert codes.shape == (2, K, T - L + 1)
+    rec = cdl.inverse_transform(codes)
+    assert np.linalg.norm(rec - Y[:2]) < 0.3 * np.linalg.norm(Y[:2])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_csc_cuda_matches_cpu():
+    rng = np.random.default_rng(9)
+    h, y, M = _problem(rng)
+    cpu = conv_sparse_code(y, h, 0.2, "l1_nonneg", max_iter=2000, tol=1e-6)
+    gpu = conv_sparse_code(torch.tensor(y, device="cuda"), torch.tensor(h), 0.2, "l1_nonneg", max_iter=2000,
+                           tol=1e-6)
+    assert gpu.codes.is_cuda
+    np.testing.assert_allclose(gpu.codes.cpu().numpy(), cpu.codes, atol=1e-3)
