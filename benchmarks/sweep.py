@@ -37,6 +37,13 @@ def stand_in(p_zero, lam, random_state=None, size=520):
     return {"norm": float(np.linalg.norm(x)), "p": p_zero}
 
 
+def sleeper(p_zero, lam, random_state=None, seconds=0.05):
+    """A point that waits 50 ms without using the CPU: measures how the engines scale with workers
+    independently of CPU contention (the benchmark machine is shared)."""
+    time.sleep(seconds)
+    return {"p": p_zero}
+
+
 def noop(p_zero, lam, random_state=None):
     return {"p": p_zero}
 
@@ -66,6 +73,8 @@ def main():
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--stand-in", action="store_true")
+    ap.add_argument("--scaling", type=str, default="1,2,4",
+                    help="worker counts for the scaling rows with 50 ms sleeping points ('' to skip)")
     args = ap.parse_args()
 
     import dask
@@ -141,6 +150,25 @@ def main():
     timed_sweep("simcode sequential, no-op point", noop, 1, backend="sequential")
     timed_sweep("simcode loky, no-op point", noop, w, backend="loky", n_jobs=w)
 
+    scaling = []
+    counts = [int(c) for c in args.scaling.split(",") if c.strip()]
+    for k in counts:
+        if k > 1:  # start (or resize) the loky pool outside the timing
+            sweep(noop, points[:4 * k], backend="loky", n_jobs=k, progress=False)
+        t = time.perf_counter()
+        sweep(sleeper, grid, backend="sequential" if k == 1 else "loky", n_jobs=k, progress=False)
+        scaling.append({"engine": "loky" if k > 1 else "sequential", "workers": k,
+                        "wall_s": time.perf_counter() - t})
+        if k == 1:
+            continue
+        with distributed.LocalCluster(n_workers=k, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cl, distributed.Client(cl) as c:
+            c.run(lambda: __import__("simcode.sweep"))
+            sweep(noop, points[:4 * k], backend="dask", scheduler=c, progress=False)
+            t = time.perf_counter()
+            sweep(sleeper, grid, backend="dask", scheduler=c, progress=False)
+            scaling.append({"engine": "dask", "workers": k, "wall_s": time.perf_counter() - t})
+
     same = ref.drop(columns="time_s").equals(df_dask.drop(columns="time_s"))
     num = [c for c in ref.columns if c not in ("time_s", "seed") and pd.api.types.is_float_dtype(ref[c])]
     max_diff = max(float((ref[c] - df_dask[c]).abs().max()) for c in num) if num else 0.0
@@ -154,6 +182,14 @@ def main():
     print(f"sequential and dask tables identical (except time_s): {same}; max |difference| of float "
           f"metrics: {max_diff:.3g}")
     print(f"mean point compute time (sequential): {1e3 * ref['time_s'].mean():.1f} ms")
+    if scaling:
+        sc = pd.DataFrame(scaling)
+        ideal = n * 0.05
+        sc["speedup"] = ideal / sc["wall_s"]
+        sc["efficiency"] = sc["speedup"] / sc["workers"]
+        sc["overhead_ms_per_point"] = 1e3 * (sc["wall_s"] * sc["workers"] - ideal) / n
+        print(f"\nscaling with workers: {n} points that sleep 50 ms (ideal sequential time {ideal:.1f} s)")
+        print(sc.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
 if __name__ == "__main__":
