@@ -342,6 +342,40 @@ def _init_directions(d, rng, n_grid):
     return np.vstack([np.eye(d), -np.eye(d), D])
 
 
+def _sparsify(T, w, c):
+    """Same P and the same activity cost on few directions (a vertex of {w ≥ 0: Σ w θθᵀ = P, cᵀw = const}).
+
+    The optimal P is unique but the optimal measure need not be (it can spread over an arc where Φ ≡ 0);
+    a basic solution of this LP has at most d(d+1)/2 + 1 directions and the same objective value."""
+    from scipy.optimize import linprog
+
+    # merge (numerically) identical directions first
+    order = np.lexsort(np.round(T, 9).T[::-1])
+    T, w, c = T[order], w[order], c[order]
+    Tm, wm, cm = [T[0]], [w[0]], [c[0]]
+    for k in range(1, len(w)):
+        if np.linalg.norm(T[k] - Tm[-1]) < 1e-9:
+            wm[-1] += w[k]
+        else:
+            Tm.append(T[k]), wm.append(w[k]), cm.append(c[k])
+    T, w, c = np.array(Tm), np.array(wm), np.array(cm)
+    d = T.shape[1]
+    iu = np.triu_indices(d)
+    Aeq = np.vstack([(T[:, iu[0]] * T[:, iu[1]]).T, c[None]])
+    beq = Aeq @ w
+    if len(w) <= Aeq.shape[0]:
+        keep = w > 0
+        return T[keep], w[keep]
+    try:
+        res = linprog(np.zeros(len(w)), A_eq=Aeq, b_eq=beq, bounds=(0, None), method="highs-ds")
+    except ValueError:
+        res = None
+    if res is None or res.status != 0 or np.abs(Aeq @ res.x - beq).max() > 1e-10 * np.abs(beq).max():
+        return T, w
+    keep = res.x > 1e-14 * res.x.max()
+    return T[keep], res.x[keep]
+
+
 def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, encoder_weight: float | None = None,
                   p=None, tol: float = 1e-9, max_iter: int = 100, n_grid: int | None = None,
                   random_state=None) -> MeasureSolution:
@@ -420,10 +454,7 @@ def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, encod
         c = np.concatenate([c[alive], cost(theta[None])])
         w = np.concatenate([w[alive], [1e-3 * w.max()]])
     alive = w > 1e-12 * w.max()
-    T, w = T[alive], w[alive]
-    # merge duplicates
-    order = np.lexsort(T.T[::-1])
-    T, w = T[order], w[order]
+    T, w = _sparsify(T[alive], w[alive], cost(T[alive]))
     U = np.sqrt(w)[:, None] * T
     bias = -(S[keep] @ U.T).min(axis=0)
     Z = S @ U.T + bias
