@@ -1,0 +1,456 @@
+"""Two-layer ReLU networks with weight decay trained through their convex reformulation (paper 003,
+"Hidden convexity in two-layer ReLU network" slides; Pilanci & Ergen 2020, ICML, eq. (8); Sahiner et al. 2021,
+ICLR, for vector outputs; Mishkin, Sahiner & Pilanci 2022, ICML, for gated ReLU and the solvers).
+
+Orientation: ``X`` is n × d (rows = samples; the paper's X is Xᵀ), outputs ``Y`` n × c. Add a column of ones
+to ``X`` for a first-layer bias.
+
+Non-convex problem (hidden width M, f(X) = Σ_j (X w_j)₊ v_jᵀ):
+
+    min  ℓ(Y, f(X)) + (λ/2) Σ_j (‖w_j‖² + ‖v_j‖²)
+
+(weight decay λ/2 — chosen so that the convex program below carries exactly the slides' λ and the slides'
+whitened closed form V* = Σ(σ_i − λ/2)₊ a_i b_iᵀ holds for the squared loss ℓ = ‖Y − F‖²_F).
+
+Convex program over sampled activation patterns D_i = diag(1[X g_i ≥ 0]) (sampled gates g_i ~ N(0, I)):
+
+* exact ReLU (``gated=False``): for each pattern i, output k and sign s ∈ {+, −} a vector u_{s,i,k} ∈ R^d with
+  the cone constraint (2D_i − I) X u_{s,i,k} ≥ 0, prediction F[:, k] = Σ_i D_i X (u_{+,i,k} − u_{−,i,k}), penalty
+  λ Σ ‖u_{s,i,k}‖₂ (group lasso). For c = 1 this is Pilanci & Ergen's exact program. For c > 1 it is the
+  exact program of networks whose hidden units each feed one output (v_j ∝ ±e_k); the unrestricted
+  vector-output problem is a copositive program (Sahiner et al. 2021) and this is an upper bound on it —
+  tight e.g. for the slides' whitened one-hot case (neural collapse), where every optimal neuron feeds one
+  class.
+* gated ReLU (``gated=True``): f(X) = Σ_j D_{g_j} X w_j v_jᵀ with fixed gates; the convex program
+  min ℓ(Y, Σ_i D_i X V_i) + λ Σ_i ‖V_i‖_* (V_i ∈ R^{d×c}, nuclear norm; group ℓ2 for c = 1) is exact for any c
+  (the variational form of the nuclear norm).
+
+Solver: FISTA with backtracking and adaptive restart for the gated problem; an augmented-Lagrangian method
+(PHR multipliers for the cone constraints, FISTA inner loop) for the exact ReLU problem, both in torch on CPU
+or GPU. Certificate: a Lagrange dual point built from Θ = −∇ℓ(F) and the cone multipliers, scaled into dual
+feasibility, gives a lower bound on the (sampled-pattern) convex optimum; ``gap_`` = objective of the
+recovered ReLU network − that bound. Recovery (slides' normalisation): u ↦ w = u/√‖u‖, v = ±√‖u‖ e_k
+(ReLU); V_i = Σ σ a bᵀ ↦ w = √σ a, v = √σ b (gated).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from simcode._utils import check_positive, check_random_state, resolve_device, warn_not_converged
+
+__all__ = ["ConvexReLU"]
+
+_LOSSES = ("squared", "logistic", "cross_entropy")
+
+
+def _loss(F: torch.Tensor, Y: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "squared":
+        return ((Y - F) ** 2).sum()
+    if kind == "logistic":
+        return torch.nn.functional.softplus(-Y * F).sum()
+    return (torch.logsumexp(F, 1) - (F * Y).sum(1)).sum()
+
+
+def _dual_value(Theta: torch.Tensor, Y: torch.Tensor, kind: str) -> torch.Tensor:
+    """−ℓ*(−Θ) (Fenchel conjugate), the loss part of the dual objective."""
+    if kind == "squared":
+        return (Theta * Y).sum() - (Theta ** 2).sum() / 4
+    if kind == "logistic":
+        p = (Y * Theta).clamp(0, 1)
+        return -(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p)).sum()
+    P = (Y - Theta).clamp_min(0)
+    return -torch.xlogy(P, P).sum()
+
+
+class ConvexReLU:
+    """Two-layer ReLU (or gated ReLU) network with weight decay, trained to global optimality over sampled
+    activation patterns through its convex reformulation (see the module docstring for the math).
+
+    Parameters
+    ----------
+    loss : "squared" (‖Y − F‖²_F), "logistic" (labels ±1, one output) or "cross_entropy" (integer labels).
+    lam : λ > 0, the group-norm weight of the convex program (weight decay λ/2 on Σ‖w‖² + ‖v‖²).
+    n_patterns : number of random gates g_i ~ N(0, I_d) sampled (duplicates removed).
+    gated : solve the gated-ReLU program instead of the exact ReLU program.
+    gates : optional (d × m) array of gates to use instead of sampling (e.g. an exhaustive set).
+    solver : "cvxpy" (Clarabel interior point: exact, small/medium problems, CPU), "torch" (FISTA /
+        augmented Lagrangian, CPU or GPU, large problems) or "auto" (cvxpy when the convex program has at most
+        ~2·10⁵ cone-constraint rows, torch otherwise or on CUDA).
+    tol : relative duality-gap tolerance; ``max_iter``: total inner iterations (torch solver).
+    device : "auto" | "cpu" | "cuda"; float64 unless ``dtype`` says otherwise.
+
+    Attributes after ``fit``: ``gates_`` (d × m), ``coef_`` (the convex variables), ``objective_`` (convex
+    objective), ``network_objective_`` (non-convex objective of the recovered network), ``lower_bound_``,
+    ``gap_``, ``max_violation_`` (cone constraints), ``n_iter_``, ``converged_``, ``history_``.
+    """
+
+    def __init__(self, loss: str = "squared", lam: float = 1e-2, n_patterns: int = 200, gated: bool = False,
+                 *, gates=None, solver: str = "auto", tol: float = 1e-6, max_iter: int = 20000, rho: float = 1.0,
+                 random_state=None, device: str = "auto", dtype=None, verbose: bool = False):
+        self.loss = loss
+        self.lam = lam
+        self.n_patterns = n_patterns
+        self.gated = gated
+        self.gates = gates
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.rho = rho
+        self.random_state = random_state
+        self.device = device
+        self.dtype = dtype
+        self.verbose = verbose
+
+    # --------------------------------------------------------------------------------------- validation
+    def _targets(self, Y, n):
+        if self.loss == "cross_entropy":
+            y = np.asarray(Y)
+            if y.ndim != 1 or y.shape[0] != n:
+                raise ValueError(f"Y must be a 1-D array of {n} integer class labels for cross_entropy")
+            classes = np.unique(y)
+            if classes.size < 2:
+                raise ValueError("Y has a single class; classification needs at least two")
+            self.classes_ = classes
+            return np.eye(classes.size)[np.searchsorted(classes, y)]
+        Yn = np.asarray(Y, dtype=np.float64)
+        if Yn.ndim == 1:
+            Yn = Yn[:, None]
+        if Yn.ndim != 2 or Yn.shape[0] != n:
+            raise ValueError(f"Y must have {n} rows (one per sample of X), got shape {np.shape(Y)}")
+        if not np.all(np.isfinite(Yn)):
+            raise ValueError("Y contains NaN or infinite values")
+        if self.loss == "logistic":
+            vals = np.unique(Yn)
+            if Yn.shape[1] != 1 or not set(vals.tolist()) <= {-1.0, 1.0, 0.0}:
+                raise ValueError("logistic loss needs one column of labels in {-1, +1} (or {0, 1})")
+            if vals.size < 2:
+                raise ValueError("Y has a single class; classification needs at least two")
+            if 0.0 in vals:
+                Yn = 2 * Yn - 1
+        return Yn
+
+    # ------------------------------------------------------------------------------------------ pieces
+    def _forward(self, V, X, D):
+        if self.gated:
+            return torch.einsum("mn,nd,mdc->nc", D, X, V)
+        XU = torch.einsum("nd,smdc->smnc", X, V)
+        return torch.einsum("mn,mnc->nc", D, XU[0] - XU[1])
+
+    def _prox(self, V, t):
+        if self.gated:
+            if V.shape[-1] == 1:
+                nrm = torch.linalg.norm(V, dim=1, keepdim=True)
+                return V * (1 - t / nrm.clamp_min(1e-300)).clamp_min(0)
+            U, s, Vh = torch.linalg.svd(V, full_matrices=False)
+            return (U * (s - t).clamp_min(0)[:, None, :]) @ Vh
+        nrm = torch.linalg.norm(V, dim=2, keepdim=True)
+        return V * (1 - t / nrm.clamp_min(1e-300)).clamp_min(0)
+
+    def _penalty(self, V):
+        if self.gated:
+            if V.shape[-1] == 1:
+                return torch.linalg.norm(V, dim=1).sum()
+            return torch.linalg.svdvals(V).sum()
+        return torch.linalg.norm(V, dim=2).sum()
+
+    # -------------------------------------------------------------------------------------------- fit
+    def fit(self, X, Y) -> "ConvexReLU":
+        if self.loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {_LOSSES}, got {self.loss!r}")
+        lam = check_positive(self.lam, "lam")
+        Xn = np.asarray(X, dtype=np.float64)
+        if Xn.ndim != 2 or Xn.shape[0] < 2:
+            raise ValueError(f"X must be a 2-D array with at least 2 samples, got shape {Xn.shape}")
+        if not np.all(np.isfinite(Xn)):
+            raise ValueError("X contains NaN or infinite values")
+        n, d = Xn.shape
+        Yn = self._targets(Y, n)
+        if self.loss == "logistic" and Yn.shape[1] != 1:
+            raise ValueError("logistic loss is single-output")
+        dev = resolve_device(self.device)
+        dtype = self.dtype or (torch.float64 if dev == "cpu" else torch.float32)
+        rng = check_random_state(self.random_state)
+        if self.gates is not None:
+            G = np.asarray(self.gates, dtype=np.float64)
+            if G.ndim != 2 or G.shape[0] != d:
+                raise ValueError(f"gates must be a ({d}, m) array, got shape {G.shape}")
+        else:
+            if int(self.n_patterns) < 1:
+                raise ValueError(f"n_patterns must be >= 1, got {self.n_patterns!r}")
+            G = rng.standard_normal((d, int(self.n_patterns)))
+        Dn = (Xn @ G >= 0)
+        Dn, keep = np.unique(Dn.T, axis=0, return_index=True)
+        keep = np.sort(keep)
+        G = G[:, keep]
+        Dn = (Xn @ G >= 0).T
+        nonzero = Dn.any(1)
+        G, Dn = G[:, nonzero], Dn[nonzero]
+        if G.shape[1] == 0:
+            raise ValueError("no non-trivial activation pattern was found; increase n_patterns")
+        self.gates_ = G
+        Xt = torch.as_tensor(Xn, dtype=dtype, device=dev)
+        Yt = torch.as_tensor(Yn, dtype=dtype, device=dev)
+        D = torch.as_tensor(Dn, dtype=dtype, device=dev)
+        S = 2 * D - 1
+        m, c = D.shape[0], Yt.shape[1]
+        solver = self.solver
+        if solver not in ("auto", "cvxpy", "torch"):
+            raise ValueError(f"solver must be 'auto', 'cvxpy' or 'torch', got {solver!r}")
+        if solver == "auto":
+            solver = "cvxpy" if (dev == "cpu" and n * m * c <= 200_000) else "torch"
+        self.solver_ = solver
+        if solver == "cvxpy":
+            return self._fit_cvxpy(Xn, Yn, Dn.T.astype(np.float64), lam, Xt, Yt, D, S)
+        shape = (m, d, c) if self.gated else (2, m, d, c)
+        V = torch.zeros(shape, dtype=dtype, device=dev)
+        mu = None if self.gated else torch.zeros(2, m, n, c, dtype=dtype, device=dev)
+        rho = float(self.rho) * (1.0 if self.loss == "squared" else 0.25)
+        kind = self.loss
+        scale = max(1.0, float(_loss(torch.zeros_like(Yt), Yt, kind)))
+
+        def cons(Vv):
+            return S[None, :, :, None] * torch.einsum("nd,smdc->smnc", Xt, Vv)
+
+        def smooth(Vv, mu_, rho_):
+            F = self._forward(Vv, Xt, D)
+            f = _loss(F, Yt, kind)
+            if not self.gated:
+                f = f + ((mu_ - rho_ * cons(Vv)).clamp_min(0) ** 2 - mu_ ** 2).sum() / (2 * rho_)
+            return f
+
+        history = []
+        eta = 1.0 / (2 * float(torch.linalg.matrix_norm(Xt, 2)) ** 2 * max(1, m) * (1 + rho))
+        it_total, converged = 0, False
+        gap = float("inf")
+        viol = 0.0
+        outer = 0
+        inner_budget = 200 if not self.gated else self.max_iter
+        while it_total < self.max_iter:
+            outer += 1
+            # ---------------- inner FISTA (backtracking + adaptive restart) on the (augmented) smooth part
+            Z, Vprev, t = V.clone(), V.clone(), 1.0
+            prev_obj = None
+            for _ in range(min(inner_budget, self.max_iter - it_total)):
+                it_total += 1
+                Zr = Z.detach().requires_grad_(True)
+                fz = smooth(Zr, mu, rho)
+                (gz,) = torch.autograd.grad(fz, Zr)
+                fz = fz.detach()
+                while True:
+                    Vn = self._prox(Z - eta * gz, eta * lam)
+                    dV = Vn - Z
+                    if float(smooth(Vn, mu, rho)) <= float(fz) + float((gz * dV).sum()) + float((dV * dV).sum()) / (2 * eta) + 1e-12 * scale:
+                        break
+                    eta *= 0.5
+                obj = float(smooth(Vn, mu, rho)) + lam * float(self._penalty(Vn))
+                if prev_obj is not None and obj > prev_obj:
+                    t = 1.0                                             # adaptive restart
+                    Z = Vn
+                else:
+                    tn = 0.5 * (1 + math.sqrt(1 + 4 * t * t))
+                    Z = Vn + ((t - 1) / tn) * (Vn - Vprev)
+                    t = tn
+                Vprev, V = Vn, Vn
+                eta *= 1.1
+                if prev_obj is not None and abs(prev_obj - obj) <= 1e-3 * self.tol * scale and not self.gated:
+                    break
+                prev_obj = obj
+                if self.gated and it_total % 25 == 0:
+                    gap, lb = self._certificate(V, None, Xt, Yt, D, S, lam)
+                    history.append(obj)
+                    if gap <= self.tol * scale:
+                        converged = True
+                        break
+            if self.gated:
+                break
+            # ---------------- multiplier update and certificate
+            g = cons(V)
+            mu = (mu - rho * g).clamp_min(0)
+            viol = float((-g).clamp_min(0).max()) / max(1.0, float(Yt.abs().max()))
+            gap, lb = self._certificate(V, mu, Xt, Yt, D, S, lam)
+            obj = float(_loss(self._forward(V, Xt, D), Yt, kind)) + lam * float(self._penalty(V))
+            history.append(obj)
+            if self.verbose:
+                print(f"outer {outer}: obj {obj:.8g} gap {gap:.3e} violation {viol:.3e} rho {rho:g}")
+            if gap <= self.tol * scale and viol <= math.sqrt(self.tol):
+                converged = True
+                break
+            if viol > 1e-8:
+                rho = min(rho * 2.0, 1e8)
+        self.n_iter_ = it_total
+        self.history_ = history
+        return self._finish(V, mu, Xt, Yt, D, S, lam, converged, 0.0 if self.gated else viol)
+
+    def _fit_cvxpy(self, Xn, Yn, Dm, lam, Xt, Yt, D, S):
+        """Exact interior-point solve of the same convex program (cvxpy + Clarabel)."""
+        import cvxpy as cp
+
+        n, d = Xn.shape
+        m, c = Dm.shape[1], Yn.shape[1]
+        Sm = 2 * Dm - 1
+        cons, pen, cols = [], 0, []
+        if self.gated:
+            Vs = [cp.Variable((d, c)) for _ in range(m)]
+            F = sum(cp.multiply(Dm[:, [i]], Xn @ Vs[i]) for i in range(m)) if c > 1 else None
+            if c == 1:
+                Vg = cp.Variable((d, m))
+                F = cp.reshape(cp.sum(cp.multiply(Dm, Xn @ Vg), axis=1), (n, 1), order="C")
+                pen = cp.sum(cp.norm(Vg, 2, axis=0))
+            else:
+                pen = sum(cp.normNuc(v) for v in Vs)
+        else:
+            Up = [cp.Variable((d, m)) for _ in range(c)]
+            Um = [cp.Variable((d, m)) for _ in range(c)]
+            for k in range(c):
+                XUp, XUm = Xn @ Up[k], Xn @ Um[k]
+                cols.append(cp.sum(cp.multiply(Dm, XUp - XUm), axis=1))
+                cons += [cp.multiply(Sm, XUp) >= 0, cp.multiply(Sm, XUm) >= 0]
+                pen = pen + cp.sum(cp.norm(Up[k], 2, axis=0)) + cp.sum(cp.norm(Um[k], 2, axis=0))
+            F = cp.vstack(cols).T if c > 1 else cp.reshape(cols[0], (n, 1), order="C")
+        if self.loss == "squared":
+            lossx = cp.sum_squares(Yn - F)
+        elif self.loss == "logistic":
+            lossx = cp.sum(cp.logistic(-cp.multiply(Yn, F)))
+        else:
+            lossx = cp.sum(cp.log_sum_exp(F, axis=1)) - cp.sum(cp.multiply(Yn, F))
+        prob = cp.Problem(cp.Minimize(lossx + lam * pen), cons)
+        try:
+            prob.solve(solver=cp.CLARABEL)
+        except cp.error.SolverError:
+            prob.solve(solver=cp.SCS, eps=1e-9, max_iters=100000)
+        if prob.status not in ("optimal", "optimal_inaccurate"):
+            raise RuntimeError(f"cvxpy could not solve the convex program (status {prob.status})")
+        dt, dev = Xt.dtype, Xt.device
+        mu = None
+        if self.gated:
+            if c == 1:
+                V = torch.as_tensor(Vg.value.T[:, :, None].copy(), dtype=dt, device=dev)
+            else:
+                V = torch.as_tensor(np.stack([v.value for v in Vs]), dtype=dt, device=dev)
+        else:
+            V = torch.as_tensor(np.stack([np.stack([u.value.T for u in Up], -1),
+                                          np.stack([u.value.T for u in Um], -1)]), dtype=dt, device=dev)
+            duals = [np.asarray(cn.dual_value) for cn in cons]      # (n, m) each, ≥ 0
+            mu = torch.as_tensor(np.stack([np.stack([duals[2 * k].T for k in range(c)], -1),
+                                           np.stack([duals[2 * k + 1].T for k in range(c)], -1)]),
+                                 dtype=dt, device=dev)
+            g = S[None, :, :, None] * torch.einsum("nd,smdc->smnc", Xt, V)
+            self.max_violation_ = float((-g).clamp_min(0).max()) / max(1.0, float(Yt.abs().max()))
+        self.n_iter_ = int(prob.solver_stats.num_iters or 0)
+        self.history_ = [float(prob.value)]
+        return self._finish(V, mu, Xt, Yt, D, S, lam, converged=prob.status == "optimal",
+                            viol=getattr(self, "max_violation_", 0.0) if not self.gated else 0.0)
+
+    def _finish(self, V, mu, Xt, Yt, D, S, lam, converged, viol):
+        self.coef_ = V
+        F = self._forward(V, Xt, D)
+        self.objective_ = float(_loss(F, Yt, self.loss)) + lam * float(self._penalty(V))
+        gap, lb = self._certificate(V, mu, Xt, Yt, D, S, lam)
+        self.lower_bound_ = lb
+        self.max_violation_ = viol
+        W1, W2 = self.to_network()
+        self.network_objective_ = self._network_objective(W1, W2, Xt, Yt)
+        self.gap_ = self.network_objective_ - lb
+        self.converged_ = bool(converged)
+        if not converged:
+            warn_not_converged("ConvexReLU", self.n_iter_, f"gap {self.gap_:.3e}, cone violation {viol:.2e}")
+        return self
+
+    def _certificate(self, V, mu, Xt, Yt, D, S, lam):
+        """Dual lower bound from Θ = −∇ℓ(F) and the multipliers, scaled into dual feasibility."""
+        F = self._forward(V, Xt, D).detach().requires_grad_(True)
+        (gF,) = torch.autograd.grad(_loss(F, Yt, self.loss), F)
+        Theta = -gF
+        if self.gated:
+            A = torch.einsum("nd,mn,nc->mdc", Xt, D, Theta)
+            nr = torch.linalg.matrix_norm(A, ord=2) if A.shape[-1] > 1 else torch.linalg.norm(A, dim=(1, 2))
+            worst = float(nr.max())
+        else:
+            # ‖Xᵀ(s D_i θ_k + S_i ν_{s,i,k})‖ ≤ λ for s = ±1
+            DT = D[:, :, None] * Theta[None]                        # (m, n, c)
+            Ap = torch.einsum("nd,mnc->mdc", Xt, DT + S[:, :, None] * mu[0])
+            Am = torch.einsum("nd,mnc->mdc", Xt, -DT + S[:, :, None] * mu[1])
+            worst = max(float(torch.linalg.norm(Ap, dim=1).max()), float(torch.linalg.norm(Am, dim=1).max()))
+        tscale = 1.0 if worst <= lam else lam / worst
+        lb = float(_dual_value(tscale * Theta, Yt, self.loss))
+        if self.loss == "squared":
+            # the best scaling of a feasible Θ: max_t t⟨Θ,Y⟩ − t²‖Θ‖²/4 on [0, tscale]
+            a, b = float((Theta * Yt).sum()), float((Theta ** 2).sum()) / 4
+            t = min(tscale, a / (2 * b)) if b > 0 and a > 0 else 0.0
+            lb = max(lb, t * a - t * t * b)
+        primal = float(_loss(self._forward(V, Xt, D), Yt, self.loss)) + lam * float(self._penalty(V))
+        return primal - lb, lb
+
+    # ------------------------------------------------------------------------------------ the network
+    def to_network(self):
+        """ReLU (or gated) network weights: ``W1`` (M × d) rows w_j and ``W2`` (c × M) columns v_j, with the
+        slides' balanced normalisation, so that f(X) = relu(X W1ᵀ) W2ᵀ (gated: (1[X g_j ≥ 0] ∘ X W1ᵀ) W2ᵀ,
+        gates in ``self.gates_`` via ``self.neuron_gates_``)."""
+        if not hasattr(self, "coef_"):
+            raise ValueError("call fit() first")
+        V = self.coef_.detach()
+        ws, vs, gidx = [], [], []
+        tol = 1e-12 * max(1.0, float(V.abs().max()))
+        if self.gated:
+            U, s, Vh = torch.linalg.svd(V, full_matrices=False)
+            for i in range(V.shape[0]):
+                for r in range(s.shape[1]):
+                    if float(s[i, r]) > tol:
+                        ws.append(U[i, :, r] * s[i, r].sqrt())
+                        vs.append(Vh[i, r, :] * s[i, r].sqrt())
+                        gidx.append(i)
+        else:
+            nrm = torch.linalg.norm(V, dim=2)                       # (2, m, c)
+            c = V.shape[3]
+            for sgn, i, k in torch.nonzero(nrm > tol).tolist():
+                a = float(nrm[sgn, i, k])
+                ws.append(V[sgn, i, :, k] / math.sqrt(a))
+                e = torch.zeros(c, dtype=V.dtype, device=V.device)
+                e[k] = math.sqrt(a) * (1.0 if sgn == 0 else -1.0)
+                vs.append(e)
+                gidx.append(i)
+        d, c = V.shape[-2], V.shape[-1]
+        if not ws:
+            W1 = torch.zeros(0, d, dtype=V.dtype, device=V.device)
+            W2 = torch.zeros(c, 0, dtype=V.dtype, device=V.device)
+        else:
+            W1, W2 = torch.stack(ws), torch.stack(vs, 1)
+        self.neuron_gates_ = np.asarray(gidx, dtype=int)
+        return W1.cpu().numpy(), W2.cpu().numpy()
+
+    def _hidden(self, Xt, W1t):
+        if self.gated:
+            Gt = torch.as_tensor(self.gates_[:, self.neuron_gates_], dtype=Xt.dtype, device=Xt.device)
+            return (Xt @ Gt >= 0).to(Xt.dtype) * (Xt @ W1t.T)
+        return torch.relu(Xt @ W1t.T)
+
+    def _network_objective(self, W1, W2, Xt, Yt):
+        W1t = torch.as_tensor(W1, dtype=Xt.dtype, device=Xt.device)
+        W2t = torch.as_tensor(W2, dtype=Xt.dtype, device=Xt.device)
+        F = self._hidden(Xt, W1t) @ W2t.T
+        return float(_loss(F, Yt, self.loss)) + self.lam / 2 * float((W1t ** 2).sum() + (W2t ** 2).sum())
+
+    def decision_function(self, X):
+        """Network output f(X) = Σ_j (X w_j)₊ v_jᵀ (n × c) of the recovered network."""
+        W1, W2 = self.to_network()
+        Xt = torch.as_tensor(np.asarray(X, dtype=np.float64))
+        return (self._hidden(Xt, torch.as_tensor(W1, dtype=Xt.dtype)) @ torch.as_tensor(W2, dtype=Xt.dtype).T).numpy()
+
+    def predict(self, X):
+        F = self.decision_function(X)
+        if self.loss == "cross_entropy":
+            return self.classes_[F.argmax(1)]
+        if self.loss == "logistic":
+            return np.where(F[:, 0] >= 0, 1.0, -1.0)
+        return F
+
+    def network_objective(self, X, Y) -> float:
+        """Non-convex objective ℓ(Y, f(X)) + (λ/2)Σ(‖w_j‖² + ‖v_j‖²) of the recovered network on (X, Y)."""
+        W1, W2 = self.to_network()
+        Xt = torch.as_tensor(np.asarray(X, dtype=np.float64))
+        Yt = torch.as_tensor(self._targets(Y, Xt.shape[0]))
+        return self._network_objective(W1, W2, Xt, Yt)
