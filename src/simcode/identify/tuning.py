@@ -144,6 +144,9 @@ def tuning_certificate(Z, *, max_dim: int = 7, tol: float = 1e-7) -> TuningCerti
     nrm = np.linalg.norm(a, axis=1)
     a = a / nrm[:, None]
     b = -hull.equations[:, -1] / nrm
+    # Qhull triangulates facets: merge coplanar simplices (same plane) before building the SDP
+    _, first = np.unique(np.round(np.c_[a, b / scale], 9), axis=0, return_index=True)
+    a, b = a[first], b[first]
     coord = np.zeros(len(a), bool)
     for k in range(K):
         coord |= (np.abs(a + np.eye(K)[k]).max(1) < 1e-9) & (np.abs(b) < 1e-9 * scale)
@@ -156,7 +159,8 @@ def tuning_certificate(Z, *, max_dim: int = 7, tol: float = 1e-7) -> TuningCerti
     cons = [F >> 1e-6 * float(np.min(mu ** 2)) * np.eye(K), cp.diag(F) == mu ** 2]
     ao = a[others]
     if len(ao):
-        cons.append(cp.sum(cp.multiply(ao @ F, ao), axis=1) + t <= room ** 2)
+        Avec = np.einsum("ij,ik->ijk", ao, ao).reshape(len(ao), K * K)
+        cons.append(Avec @ cp.vec(F, order="F") + t <= room ** 2)
     else:
         cons.append(t <= 1.0)
     prob = cp.Problem(cp.Maximize(t), cons)
@@ -188,7 +192,7 @@ def tuning_certificate(Z, *, max_dim: int = 7, tol: float = 1e-7) -> TuningCerti
 
 
 def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int = 2000,
-                     feas_tol: float = 1e-6, min_distance: float = 1e-3, certify: bool = True) -> RotationSearchResult:
+                     feas_tol: float = 1e-6, min_distance: float = 1e-3, certify="auto") -> RotationSearchResult:
     """Search for non-negative tunings ``Z O`` (O orthogonal) with the same Q = Z Zᵀ that are not a
     permutation of Z, and try to certify uniqueness (Theorem 2 of ``shared/papers/000``).
 
@@ -200,7 +204,8 @@ def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int
     max_iter : alternating-projection steps per start.
     feas_tol : a candidate counts when ``min(Z O) ≥ −feas_tol · max(Z)``.
     min_distance : a candidate is non-trivial when its permutation distance exceeds this.
-    certify : also run :func:`tuning_certificate`.
+    certify : run :func:`tuning_certificate`: True, False, or "auto" (only when no rotation was found — a
+        found rotation already settles the question).
 
     Returns
     -------
@@ -239,7 +244,8 @@ def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int
     Zr = np.maximum(ZO[best], 0.0)
     Q = Z @ Z.T
     q_err = float(np.linalg.norm(Zr @ Zr.T - Q) / np.linalg.norm(Q))
-    cert = tuning_certificate(Z) if certify else TuningCertificate(False, "not run", False, None, None, "")
+    run_cert = certify is True or (certify == "auto" and not found)
+    cert = tuning_certificate(Z) if run_cert else TuningCertificate(False, "not run", False, None, None, "")
     if found:
         note = (f"found tunings Z O ≥ 0 (negativity {neg[best]:.1e}) at distance {dists[best]:.3f} from every "
                 "permutation: Q does not fix the tunings")
