@@ -434,6 +434,11 @@ def test_identifiability_point_orthogonal_mixing_is_identifiable():
     assert fn(angle=90.0, lam=0.01, random_state=0)["identifiable"]
     out = fn(angle=30.0, lam=1.0, random_state=0)
     assert not out["identifiable"] and out["margin"] < 0
+    # "alignment can rescue sources that would be unidentifiable under orthogonal mixing" (000 §3)
+    cut90 = fn(angle=90.0, lam=0.01, sources="corner-cut", n_samples=121, solve=True, random_state=0)
+    cut60 = fn(angle=60.0, lam=0.01, sources="corner-cut", n_samples=121, solve=True, random_state=0)
+    assert not cut90["identifiable"] and cut60["identifiable"]
+    assert cut90["agrees"] and cut60["agrees"]  # the certified optimum of Problem 1 says the same
     with pytest.raises(ValueError, match="sources"):
         fn(sources="gaussian")
 

@@ -37,30 +37,46 @@ def onoff_point(p_zero: float = 0.3, lam: float = 1.0, law: str = "exponential",
 
 
 def identifiability_point(angle: float = 90.0, lam: float = 0.1, sources: str = "uniform", n_samples: int = 400,
-                          random_state=None) -> dict:
+                          solve: bool = False, random_state=None) -> dict:
     """Tight-scattering identifiability of non-negative affine autoencoding (000 §3, Theorem 1).
 
     Two non-negative sources S (``n_samples`` × 2; the paper's S is 2 × N) mixed by A (2 × 2) whose
     unit columns make ``angle`` degrees (90: orthogonal; < 90 aligned; > 90 anti-aligned), data
-    X = S Aᵀ. ``sources="uniform"``: uniform on the unit square plus its four corners (the hull is
-    the square); ``"sparse"``: each source is Exp(1) or, with probability 1/2, exactly 0. Reports
-    whether Conv(S̄) contains the ellipsoid of F = λD(AᵀA)D − λ(AᵀA)⁻¹ − Σ (``identifiable``) and
-    the signed margin of that containment (0 when identifiable, negative otherwise), from
-    :func:`simcode.identify.tight_scattering`.
+    X = S Aᵀ. ``sources``: ``"uniform"`` — uniform on the unit square plus its four corners (the hull
+    is the square); ``"corner-cut"`` — a regular grid on the square (about ``n_samples`` points) with
+    the corner at (1, 0) cut off by s₁ − s₂ ≤ 0.6 (where alignment rescues identifiability, 000 Fig. 1);
+    ``"sparse"`` — each source is Exp(1) or, with probability 1/2, exactly 0.
+
+    Reports whether Conv(S̄) contains the ellipsoid of F = λD(AᵀA)D − λ(AᵀA)⁻¹ − Σ
+    (``identifiable``) and the signed margin of that containment (0 when identifiable, negative
+    otherwise), from :func:`simcode.identify.tight_scattering`. With ``solve=True`` also solves
+    Problem 1 to certified global optimality (:func:`simcode.convex.measure.solve_affine_autoencoder`)
+    and reports whether the optimum is modular (``modular``) and whether Theorem 1's verdict agrees.
     """
     from simcode.identify import tight_scattering
 
     rng = np.random.default_rng(random_state)
     if sources == "uniform":
         S = np.vstack([rng.uniform(0.0, 1.0, size=(n_samples - 4, 2)), [[0, 0], [1, 0], [0, 1], [1, 1]]])
+    elif sources == "corner-cut":
+        g = np.linspace(0.0, 1.0, max(3, int(round(np.sqrt(n_samples)))))
+        sq = np.array([(a, b) for a in g for b in g])
+        S = sq[sq[:, 0] - sq[:, 1] <= 0.6 + 1e-12]
     elif sources == "sparse":
         S = rng.exponential(1.0, size=(n_samples, 2)) * (rng.random((n_samples, 2)) < 0.5)
     else:
-        raise ValueError(f"sources must be 'uniform' or 'sparse', got {sources!r}")
+        raise ValueError(f"sources must be 'uniform', 'corner-cut' or 'sparse', got {sources!r}")
     th = np.deg2rad(angle)
     A = np.array([[1.0, np.cos(th)], [0.0, np.sin(th)]])
     res = tight_scattering(S, A, lam)
-    return {"identifiable": bool(res.identifiable), "margin": float(res.margin), "exact": bool(res.exact)}
+    out = {"identifiable": bool(res.identifiable), "margin": float(res.margin), "exact": bool(res.exact)}
+    if solve:
+        from simcode.convex.measure import solve_affine_autoencoder
+
+        sol = solve_affine_autoencoder(S, A, lam, random_state=random_state)
+        out["modular"] = bool(sol.modular)
+        out["agrees"] = out["modular"] == out["identifiable"]
+    return out
 
 
 def ksm_point(lam: float = 0.1, n_components: int = 16, n_samples: int = 600, n_features: int = 30,
@@ -93,7 +109,7 @@ SWEEPABLE = {"onoff": onoff_point, "identifiability": identifiability_point, "ks
 DEFAULT_GRIDS = {
     "onoff": {"p_zero": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], "lam": [0.1, 1.0, 10.0]},
     "identifiability": {"angle": [30.0, 45.0, 60.0, 75.0, 90.0, 105.0, 120.0, 135.0, 150.0],
-                        "lam": [0.01, 0.03, 0.1, 0.3, 1.0]},
+                        "lam": [0.003, 0.01, 0.03, 0.1, 0.3], "sources": ["corner-cut"], "solve": [True]},
     "ksm": {"lam": [0.01, 0.1, 1.0], "n_components": [8, 16, 32]},
 }
 
