@@ -170,3 +170,27 @@ def test_bad_input():
         solve_measure(S, -np.eye(2), 0.1)
     with pytest.raises(ValueError, match="p"):
         solve_measure(S, np.eye(2), 0.1, p=np.ones(len(S)))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("deg,lam", [(150, 0.1), (90, 0.1)])
+def test_matches_independent_qspace_dnn_model(deg, lam):
+    """Problem 1 written in Q-space in cvxpy (Q = X̃ G X̃ᵀ, G ⪰ 0 with X̃ = [X, 1]; ‖W_in‖² = Tr G[:D,:D];
+    min-norm affine readout by a Schur complement; Q ≥ 0 entrywise = DNN relaxation of complete positivity).
+    The DNN value is a lower bound on the CP optimum; here it is attained."""
+    S = grid_square(4)
+    A = mixing(deg)
+    X = S @ A.T
+    n, D = X.shape
+    Xt = np.c_[X, np.ones(n)]
+    G = cp.Variable((D + 1, D + 1), PSD=True)
+    b = cp.Variable(D)
+    T = cp.Variable((D, D), symmetric=True)
+    Q = Xt @ G @ Xt.T
+    Y = X - np.ones((n, 1)) @ cp.reshape(b, (1, D), order="C")
+    cons = [cp.bmat([[Q, Y], [Y.T, T]]) >> 0, Q >= 0]
+    prob = cp.Problem(cp.Minimize(cp.trace(Q) / n + lam * cp.trace(G[:D, :D]) + lam * cp.trace(T)), cons)
+    prob.solve(solver=cp.CLARABEL)
+    sol = solve_affine_autoencoder(S, A, lam)
+    assert prob.value <= sol.measure.objective * (1 + 1e-6)
+    assert abs(prob.value - sol.measure.objective) <= 1e-5 * sol.measure.objective
