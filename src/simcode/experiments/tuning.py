@@ -29,7 +29,7 @@ def run(ctx: Context) -> None:
     from simcode.data.cells import make_grid_cells, make_place_cells
     from simcode.identify.tuning import nonneg_rotations
 
-    n_starts, max_iter = (16, 1500) if ctx.quick else (96, 4000)
+    n_starts, max_iter = (16, 1500) if ctx.quick else (48, 3000)
     n_pos = 120
 
     def search(Z):
