@@ -193,7 +193,7 @@ def ksm_digits(ctx: Context) -> None:
 
     X, y = load_digits_subset((0, 3, 4, 6, 7))
     K = 64 if ctx.quick else 200
-    epochs = 15 if ctx.quick else 150
+    epochs = 10 if ctx.quick else 80
     lr = 0.05
     m = KernelSimilarityMatching(K, lam=0.1, omega=1e-4, rho=1.0, schedule=1, lr_w=lr, batch_size=128,
                                  max_epochs=epochs, tol=0, device=ctx.device, random_state=ctx.seed,
@@ -203,6 +203,7 @@ def ksm_digits(ctx: Context) -> None:
     ctx.metric("n_samples", X.shape[0])
     ctx.metric("K", K)
     ctx.metric("epochs", m.n_iter_)
+    ctx.metric("r2_first_epoch", h["r2"][0])
     ctx.metric("r2_final", h["r2"][-1])
     ctx.metric("sparsity_first", h["sparsity"][0])
     ctx.metric("sparsity_final", h["sparsity"][-1])
@@ -229,8 +230,8 @@ def ksm_patches(ctx: Context) -> None:
     from simcode.data import load_image_patches
     from simcode.ksm import KernelSimilarityMatching
 
-    T = 2000 if ctx.quick else 10000
-    epochs = 4 if ctx.quick else 40
+    T = 1000 if ctx.quick else 5000
+    epochs = 3 if ctx.quick else 20
     X = load_image_patches(16, T, whiten=True, random_state=ctx.seed)
     lr = 0.05
     m = KernelSimilarityMatching(192, lam=0.9, omega=1e-4, rho=1.0, schedule=1, lr_w=lr, batch_size=128,
@@ -241,6 +242,7 @@ def ksm_patches(ctx: Context) -> None:
     comp = np.asarray(m.components_)
     ctx.metric("n_patches", T)
     ctx.metric("epochs", m.n_iter_)
+    ctx.metric("r2_first_epoch", h["r2"][0])
     ctx.metric("r2_final", h["r2"][-1])
     ctx.metric("sparsity_final", h["sparsity"][-1])
     ctx.metric("seconds", h["time"][-1])
@@ -259,7 +261,9 @@ def ksm_patches(ctx: Context) -> None:
                "epoch on the patches.")
     ctx.note(f"{T} patches from scikit-image's bundled photographs (the paper: ~40000 from the 10 Olshausen-Field "
              f"images), {epochs} epochs instead of 5000 and η_W = {lr} instead of 10⁻⁴ (CPU budget); K, λ, ω, ρ, "
-             "T_z, B as in Table 1. Gabor-likeness is judged from the figure; the metric "
+             "T_z, B as in Table 1. With K = 192 atoms for 256 pixels the implicit map (a ridge fit of X on Z) already "
+             "reaches a high R² after the first epoch (metric r2_first_epoch), so the R² claim is weak evidence; the "
+             "atoms are the real result. Gabor-likeness is judged from the figure; the metric "
              "median_peak_frequency_energy_fraction (energy in the strongest ± frequency pair) is a crude aid.")
 
 

@@ -69,6 +69,11 @@ class SMPC:
     max_iter : outer iterations (App. E.1: 6000 / 10000 / 8000). batch_size : None = whole data set (§7.1).
     omega : float > 0 — ω of the kernel structure used to initialise Ω (App. E.1: 0.1).
     init_omega : "cholesky" (Ω = L⁻¹ for H = LLᵀ, so that ΩᵀΩ = H⁻¹; App. E.1) or "random" (N(0, 1)).
+    safe_steps : bool — cap the neural step sizes at the stability limits of the dynamics,
+        :math:`\eta_Y \le 1/\lambda_{\max}(M+\rho I)` and :math:`\eta_Z \le 1/(\rho\lambda_{\max}(\Omega^\top\Omega))`,
+        recomputed every outer iteration (the paper's η = 0.1 is stable for its 2-D example but not for inputs
+        of larger scale or a random Ω, where the dynamics diverge in one iteration). With the paper's 2-D
+        set-up the caps are not active.
     normalize : bool — train on variance-normalised inputs :math:`x_i/\sqrt{\frac1T\sum_j\|x_j\|^2}`. §7.1 is
         ambiguous on whether this is a pre-processing step or only how X and X̂ are compared (Fig. 7 caption);
         the R² is always computed between normalised X and normalised X̂. Default False: with normalised
@@ -86,7 +91,7 @@ class SMPC:
     def __init__(self, n_components=2, prior="l1", lam=0.8, rho=5.0, alpha=1.0, lr_y=0.1, lr_z=0.1, lr_w=0.05,
                  lr_m=0.1, lr_omega=None, n_intermediate=None, n_neural_steps=10, n_synaptic_steps=5,
                  max_iter=6000, batch_size=None, omega=0.1, init_omega="cholesky", normalize=False,
-                 record_every=10, device="auto", dtype=None, random_state=None, callback=None):
+                 record_every=10, safe_steps=True, device="auto", dtype=None, random_state=None, callback=None):
         self.n_components = n_components
         self.prior = prior
         self.lam = lam
@@ -106,6 +111,7 @@ class SMPC:
         self.init_omega = init_omega
         self.normalize = normalize
         self.record_every = record_every
+        self.safe_steps = safe_steps
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -188,11 +194,16 @@ class SMPC:
                 idx = perm[b * B:(b + 1) * B] if perm is not None else slice(None)
                 x, yb, z = Xt[idx], Y[idx], Z[idx]
                 WX = x @ W.T
+                ey, ez = p["lr_y"], p["lr_z"]
+                if self.safe_steps:
+                    Ms = 0.5 * (M + M.T)
+                    ey = min(ey, 1.0 / max(float(torch.linalg.eigvalsh(Ms)[-1]) + rho, 1e-12))
+                    ez = min(ez, 1.0 / max(rho * float(torch.linalg.eigvalsh(Om.T @ Om)[-1]), 1e-12))
                 for _ in range(p["n_neural"]):
                     zeta = rho * (z @ Om.T - yb)
-                    yb = yb + p["lr_y"] * (WX - yb @ M + zeta)
+                    yb = yb + ey * (WX - yb @ M + zeta)
                     zeta = rho * (z @ Om.T - yb)
-                    z = prior.prox(z - p["lr_z"] * (zeta @ Om), lam * p["lr_z"])
+                    z = prior.prox(z - ez * (zeta @ Om), lam * ez)
                 nb = x.shape[0]
                 for _ in range(p["n_syn"]):
                     zeta = rho * (z @ Om.T - yb)

@@ -1,0 +1,221 @@
+"""SMPC (similarity-matching predictive coding) experiments (paper 002 §7.1, App. E.1, Figs. 7-9)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simcode.experiments import Context, experiment
+
+
+def _fig(nrows=1, ncols=1, w=4.0, h=3.2):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w * ncols, h * nrows), constrained_layout=True)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def _progress(ctx: Context, n: int, what: str, every: int):
+    it = iter(ctx.track(range(n), what, total=n))
+
+    def cb(iteration, est):
+        for _ in range(every):
+            next(it, None)
+
+    return cb
+
+
+def _normalized(A):
+    return A / np.sqrt((A**2).sum(1).mean())
+
+
+def _curves(ax_obj, ax_r2, m):
+    h = m.history_
+    ax_obj.plot(h["iteration"], h["objective"])
+    ax_obj.set_yscale("log")
+    ax_obj.set_xlabel("iteration")
+    ax_obj.set_title("objective (eq. 16)", fontsize=9)
+    ax_r2.plot(h["iteration"], h["r2"])
+    ax_r2.set_xlabel("iteration")
+    ax_r2.set_title("R² (normalised X vs X̂)", fontsize=9)
+
+
+@experiment("smpc-2d", description="SMPC network recovers the latents of a 2-atom 2-D data set (002 §7.1, Fig. 7)",
+            cpu_time="~20 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 7"))
+def smpc_2d(ctx: Context) -> None:
+    from simcode.ksm import SMPC
+    from simcode.ksm.metrics import sine_similarity_error
+
+    rng = np.random.default_rng(ctx.seed)
+    T = 512
+    th = np.arccos(0.14)
+    A = np.array([[1.0, 0.0], [np.cos(th), np.sin(th)]])  # atoms with correlation 0.14
+    Zt = np.zeros((T, 2))
+    Zt[np.arange(T), rng.integers(0, 2, T)] = rng.normal(5.0, 1.0, T)
+    X = Zt @ A + 0.01 * rng.standard_normal((T, 2))
+    iters = 200 if ctx.quick else 2000
+    m = SMPC(2, prior="l1", lam=0.8, rho=5.0, lr_y=0.1, lr_z=0.1, lr_w=0.05, lr_m=0.1, n_neural_steps=10,
+             n_synaptic_steps=5, max_iter=iters, omega=0.1, init_omega="cholesky", record_every=10,
+             device=ctx.device, random_state=ctx.seed, callback=_progress(ctx, iters, "SMPC iterations", 10))
+    m.fit(X)
+    Z, Y, Om = m.codes_, m.Y_, m.Omega_
+    err = sine_similarity_error(Zt, Z, match=True)
+    pred_gap = float(np.linalg.norm(Y - Z @ Om.T) / np.linalg.norm(Y))
+    r2 = m.score()
+    ctx.metric("iterations", m.n_iter_)
+    ctx.metric("r2_normalised", r2)
+    ctx.metric("sine_similarity_error", err)
+    ctx.metric("relative_gap_Y_vs_OmegaZ", pred_gap)
+    ctx.metric("seconds", m.history_["time"][-1])
+    ctx.claim("R² of the implicit generative map above 0.5", source="002 §7.1 (closing paragraph)",
+              measured=r2, expected=0.5, kind="at_least")
+    ctx.claim("latents recovered: sine-similarity error (after matching units) ≤ 0.1", source="002 §7.1, Fig. 7(d)",
+              measured=err, expected=0.1, kind="at_most", note="threshold ours; the paper shows the latents")
+    ctx.claim("intermediate Y aligns with its top-down prediction ΩZ (relative gap ≤ 0.1)",
+              source="002 §7.1, Fig. 7(b)", measured=pred_gap, expected=0.1, kind="at_most",
+              note="threshold ours")
+    fig, axes = _fig(1, 4)
+    ax = axes[0, 0]
+    ax.scatter(X[:, 0], X[:, 1], s=3, c="0.6")
+    ax.set_title("data", fontsize=9)
+    ax = axes[0, 1]
+    ax.scatter(Y[:, 0], Y[:, 1], s=3, label="Y")
+    P = Z @ Om.T
+    ax.scatter(P[:, 0], P[:, 1], s=3, label="ΩZ")
+    ax.legend(fontsize=7)
+    ax.set_title("Y and its prediction ΩZ", fontsize=9)
+    _curves(axes[0, 2], axes[0, 3], m)
+    ctx.figure("smpc_2d", fig, "SMPC on 512 points from two atoms with correlation 0.14: data; intermediate code "
+               "Y against its top-down prediction ΩZ; objective and normalised R² over training (cf. Fig. 7).")
+    fig, axes = _fig(1, 2)
+    Xn, Xh = _normalized(X), _normalized(m.predict())
+    axes[0, 0].scatter(Xn[:, 0], Xn[:, 1], s=3, c="r", label="X (normalised)")
+    axes[0, 0].scatter(Xh[:, 0], Xh[:, 1], s=3, c="g", label="X̂ (normalised)")
+    axes[0, 0].legend(fontsize=7)
+    axes[0, 1].scatter(Z[:, 0], Z[:, 1], s=3)
+    axes[0, 1].set_title("learned latents Z", fontsize=9)
+    ctx.figure("smpc_2d_latents", fig, "Normalised input and prediction X̂ = K_Z X/T; the learned latents lie on "
+               "the two axes like the true ones (cf. Fig. 7(c, d)).")
+    ctx.note(f"{iters} iterations instead of 6000. Latent amplitudes are not given for the 2-D set; we use the "
+             "30-D set's N(5, 1) (one active latent per point). Trained on raw inputs: on variance-normalised "
+             "inputs λ = 0.8 thresholds every code to zero (tried); normalisation is used for R² as in Fig. 7. "
+             "Ω is initialised as L⁻¹ with H = LLᵀ (so ΩᵀΩ = H⁻¹, the stated intent of App. E.1).")
+
+
+@experiment("smpc-30d", description="SMPC on 30-D sparse data from an orthogonal dictionary: R² ≈ 0.9 and latents recovered (002 §7.1, Fig. 8)",
+            cpu_time="~60 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 8"))
+def smpc_30d(ctx: Context) -> None:
+    from simcode.ksm import SMPC
+    from simcode.ksm.metrics import sine_similarity_error
+
+    rng = np.random.default_rng(ctx.seed)
+    T, N, K = 1500, 30, 16
+    Q, _ = np.linalg.qr(rng.standard_normal((N, K)))  # Gram-Schmidt: orthonormal atoms
+    A = Q.T
+    Zt = rng.normal(5.0, 1.0, (T, K)) * (rng.random((T, K)) < 0.125)
+    X = Zt @ A
+    Z0 = Zt + rng.standard_normal((T, K))
+    iters = 150 if ctx.quick else 2000
+    m = SMPC(K, prior="l1", lam=0.8, rho=5.0, max_iter=iters, init_omega="random", record_every=10,
+             device=ctx.device, random_state=ctx.seed, callback=_progress(ctx, iters, "SMPC iterations", 10))
+    m.fit(X, Z_init=Z0)
+    err0 = sine_similarity_error(Zt, Z0)
+    err = sine_similarity_error(Zt, m.codes_)
+    r2 = m.score()
+    ctx.metric("iterations", m.n_iter_)
+    ctx.metric("r2_normalised", r2)
+    ctx.metric("sine_similarity_error_init", err0)
+    ctx.metric("sine_similarity_error_final", err)
+    ctx.metric("seconds", m.history_["time"][-1])
+    ctx.claim("R² of the implicit generative map ≈ 0.9", source="002 §7.1, Fig. 8(a)", measured=r2, expected=0.9,
+              kind="close", tol=0.05)
+    ctx.claim("sine-similarity latent error goes to ≈ 0 (≤ 0.05)", source="002 §7.1, Fig. 8(c)", measured=err,
+              expected=0.05, kind="at_most", note="threshold ours")
+    fig, axes = _fig(1, 3)
+    _curves(axes[0, 0], axes[0, 1], m)
+    i = int(np.argmax((Zt > 0).sum(1)))
+    axes[0, 2].plot(Zt[i], "ko-", label="true")
+    axes[0, 2].plot(Z0[i], "b.", label="initial")
+    axes[0, 2].plot(np.asarray(m.codes_)[i], "g.-", label="learned")
+    axes[0, 2].legend(fontsize=7)
+    axes[0, 2].set_title("one sample's latents", fontsize=9)
+    ctx.figure("smpc_30d", fig, "SMPC on 30-D data (16 orthonormal atoms, 12.5% active, amplitudes N(5,1)): "
+               "objective, normalised R², and a sample's true / initial / learned latents (cf. Fig. 8).")
+    ctx.note(f"T = 1500 (the size of §6.1; §7.1 does not state it), {iters} iterations instead of 10000, ρ = 5 "
+             "and λ = 0.8 taken from the 2-D example (not stated for this set). Initialisation as App. E.1: "
+             "Z = Z_true + N(0,1), Ω, W ~ N(0,1), M = I, Y = ΩZ.")
+
+
+def _simplex_alternating_min(X, K, omega, n_iter, rng):
+    """Alternating minimisation for P2 (eq. 8, proximity weight ω/2T as in App. A.2; Tasissa et al. 2023):
+    exact A-step (the implicit map) and 20 projected-gradient Z-steps; W from random data points."""
+    from simcode.ksm.admm import implicit_map
+    from simcode.sparse.priors import get_prior
+
+    proj = get_prior("simplex")
+    T = X.shape[0]
+    A = X[rng.choice(T, K, replace=False)]
+    Z = proj.prox(rng.random((T, K)), 1.0)
+    for _ in range(n_iter):
+        G = A @ A.T
+        L = np.linalg.eigvalsh(G)[-1] + 1e-12
+        d2 = (X**2).sum(1)[:, None] - 2 * X @ A.T + (A**2).sum(1)[None, :]
+        for _ in range(20):
+            grad = Z @ G - X @ A.T + 0.5 * omega * d2
+            Z = proj.prox(Z - grad / L, 1.0)
+        A = implicit_map(X, Z, omega, simplex=True)
+    return Z, A
+
+
+@experiment("smpc-moons", description="SMPC with the simplex prior on two moons: R² ≈ 0.7 and local receptive fields (002 §7.1, Fig. 9)",
+            cpu_time="~60 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 9"))
+def smpc_moons(ctx: Context) -> None:
+    from simcode.data import make_moons
+    from simcode.experiments.ksm import _receptive_field_spread
+    from simcode.ksm import SMPC
+
+    rng = np.random.default_rng(ctx.seed)
+    T = 500 if ctx.quick else 2500
+    X, _ = make_moons(T, noise=0.01, random_state=ctx.seed)
+    K, omega = 12, 0.1
+    Zt, At = _simplex_alternating_min(X, K, omega, 30 if ctx.quick else 500, rng)
+    Z0 = Zt + 5.0 * rng.standard_normal(Zt.shape)
+    iters = 100 if ctx.quick else 1500
+    m = SMPC(K, prior="simplex", lam=0.0, rho=5.0, max_iter=iters, omega=omega, init_omega="cholesky",
+             record_every=10, device=ctx.device, random_state=ctx.seed,
+             callback=_progress(ctx, iters, "SMPC iterations", 10))
+    m.fit(X, Z_init=Z0)
+    Z = np.asarray(m.codes_)
+    r2 = m.score()
+    spread = _receptive_field_spread(X, Z)
+    ctx.metric("iterations", m.n_iter_)
+    ctx.metric("r2_normalised", r2)
+    ctx.metric("receptive_field_spread_ratio", spread)
+    ctx.metric("seconds", m.history_["time"][-1])
+    ctx.claim("R² of the implicit generative map ≈ 0.7", source="002 §7.1, Fig. 9(a)", measured=r2, expected=0.7,
+              kind="close", tol=0.05)
+    ctx.claim("local receptive fields emerge (activation-weighted spread ≤ 0.5 of the data's)",
+              source="002 §7.1, Fig. 9(b)", measured=spread, expected=0.5, kind="at_most",
+              note="threshold ours; wider than the KSM case (0.3) as the paper notes")
+    fig, axes = _fig(1, 3, w=4.2)
+    Xn, Xh = _normalized(X), _normalized(m.predict())
+    Ah = np.asarray(m.components_)
+    Ah = Ah / np.sqrt((np.asarray(m.predict()) ** 2).sum(1).mean())
+    ax = axes[0, 0]
+    ax.scatter(Xn[:, 0], Xn[:, 1], s=2, c="r", label="X")
+    ax.scatter(Xh[:, 0], Xh[:, 1], s=2, c="g", label="X̂")
+    ax.scatter(Ah[:, 0], Ah[:, 1], marker="x", c="k", s=40, label="Â atoms")
+    ax.legend(fontsize=7)
+    ax.set_title("normalised input and prediction", fontsize=9)
+    ax = axes[0, 1]
+    for k in np.argsort(-Z.sum(0))[:4]:
+        sel = Z[:, k] > 1e-3
+        ax.scatter(X[sel, 0], X[sel, 1], s=3, c=Z[sel, k], cmap="viridis", vmin=0, vmax=1)
+    ax.set_title("where 4 units fire", fontsize=9)
+    h = m.history_
+    axes[0, 2].plot(h["iteration"], h["r2"])
+    axes[0, 2].set_title("R² (normalised)", fontsize=9)
+    ctx.figure("smpc_moons", fig, "SMPC with simplex-constrained latents on two moons: normalised input (red) and "
+               "prediction (green), where four units are active, R² over training (cf. Fig. 9).")
+    ctx.note(f"T = {T}, {iters} iterations instead of 8000. Z_true from {30 if ctx.quick else 500} iterations of "
+             "alternating minimisation of P2 with ω = 0.1 (App. E.1), Z = Z_true + N(0, 5²) projected on the "
+             "simplex, Ω from the Cholesky factor of ZZᵀ/T + ωD. ρ = 5 taken from the 2-D example (not stated).")
