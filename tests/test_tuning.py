@@ -80,3 +80,25 @@ def test_bad_input():
         nonneg_rotations(Z, n_starts=0)
     with pytest.raises(ValueError, match="Z"):
         tuning_certificate(np.zeros((5, 3)))
+
+
+def _torch_case(device):
+    import torch
+
+    rng = np.random.default_rng(2)
+    Z = 1.0 + rng.uniform(size=(30, 4))
+    Zt = torch.as_tensor(Z, device=device)
+    res = nonneg_rotations(Zt, n_starts=16, random_state=0, max_iter=300)
+    assert isinstance(res.O, torch.Tensor) and res.O.device.type == torch.device(device).type
+    O = res.O.cpu().numpy()
+    assert res.found and np.allclose(O.T @ O, np.eye(4), atol=1e-10)
+    assert (Z @ O).min() >= -1e-6 * Z.max()
+
+
+def test_torch_input_cpu():
+    _torch_case("cpu")
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_torch_input_cuda():
+    _torch_case("cuda")

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from simcode._utils import check_array, check_random_state
+from simcode._utils import check_array, check_random_state, resolve_device
 
 __all__ = ["RotationSearchResult", "TuningCertificate", "nonneg_rotations", "tuning_certificate",
            "permutation_distance"]
@@ -191,8 +191,27 @@ def tuning_certificate(Z, *, max_dim: int = 7, tol: float = 1e-7) -> TuningCerti
                              "not separable and no tangent ellipsoid fits strictly (this proves nothing either way)")
 
 
+def _ap_torch(Z, O, max_iter, feas_tol, device):
+    """Batched alternating projections in torch (CPU or CUDA, float64)."""
+    import torch
+
+    Zt = torch.as_tensor(Z, dtype=torch.float64, device=device)
+    Ot = torch.as_tensor(O, dtype=torch.float64, device=device)
+    zmax = Zt.max()
+    for it in range(max_iter):
+        Y = torch.clamp(Zt @ Ot, min=0.0)
+        U, _, Vh = torch.linalg.svd(Zt.T @ Y)
+        Ot = U @ Vh
+        if it % 50 == 49:
+            neg = -(Zt @ Ot).amin(dim=(1, 2)) / zmax
+            if bool(torch.all(neg <= feas_tol * 1e-2)):
+                break
+    return Ot.cpu().numpy()
+
+
 def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int = 2000,
-                     feas_tol: float = 1e-6, min_distance: float = 1e-3, certify="auto") -> RotationSearchResult:
+                     feas_tol: float = 1e-6, min_distance: float = 1e-3, certify="auto",
+                     device: str | None = None) -> RotationSearchResult:
     """Search for non-negative tunings ``Z O`` (O orthogonal) with the same Q = Z Zᵀ that are not a
     permutation of Z, and try to certify uniqueness (Theorem 2 of ``shared/papers/000``).
 
@@ -206,12 +225,23 @@ def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int
     min_distance : a candidate is non-trivial when its permutation distance exceeds this.
     certify : run :func:`tuning_certificate`: True, False, or "auto" (only when no rotation was found — a
         found rotation already settles the question).
+    device : None (NumPy on the CPU, or the tensor's device when Z is a torch tensor), "cpu", "cuda[:i]" or
+        "auto": where the batched projections run (torch). A torch ``Z`` gets ``O`` and ``Z_rotated`` back as
+        tensors on its device; a NumPy ``Z`` gets NumPy arrays.
 
     Returns
     -------
     RotationSearchResult. ``found=True`` proves non-uniqueness (to ``feas_tol``); ``found=False`` proves
     nothing by itself; ``certificate.unique=True`` proves uniqueness.
     """
+    torch_in = None
+    if type(Z).__module__.startswith("torch"):
+        torch_in = Z.device
+        Z = Z.detach().cpu().numpy()
+        if device is None:
+            device = str(torch_in)
+    if device is not None:
+        device = resolve_device(device)
     Z = _check_Z(Z)
     if not isinstance(n_starts, (int, np.integer)) or n_starts < 1:
         raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
@@ -226,14 +256,17 @@ def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int
     G = rng.standard_normal((B - half, K, K))
     O[half:] = np.stack([_polar(g) for g in G])
     Zt = Z.T
-    for it in range(max_iter):
-        Y = np.maximum(Z @ O, 0.0)
-        O = np.linalg.svd(Zt @ Y)
-        O = O[0] @ O[2]
-        if it % 50 == 49:
-            neg = -(Z @ O).min(axis=(1, 2)) / zmax
-            if np.all(neg <= feas_tol * 1e-2):
-                break
+    if device is not None:
+        O = _ap_torch(Z, O, max_iter, feas_tol, device)
+    else:
+        for it in range(max_iter):
+            Y = np.maximum(Z @ O, 0.0)
+            O = np.linalg.svd(Zt @ Y)
+            O = O[0] @ O[2]
+            if it % 50 == 49:
+                neg = -(Z @ O).min(axis=(1, 2)) / zmax
+                if np.all(neg <= feas_tol * 1e-2):
+                    break
     ZO = Z @ O
     neg = -ZO.min(axis=(1, 2)) / zmax
     feas = neg <= feas_tol
@@ -253,6 +286,12 @@ def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int
         note = f"no non-trivial rotation found, and uniqueness is proved ({cert.method})"
     else:
         note = "no non-trivial rotation found; without a certificate this proves nothing"
-    return RotationSearchResult(found=found, O=O[best], Z_rotated=Zr, distance=float(dists[best]),
+    Obest = O[best]
+    if torch_in is not None:
+        import torch
+
+        Obest = torch.as_tensor(Obest, device=torch_in)
+        Zr = torch.as_tensor(Zr, device=torch_in)
+    return RotationSearchResult(found=found, O=Obest, Z_rotated=Zr, distance=float(dists[best]),
                                 negativity=float(max(neg[best], 0.0)), q_error=q_err, certificate=cert,
                                 n_starts=B, n_feasible=int(feas.sum()), distances=dists[feas], note=note)
