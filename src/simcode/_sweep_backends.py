@@ -93,15 +93,13 @@ def _indexed(fn, i, point, seed, pass_seed):
 def _run_loky(fn, tasks, pass_seed, n_jobs, scheduler, on_result):
     from joblib import Parallel, delayed
 
-    try:
-        from joblib.externals.loky.process_executor import TerminatedWorkerError
-    except ImportError:  # pragma: no cover
-        TerminatedWorkerError = RuntimeError
+    from concurrent.futures import BrokenExecutor  # loky's TerminatedWorkerError derives from it
+
     par = Parallel(n_jobs=resolve_n_jobs(n_jobs), backend="loky", return_as="generator_unordered")
     try:
         for i, rec in par(delayed(_indexed)(fn, i, p, s, pass_seed) for i, p, s in tasks):
             on_result(i, rec)
-    except TerminatedWorkerError as exc:
+    except BrokenExecutor as exc:
         raise RuntimeError(f"a worker process died during the sweep; finished points are kept in the cache "
                            f"(when cache_dir is set) and re-running the same call resumes: {exc}") from exc
 
