@@ -299,3 +299,73 @@ def test_cuda_matches_cpu():
     b = KernelSimilarityMatching(6, device="cuda", **kw).fit(torch.as_tensor(X, device="cuda"))
     assert b.components_.device.type == "cuda"
     np.testing.assert_allclose(b.components_.cpu().numpy(), a.components_, rtol=1e-6, atol=1e-8)
+
+
+def _per_sample_admm(X, W0, Z0, lam, omega, rho, schedule, n_z, lr_w, batches, epochs, simplex=False):
+    """Algorithm 2 written naively: a loop over samples with explicit K×K matrices P_i, M_i (002 App. C.1/C.2)."""
+    T, N = X.shape
+    K = W0.shape[0]
+    W = W0.copy()
+    Z = Z0.copy()
+    c = 1 + omega if simplex else 1.0
+    Bm = (lambda z: np.diag(z)) if simplex else (lambda z: np.eye(K))
+    G = W @ W.T
+    P = np.stack([np.outer(z, z) + omega * Bm(z) for z in Z])
+    M = np.stack([G / 2] * T)
+    scale = 1.0 if schedule in (1, 2) else 0.01
+
+    def proj(v):
+        u = np.sort(v)[::-1]
+        css = np.cumsum(u) - 1
+        r = np.nonzero(u - css / np.arange(1, K + 1) > 0)[0][-1]
+        return np.maximum(v - css[r] / (r + 1), 0)
+
+    for _ in range(epochs):
+        for idx in batches:
+            G = W @ W.T
+            eta = scale / np.linalg.eigvalsh(G)[-1]
+            for i in idx:
+                z = Z[i]
+                for _ in range(n_z):
+                    E = np.outer(z, z) + omega * Bm(z) - P[i] + M[i] / rho
+                    g = -c * W @ X[i] + 2 * rho * E @ z + (rho * omega * np.diag(E) if simplex else 0)
+                    v = z - eta * g
+                    z = proj(v) if simplex else np.sign(v) * np.maximum(np.abs(v) - lam * eta, 0)
+                    if schedule in (1, 2):
+                        P[i] = (M[i] - G / 2) / rho + np.outer(z, z) + omega * Bm(z)
+                if schedule == 3:
+                    P[i] = (M[i] - G / 2) / rho + np.outer(z, z) + omega * Bm(z)
+                if schedule in (2, 3):
+                    M[i] = M[i] + rho * (np.outer(z, z) + omega * Bm(z) - P[i])
+                Z[i] = z
+            grad = sum(P[i] @ W - c * np.outer(Z[i], X[i]) for i in idx) / len(idx)
+            W = W - lr_w * grad
+            if not simplex:
+                W /= np.linalg.norm(W, axis=1, keepdims=True)
+            if schedule == 1:
+                M[:] = W @ W.T / 2
+    return W, Z
+
+
+@pytest.mark.parametrize("schedule", [1, 2, 3])
+@pytest.mark.parametrize("simplex", [False, True])
+def test_batched_state_equals_per_sample_algorithm(schedule, simplex):
+    """The shared per-minibatch state (no K×K matrix per sample) reproduces Algorithm 2 with explicit P_i, M_i."""
+    X, D, C = _synthetic(T=40, N=7, K=4)
+    rng = np.random.default_rng(2)
+    if simplex:
+        X = X / 5
+        W0 = X[:4] + 0.1 * rng.standard_normal((4, 7))
+        Z0 = rng.random((40, 4))
+        Z0 /= Z0.sum(1, keepdims=True)
+    else:
+        W0 = D + 0.3 * rng.standard_normal(D.shape)
+        W0 /= np.linalg.norm(W0, axis=1, keepdims=True)
+        Z0 = rng.random((40, 4))
+    kw = dict(lam=0.3, omega=0.05, rho=0.7, schedule=schedule, n_z_steps=4, lr_w=0.02, batch_size=10)
+    m = KernelSimilarityMatching(4, prior="simplex" if simplex else "l1", max_epochs=3, tol=0, device="cpu",
+                                 random_state=0, **kw).fit(X, W_init=W0, Z_init=Z0)
+    perm = np.random.default_rng(0).permutation(40)
+    W, Z = _per_sample_admm(X, W0, Z0, 0.3, 0.05, 0.7, schedule, 4, 0.02, np.array_split(perm, 4), 3, simplex)
+    np.testing.assert_allclose(m.W_, W, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(m.codes_, Z, rtol=1e-9, atol=1e-10)

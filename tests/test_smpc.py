@@ -32,6 +32,23 @@ def test_two_atom_example_recovers_latents(fitted):
     assert m.history_["objective"][-1] < m.history_["objective"][0]
 
 
+def test_safe_steps_prevent_that_divergence():
+    X, A, Z = _two_atoms(T=64)
+    m = SMPC(2, lr_y=5.0, max_iter=50, device="cpu", random_state=0).fit(100 * X)
+    assert m.status_ == "max_iter" and np.isfinite(m.score())
+
+
+def test_r2_matches_mds_optimum_prediction(fitted):
+    """At the similarity-matching optimum K_Z ≈ YᵀY ≈ XᵀX (paper orientation), so X̂ = K_Z X/T ≈ X (XᵀX/T)
+    (ours): the normalised R² must match the closed form R²(X, X C), C = XᵀX/T."""
+    from simcode.ksm.metrics import r2_score
+
+    X, Z, m = fitted
+    n = lambda A: A / np.sqrt((A**2).sum(1).mean())  # noqa: E731
+    C = X.T @ X / X.shape[0]
+    assert m.score() == pytest.approx(r2_score(n(X), n(X @ C)), abs=0.01)
+
+
 def test_neural_dynamics_reach_the_convex_minimiser(fitted):
     """Eqs. 39-40 with ζ at its fixed point are proximal gradient on
     min_{y,z} -xᵀWᵀy + ½yᵀMy + λ||z||₁ + ρ/2||y - Ωz||², convex for M ≻ 0: compare with cvxpy."""
@@ -92,7 +109,7 @@ def test_minibatches_and_torch():
 def test_divergence_is_caught():
     X, A, Z = _two_atoms(T=64)
     with pytest.warns(Warning, match="diverged"):
-        m = SMPC(2, lr_y=5.0, max_iter=200, device="cpu", random_state=0).fit(100 * X)
+        m = SMPC(2, lr_y=5.0, max_iter=200, safe_steps=False, device="cpu", random_state=0).fit(100 * X)
     assert m.status_ == "diverged"
     assert np.all(np.isfinite(m.W_))
 
