@@ -7,7 +7,7 @@ import torch
 from sklearn.decomposition import sparse_encode as sk_sparse_encode
 
 from simcode._utils import ConvergenceWarning
-from simcode.sparse.fista import fista, ista, lipschitz_constant, sparse_encode
+from simcode.sparse.fista import active_set, fista, ista, lipschitz_constant, sparse_encode
 from simcode.sparse.priors import get_prior
 
 
@@ -210,3 +210,39 @@ def test_bad_input():
         fista(X, D, 0.1, "l7")
     with pytest.raises(ValueError, match="algorithm"):
         sparse_encode(X, D, 0.1, algorithm="lars")
+
+
+@pytest.mark.parametrize("prior", ["l1", "l1_nonneg"])
+def test_active_set_exact_against_sklearn_and_cvxpy(prior):
+    X, D = _problem(n=60, p=12, K=24, seed=8)
+    lam = 0.25
+    res = active_set(X, D, lam, prior, tol=1e-9)
+    assert res.converged and res.n_polished == X.shape[0]  # no FISTA fallback needed here
+    assert np.all(res.duality_gap <= 1e-9 * res.objective + 1e-15)
+    Zs = sk_sparse_encode(X, D, algorithm="lasso_cd", alpha=lam, positive=prior == "l1_nonneg", max_iter=100000)
+    o_sk = _obj(X, D, Zs, lam, prior)
+    assert np.all(res.objective <= o_sk * (1 + 1e-9))
+    for i in range(4):
+        assert res.objective[i] == pytest.approx(_cvx_solve(X[i], D, lam, prior), rel=1e-7)
+    # KKT: on the support C_j = λ sign(z_j); off it |C_j| ≤ λ (C = (x − zD)Dᵀ)
+    C = (X - res.codes @ D) @ D.T
+    on = res.codes != 0
+    np.testing.assert_allclose(C[on], lam * np.sign(res.codes[on]), atol=1e-9)
+    assert np.all((C[~on] if prior == "l1_nonneg" else np.abs(C[~on])) <= lam + 1e-9)
+
+
+def test_active_set_fallback_warm_start_and_per_sample_lambda():
+    X, D = _problem(n=30, p=10, K=20, seed=9)
+    lams = np.linspace(0.05, 0.8, 30)
+    ref = fista(X, D, lams, tol=1e-10, max_iter=20000)
+    forced = active_set(X, D, lams, max_support=1, tol=1e-10)  # supports > 1 go to the FISTA fallback
+    assert forced.n_polished < 30 and forced.converged
+    np.testing.assert_allclose(forced.objective, ref.objective, rtol=1e-8)
+    warm = active_set(X, D, lams, init=ref.codes, tol=1e-10)
+    np.testing.assert_allclose(warm.objective, ref.objective, rtol=1e-8)
+    t = active_set(torch.tensor(X, dtype=torch.float32), torch.tensor(D, dtype=torch.float32), 0.3)
+    assert t.codes.dtype == torch.float32
+    np.testing.assert_allclose(t.objective.numpy(), fista(X, D, 0.3, tol=1e-10).objective, rtol=1e-4)
+    np.testing.assert_allclose(sparse_encode(X, D, 0.3), active_set(X, D, 0.3).codes)
+    with pytest.raises(ValueError, match="lasso only"):
+        active_set(X, D, 0.3, "ridge")

@@ -14,7 +14,8 @@ Dictionary step from the sufficient statistics :math:`A = Z^\top Z/n`, :math:`B 
 constraint the exact minimiser :math:`D = (A + \omega I)^{-1}B` (002 Appendix A, :math:`A^* = \frac{XZ^\top}{T}
 (\frac{ZZ^\top}{T} + \omega I)^{-1}`); for unit-norm atoms exact block-coordinate minimisation over atoms,
 :math:`d_k \leftarrow \Pi_{\|\cdot\|\le1}\big(d_k + (B_k - A_kD)/A_{kk}\big)` (Mairal et al. 2010, Alg. 2).
-Codes: :func:`simcode.sparse.fista.fista` warm-started; a sample keeps its previous code if the new one is not
+Codes: :func:`simcode.sparse.fista.active_set` for ℓ1 / ℓ1 ≥ 0 (exact, certified), :func:`simcode.sparse.fista.fista`
+for other priors, warm-started; a sample keeps its previous code if the new one is not
 better, so in batch mode :math:`F` never increases.
 
 Online mode (Mairal, Bach, Ponce & Sapiro 2010, "Online learning for matrix factorization and sparse
@@ -37,8 +38,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from .._utils import check_random_state, resolve_device
 from ._sc_backend import back
-from .fista import _to_tensor, fista, lipschitz_constant
-from .priors import get_prior
+from .fista import _to_tensor, active_set, fista, lipschitz_constant
+from .priors import L1, L1NonNeg, get_prior
 
 __all__ = ["DictionaryLearning", "match_atoms"]
 
@@ -95,10 +96,12 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
     dict_init : array (n_components, n_features), optional
         Initial dictionary; default: randomly chosen data samples, normalised.
     coding_tol, coding_max_iter : float, int
-        Passed to :func:`simcode.sparse.fista.fista` for each code step.
+        Tolerance and FISTA iteration cap of each code step (active-set solver for ``l1``/``l1_nonneg``,
+        FISTA otherwise).
     dict_sweeps : int, optional
-        Block-coordinate sweeps per unit-norm dictionary step (default 5 in batch mode, 1 online, as in
-        Mairal et al.'s warm-started update).
+        Block-coordinate sweeps per unit-norm dictionary step (default 5; Mairal et al. use 1 warm-started
+        sweep online, which on 002's synthetic set-up recovered 14/16 atoms in 10 epochs where 5 sweeps
+        recovered 16/16).
     dead_atom_tol : float
         An atom is dead when its usage A_kk ≤ dead_atom_tol × mean usage; it is re-initialised.
     random_state : None, int or Generator
@@ -227,8 +230,12 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            res = fista(Xt, D, lam, prior, init=init, tol=self.coding_tol, max_iter=self.coding_max_iter,
-                        L=max(lipschitz_constant(D), 1e-12))
+            if isinstance(prior, (L1, L1NonNeg)):
+                res = active_set(Xt, D, lam, prior, init=init, tol=self.coding_tol,
+                                 fallback_max_iter=self.coding_max_iter)
+            else:
+                res = fista(Xt, D, lam, prior, init=init, tol=self.coding_tol, max_iter=self.coding_max_iter,
+                            L=max(lipschitz_constant(D), 1e-12))
         return res.codes, res.objective
 
     def _dict_step(self, D, A, B):
@@ -238,7 +245,7 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
             return torch.linalg.solve(M, B)
         D = D.clone()
         diag = torch.diagonal(A).tolist()
-        sweeps = self.dict_sweeps if self.dict_sweeps is not None else (5 if self.method == "batch" else 1)
+        sweeps = self.dict_sweeps if self.dict_sweeps is not None else 5
         for _ in range(sweeps):
             for k, akk in enumerate(diag):
                 if akk <= 0:
