@@ -204,7 +204,7 @@ def test_cdl_recovers_filters_from_random_init():
     assert np.all(m.errors < 0.1), m.errors
     assert cdl.objective_[-1] < cdl.objective_[0]
     codes = cdl.transform(Y[:2], max_iter=300, tol=1e-3)
-    assert codes.shape == (2, K, T - L + 1)
+    assert codes.shape == (2, K, T + L - 1)  # boundary='full' codes
     rec = cdl.inverse_transform(codes)
     assert np.linalg.norm(rec - Y[:2]) < 0.3 * np.linalg.norm(Y[:2])
 

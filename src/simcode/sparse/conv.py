@@ -216,7 +216,7 @@ def conv_synthesis(codes, atoms, spatial_dims: int | None = None, method: str = 
 def conv_sparse_code(signals, atoms, lam: float, prior="l1", *, max_iter: int = 500, tol: float = 1e-4,
                      method: str = "auto", init=None, spatial_dims: int | None = None,
                      chunk_size: int | None = None, overlap: int | None = None, chunk_batch: int = 512,
-                     check_every: int = 10, device=None) -> CSCResult:
+                     check_every: int = 10, boundary: str = "valid", device=None) -> CSCResult:
     r"""Convolutional sparse coding by FISTA: :math:`\min_x \tfrac12\|y - Hx\|_2^2 + \lambda g(x)` per signal.
 
     Implements the CSC step of paper 004 ("Convolutional sparse coding step", separable over signals)
@@ -238,6 +238,9 @@ def conv_sparse_code(signals, atoms, lam: float, prior="l1", *, max_iter: int = 
         batch, each padded with ``overlap`` samples (default ``4 * atom_length``) on both sides whose codes
         are discarded; the data term of the padding is masked so nothing outside the signal is invented.
     chunk_batch : how many chunks go into one batched FISTA run (bounds memory).
+    boundary : ``"valid"`` (every code places a whole filter inside the signal) or ``"full"`` (codes also
+        for filters that stick out of the signal, e.g. spikes cut by a window edge: code length
+        ``length + atom_length - 1``, the data term only counts observed samples).
     device : ``None`` (the tensor's device, CPU for NumPy), ``"cpu"``, ``"cuda"`` or ``"auto"``.
 
     Returns
@@ -266,6 +269,11 @@ def conv_sparse_code(signals, atoms, lam: float, prior="l1", *, max_iter: int = 
             raise ValueError("init (warm start) cannot be combined with chunk_size")
         return _chunked(y, a, lam, prior, step, batched, was_tensor, gap_kind, chunk_size, overlap,
                         chunk_batch, max_iter=max_iter, tol=tol, method=method, check_every=check_every)
+    if boundary not in ("valid", "full"):
+        raise ValueError(f"boundary must be 'valid' or 'full', got {boundary!r}")
+    ymask = None
+    if boundary == "full":
+        y, ymask = _pad_full(y, fsize)
     op = ConvOperator(a, tuple(y.shape[2:]), method)
     code_shape = (y.shape[0], a.shape[0]) + op.code_shape
     if init is None:
@@ -279,7 +287,7 @@ def conv_sparse_code(signals, atoms, lam: float, prior="l1", *, max_iter: int = 
             raise ValueError(f"init must have shape {code_shape} (or without the batch axis), got {tuple(x0.shape)}")
     with torch.no_grad():
         x, info = _fista(y, op, lam, prior, step, x0, max_iter=max_iter, tol=tol, check_every=check_every,
-                         gap_kind=gap_kind)
+                         gap_kind=gap_kind, ymask=ymask)
     if not info["converged"]:
         detail = f"relative duality gap {info['gap']:.2e} > tol {tol:g}" if gap_kind else f"tol {tol:g}"
         warn_not_converged("conv_sparse_code", info["n_iter"], detail)
@@ -287,6 +295,16 @@ def conv_sparse_code(signals, atoms, lam: float, prior="l1", *, max_iter: int = 
     return CSCResult(codes=_out(x, batched, was_tensor), objective=obj, n_iter=info["n_iter"],
                      converged=info["converged"], status="converged" if info["converged"] else "max_iter",
                      gap=info["gap"], history=info["history"])
+
+
+def _pad_full(y, fsize):
+    """Pad every spatial axis by ``f - 1`` on both sides; return the padded signals and the observed mask."""
+    pad = []
+    for f in reversed(fsize):
+        pad += [f - 1, f - 1]
+    yp = torch.nn.functional.pad(y, pad)
+    m = torch.nn.functional.pad(torch.ones((1, 1) + tuple(y.shape[2:]), dtype=y.dtype, device=y.device), pad)
+    return yp, m
 
 
 def _chunked(y, a, lam, prior, step, batched, was_tensor, gap_kind, chunk, overlap, chunk_batch, *,
@@ -416,9 +434,13 @@ class ConvDictionaryLearning:
     n_channels : channels per filter (electrodes, colour planes).
     n_epochs : alternating rounds; stops early when the objective's relative decrease < ``tol``.
     csc_iter, filter_iter : FISTA iterations per round for the codes (warm-started) and the filters.
-    init : ``"data"`` (random signal windows, the default: far from the truth but rarely stuck in the
-        shifted-filter local minima that Gaussian filters fall into), ``"random"`` (Gaussian filters) or an
+    init : ``"data"`` (the default: for each filter, the window centred on the largest deflection of a
+        randomly chosen signal; far from the truth but rarely stuck in the shifted-filter local minima that
+        Gaussian filters fall into), ``"random"`` (Gaussian filters) or an
         array of atoms.
+    boundary : ``"full"`` (default: codes also for filters cut by the signal's edges, as when windows are
+        cut from a long recording; the data term counts only observed samples, and the filter step fills the
+        unobserved padding with the current reconstruction, a majorise-minimise step) or ``"valid"``.
     method, device, random_state : convolution method, device and seed.
     callback : ``callback(epoch, estimator)`` called after every round (e.g. to track an error).
 
@@ -431,7 +453,8 @@ class ConvDictionaryLearning:
 
     def __init__(self, n_atoms: int, atom_length, lam: float = 0.1, prior="l1", n_channels: int = 1, *,
                  n_epochs: int = 20, csc_iter: int = 30, filter_iter: int = 20, tol: float = 1e-5,
-                 init="data", method: str = "auto", device=None, random_state=None, callback=None):
+                 init="data", boundary: str = "full", method: str = "auto", device=None, random_state=None,
+                 callback=None):
         self.n_atoms = n_atoms
         self.atom_length = atom_length
         self.lam = lam
@@ -442,6 +465,7 @@ class ConvDictionaryLearning:
         self.filter_iter = filter_iter
         self.tol = tol
         self.init = init
+        self.boundary = boundary
         self.method = method
         self.device = device
         self.random_state = random_state
@@ -483,7 +507,10 @@ class ConvDictionaryLearning:
                 h = np.empty(shape)
                 for k in range(K):
                     j = rng.integers(N)
-                    st = [rng.integers(s - f + 1) for s, f in zip(yn.shape[2:], fsize)]
+                    # a window centred on the largest deflection of a random signal (spike-triggered)
+                    e = np.abs(yn[j]).sum(0)
+                    peak = np.unravel_index(int(np.argmax(e)), e.shape)
+                    st = [int(np.clip(p - f // 2, 0, s - f)) for p, s, f in zip(peak, yn.shape[2:], fsize)]
                     sl = tuple(slice(s0, s0 + f) for s0, f in zip(st, fsize))
                     h[k] = yn[(j, slice(None)) + sl]
                 h += 1e-3 * rng.standard_normal(shape)
@@ -514,6 +541,11 @@ class ConvDictionaryLearning:
         rng = check_random_state(self.random_state)
         h = self._init_atoms(yb, fsize, rng)
         lam = float(self.lam)
+        if self.boundary not in ("valid", "full"):
+            raise ValueError(f"boundary must be 'valid' or 'full', got {self.boundary!r}")
+        mask = None
+        if self.boundary == "full":
+            yb, mask = _pad_full(yb, fsize)
         N, C = yb.shape[:2]
         K = self.n_atoms
         sig = tuple(yb.shape[2:])
@@ -530,7 +562,9 @@ class ConvDictionaryLearning:
                 op = ConvOperator(h, sig, self.method)
                 step = 1.0 / float(lipschitz(h))
                 x, _ = _fista(yb, op, lam, prior, step, x, max_iter=self.csc_iter, tol=1e-12,
-                              check_every=self.csc_iter, gap_kind=None)
+                              check_every=self.csc_iter, gap_kind=None, ymask=mask)
+                if mask is not None:  # MM step: fill the unobserved padding with the current reconstruction
+                    Yf = torch.fft.rfftn(yb + (1 - mask) * op.synth(x), s=nfft, dim=dims).reshape(N, C, -1)
                 Xf = torch.fft.rfftn(x, s=nfft, dim=dims).reshape(N, K, -1)
                 Gf = torch.einsum("nkf,nlf->fkl", Xf.conj(), Xf)
                 Bf = torch.einsum("nkf,ncf->fkc", Xf.conj(), Yf)
@@ -548,6 +582,8 @@ class ConvDictionaryLearning:
                 h = h / nrm.reshape((K,) + (1,) * (h.ndim - 1))
                 x = x * nrm.reshape((1, K) + (1,) * sdim)
                 r = yb - ConvOperator(h, sig, self.method).synth(x)
+                if mask is not None:
+                    r = r * mask
                 obj = float(0.5 * (r * r).sum() + lam * _g(prior, x).sum())
                 if not math.isfinite(obj):
                     raise RuntimeError("ConvDictionaryLearning diverged (objective is NaN/inf); check the "
@@ -579,7 +615,7 @@ class ConvDictionaryLearning:
             raise ValueError("this ConvDictionaryLearning is not fitted yet; call fit first")
         atoms = self._h if isinstance(signals, torch.Tensor) else self._h.detach().cpu().numpy()
         return conv_sparse_code(signals, atoms, self.lam, self.prior, max_iter=max_iter, tol=tol,
-                                method=self.method, spatial_dims=self._sdim, device=kwargs.pop("device", self.device),
+                                method=self.method, spatial_dims=self._sdim, boundary=self.boundary, device=kwargs.pop("device", self.device),
                                 **kwargs).codes
 
     def inverse_transform(self, codes):
@@ -587,5 +623,9 @@ class ConvDictionaryLearning:
         if not hasattr(self, "_h"):
             raise ValueError("this ConvDictionaryLearning is not fitted yet; call fit first")
         atoms = self._h.detach().cpu().numpy()
-        return conv_synthesis(codes, atoms if self.n_channels > 1 else atoms[:, 0], spatial_dims=self._sdim,
-                              method=self.method)
+        y = conv_synthesis(codes, atoms if self.n_channels > 1 else atoms[:, 0], spatial_dims=self._sdim,
+                           method=self.method)
+        if self.boundary == "full":  # keep the observed samples only
+            sl = tuple(slice(f - 1, -(f - 1) or None) for f in self._h.shape[2:])
+            y = y[(Ellipsis,) + sl]
+        return y
