@@ -76,13 +76,13 @@ def _history_figure(hists: dict, keys=("objective", "sparsity", "r2")):
 
 
 @experiment("ksm-synthetic", description="KSM ADMM (schedule 3) recovers a sparse dictionary from warm start (002 §6.1, Fig. 2)",
-            cpu_time="~60 s", sources=("002 §6.1", "002 Table 1", "002 Fig. 2"))
+            cpu_time="~90 s", sources=("002 §6.1", "002 Table 1", "002 Fig. 2"))
 def ksm_synthetic(ctx: Context) -> None:
     from simcode.ksm import KernelSimilarityMatching
     from simcode.ksm.metrics import dictionary_error, p_sparsity
 
     X, A, C, W0 = _paper_synthetic(ctx.seed)
-    epochs = 40 if ctx.quick else 600
+    epochs = 30 if ctx.quick else 300
     m = KernelSimilarityMatching(16, lam=0.5, omega=1e-4, rho=1.0, schedule=3, n_z_steps=15, lr_w=0.01,
                                  batch_size=128, max_epochs=epochs, tol=0, device=ctx.device,
                                  random_state=ctx.seed, callback=_progress(ctx, epochs, "ADMM epochs"))
@@ -149,7 +149,7 @@ def ksm_schedules(ctx: Context) -> None:
     from simcode.ksm import KernelSimilarityMatching
 
     X, A, C, W0 = _paper_synthetic(ctx.seed)
-    epochs = 30 if ctx.quick else 300
+    epochs = 20 if ctx.quick else 150
     hists, n_reach = {}, {}
     for s in ctx.track((1, 2, 3), "schedules"):
         m = KernelSimilarityMatching(16, lam=0.5, omega=1e-4, rho=1.0, schedule=s, lr_w=0.01, max_epochs=epochs,
