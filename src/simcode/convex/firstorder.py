@@ -52,14 +52,19 @@ class ADMMResult:
 
 
 class _Lifted:
-    """The structured data of a problem, on a torch device."""
+    """The structured data of a problem, diagonally rescaled, on a torch device.
+
+    Scaling (a congruence, so the problem is unchanged): M̃ = S M S with S = diag(d, e),
+    d_i = √C_ii (when the Q-cost has a positive diagonal and no trace budget) and e = √w, so that the
+    scaled costs are ≈ identity on both blocks; this makes one ρ fit all blocks.
+    """
 
     def __init__(self, problem, torch, device, dtype):
         n = problem.n
         self.n = n
         t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
         C = np.zeros((n, n))
-        self.quad = 0.0
+        quad = 0.0
         self.readouts: list[ReadoutCost] = []
         basis = None
         for term in problem.terms:
@@ -67,34 +72,55 @@ class _Lifted:
             if L is not None:
                 C += L
             if isinstance(term, SimilarityMatching):
-                self.quad += term.weight * term.c
+                quad += term.weight * term.c
             if isinstance(term, ReadoutCost):
                 self.readouts.append(term)
             if isinstance(term, EncoderCost) and term.basis.shape[1] < n:
                 basis = term.basis if basis is None else _intersect(basis, term.basis)
+        C = 0.5 * (C + C.T)
         self.nonneg = any(isinstance(c, Nonnegative) for c in problem.constraints)
         budgets = [c.c for c in problem.constraints if isinstance(c, TraceBudget)]
         self.budget = min(budgets) if budgets else None
-        self.C_np = 0.5 * (C + C.T)
-        self.C = t(self.C_np)
+        diagC = np.diag(C)
+        if self.budget is None and np.all(diagC > 0):
+            d = np.sqrt(diagC)
+            d /= np.exp(np.mean(np.log(d)))
+        else:
+            d = np.ones(n)
+        self.d_np = d
+        self.d = t(d)
+        self.C = t(C / np.outer(d, d))
+        self.quad = t(quad / np.outer(d, d) ** 2) if quad > 0 else None
         self.m = sum(r.Y.shape[1] for r in self.readouts)
         N = n + self.m
         self.N = N
-        self.Y = t(np.hstack([r.Y for r in self.readouts])) if self.readouts else t(np.zeros((n, 0)))
-        aff = np.concatenate([[r.affine] * r.Y.shape[1] for r in self.readouts]) if self.readouts else np.zeros(0)
+        if self.readouts:
+            Y = np.hstack([r.Y for r in self.readouts])
+            aff = np.concatenate([[r.affine] * r.Y.shape[1] for r in self.readouts])
+            w = np.concatenate([[r.weight] * r.Y.shape[1] for r in self.readouts])
+        else:
+            Y, aff, w = np.zeros((n, 0)), np.zeros(0, bool), np.zeros(0)
+        e = np.where(w > 0, np.sqrt(np.where(w > 0, w, 1.0)), 1.0)
+        self.e_np = e
+        self.Y = t(d[:, None] * Y * e[None, :])          # scaled fixed part of the B block
+        self.dvec = t(d)                                   # B̃ = Ỹ − d b̃ᵀ, b̃ = e ⊙ b
         self.affine = torch.as_tensor(aff.astype(bool), device=device)
-        wT = np.concatenate([[r.weight] * r.Y.shape[1] for r in self.readouts]) if self.readouts else np.zeros(0)
-        self.wT = t(wT)
+        self.wT = t(w / e**2)
         self.CT = torch.diag(self.wT)
-        # orthonormal basis of the allowed range of M (None: everything)
         if basis is not None:
             Bm = np.zeros((N, basis.shape[1] + self.m))
-            Bm[:n, : basis.shape[1]] = basis
+            Bm[:n, : basis.shape[1]], _ = np.linalg.qr(d[:, None] * basis)
             Bm[n:, basis.shape[1]:] = np.eye(self.m)
             self.P = t(Bm)
         else:
             self.P = None
         self.torch = torch
+
+    def unscale_Q(self, Qs):
+        return Qs / np.outer(self.d_np, self.d_np)
+
+    def unscale_b(self, bs):
+        return bs / self.e_np
 
     # ----- the two projections
     def proj_S(self, A):
@@ -115,7 +141,7 @@ class _Lifted:
         torch = self.torch
         n = self.n
         W = torch.empty_like(V)
-        Qh = (rho * V[:n, :n] - self.C) / (rho + 2 * self.quad)
+        Qh = (rho * V[:n, :n] - self.C) / (rho + 2 * self.quad if self.quad is not None else rho)
         Qh = 0.5 * (Qh + Qh.T)
         if self.nonneg:
             Qh = Qh.clamp_min(0)
@@ -128,8 +154,9 @@ class _Lifted:
         b = None
         if self.m:
             VB = 0.5 * (V[:n, n:] + V[n:, :n].T)
-            b = torch.where(self.affine, (self.Y - VB).mean(0), torch.zeros_like(self.wT))
-            B = self.Y - b[None, :]
+            bt = (self.dvec @ (self.Y - VB)) / (self.dvec @ self.dvec)
+            b = torch.where(self.affine, bt, torch.zeros_like(self.wT))
+            B = self.Y - self.dvec[:, None] * b[None, :]
             W[:n, n:] = B
             W[n:, :n] = B.T
             W[n:, n:] = V[n:, n:] - self.CT / rho
@@ -138,7 +165,9 @@ class _Lifted:
     def objective(self, W):
         n = self.n
         Q = W[:n, :n]
-        val = (self.C * Q).sum() + self.quad * (Q * Q).sum()
+        val = (self.C * Q).sum()
+        if self.quad is not None:
+            val = val + (self.quad * Q * Q).sum()
         if self.m:
             val = val + (self.wT * torch_diag(W[n:, n:])).sum()
         return float(val)
@@ -149,7 +178,7 @@ class _Lifted:
         torch = self.torch
         n = self.n
         Lam = 0.5 * (Lam + Lam.T)
-        linear = self.quad == 0
+        linear = self.quad is None
         if linear and self.budget is not None and not self.nonneg:
             return None
         if any(r.weight == 0 for r in self.readouts) and not linear:
@@ -166,7 +195,9 @@ class _Lifted:
         L1 = Lam.clone()
         if self.m:
             LB = L1[:n, n:]
-            LB = torch.where(self.affine[None, :], LB - LB.mean(0, keepdim=True), LB)
+            # zero "column sums" in the scaled geometry: dᵀ Λ_B = 0 on affine columns
+            dd = self.dvec / (self.dvec @ self.dvec)
+            LB = torch.where(self.affine[None, :], LB - dd[:, None] * (self.dvec @ LB)[None, :], LB)
             L1[:n, n:] = LB
             L1[n:, :n] = LB.T
             L1[n:, n:] = self.CT
@@ -205,12 +236,11 @@ class _Lifted:
         torch = self.torch
         n = self.n
         G = self.C - L[:n, :n]
-        if self.quad > 0:
-            a = self.quad
+        if self.quad is not None:
             Gm = G.clamp_max(0) if self.nonneg else G
             if self.budget is not None:
                 return None
-            val = -(Gm * Gm).sum() / (4 * a)
+            val = -(Gm * Gm / self.quad).sum() / 4
         else:
             val = torch.zeros((), dtype=G.dtype, device=G.device)
             if self.budget is not None:
@@ -265,9 +295,7 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
     N, n = L.N, L.n
     # scale: start ρ at the size of the costs
     if rho is None:
-        scale = float(torch.linalg.norm(L.C)) + float(torch.linalg.norm(L.CT))
-        ynorm = float(torch.linalg.norm(L.Y)) if L.m else 1.0
-        rho = max(scale / max(ynorm, 1e-12), 1e-6) if L.m else max(scale, 1e-3)
+        rho = 1.0
     W = torch.zeros((N, N), dtype=dtype, device=device)
     if L.m:
         W[:n, :n] = torch.eye(n, dtype=dtype, device=device) * float(torch.linalg.norm(L.Y)) / math.sqrt(n)
@@ -308,28 +336,26 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
             if r_p < tol and r_d < tol and (lb is None or gap is None or gap < tol):
                 converged = True
                 break
-            # residual balancing
-            if r_p > 10 * r_d:
-                rho *= 2.0
-                U = U / 2.0
-            elif r_d > 10 * r_p:
-                rho /= 2.0
-                U = U * 2.0
+            # residual balancing (OSQP-style: ρ ← ρ·√(r_p/r_d), only for a large imbalance)
+            ratio = math.sqrt(max(r_p, 1e-300) / max(r_d, 1e-300))
+            if ratio > 3 or ratio < 1 / 3:
+                f = min(max(ratio, 0.1), 10.0)
+                rho *= f
+                U = U / f
     obj = L.objective(W)
     if lb is None or not converged:
         lb = L.lower_bound(rho * U)
     Q = X[:n, :n]
-    Q = 0.5 * (Q + Q.T)
+    Q = L.unscale_Q(0.5 * (Q + Q.T).detach().cpu().numpy())
     return ADMMResult(
-        Q=Q.detach().cpu().numpy(),
-        b=_split_b(b, L) if b is not None else [],
+        Q=Q,
+        b=_split_b(L.unscale_b(b.detach().cpu().numpy()), L) if b is not None else [],
         objective=obj, lower_bound=lb, n_iter=it, converged=converged,
         primal_residual=r_p, dual_residual=r_d, history=hist, time_s=time.perf_counter() - t0,
     )
 
 
 def _split_b(b, L):
-    b = b.detach().cpu().numpy()
     out, i = [], 0
     for r in L.readouts:
         k = r.Y.shape[1]
