@@ -116,17 +116,17 @@ def run(ctx: Context) -> None:
                "objective decreases monotonically. Right: true atoms and their learned counterparts.")
 
     # ---- 2. natural-image patches: 16×16 whitened -------------------------------------------------------
-    n_patches, K, epochs = (3000, 64, 2) if ctx.quick else (20000, 192, 4)
+    n_patches, K, epochs, bs = (2000, 64, 2, 500) if ctx.quick else (10000, 192, 3, 1000)
     P = load_image_patches(16, n_patches, whiten=True, random_state=ctx.seed)
     lam_p = 0.9  # 002 Table 1, patches
     t0 = time.perf_counter()
-    dlp = DictionaryLearning(K, lam=lam_p, method="online", max_iter=1, batch_size=256, coding_tol=1e-4,
+    dlp = DictionaryLearning(K, lam=lam_p, method="online", max_iter=1, batch_size=bs, coding_tol=1e-4,
                              coding_max_iter=300, random_state=ctx.seed, device=device)
     init_atoms = None
     for ep in ctx.track(range(epochs), "patch dictionary epochs"):
         perm = np.random.default_rng(ctx.seed + ep).permutation(n_patches)
-        for s in range(0, n_patches, 256):
-            dlp.partial_fit(P[perm[s:s + 256]])
+        for s in range(0, n_patches, bs):
+            dlp.partial_fit(P[perm[s:s + bs]])
             if init_atoms is None:
                 init_atoms = dlp.components_.copy()
     t_patch = time.perf_counter() - t0
@@ -170,5 +170,6 @@ def run(ctx: Context) -> None:
     ctx.note("The synthetic run starts from randomly chosen data samples, not (as 002 §6.1) from the true dictionary "
              "plus N(0, 0.3²) noise, so recovery here is the harder problem. 'Gabor-like' is operationalised as the "
              "orientation-selectivity index of each atom's power spectrum; the 0.5 threshold is ours, not the "
-             "paper's. Patches: K and the number of patches are reduced from 002's 192 atoms / 40000 patches in "
-             "--quick mode only.")
+             "paper's. Patches: 10000 patches (002: ~40000) and mini-batches of 1000 (002: 128) to stay within a "
+             "laptop-minute budget; --quick uses 2000 patches and 64 atoms. The R² claim threshold (0.99) is ours: "
+             "the ℓ1 penalty shrinks the planted amplitudes (4–6) by about λ = 0.5, which caps R² below 1.")

@@ -22,7 +22,7 @@ import torch
 
 
 def active_set_lasso(B, G, lam, nonneg: bool, Z0, max_iter: int, max_support: int, kkt_tol: float,
-                     n_add: int = 4):
+                     n_add: int = 1):
     """Return ``(Z, done, n_iter)``: codes, a per-sample flag (KKT satisfied on exit), iterations run.
 
     ``B = X Dᵀ`` (n×K), ``G = D Dᵀ`` (K×K), ``lam`` a float or an (n, 1) tensor, ``Z0`` a warm start.
@@ -51,7 +51,11 @@ def active_set_lasso(B, G, lam, nonneg: bool, Z0, max_iter: int, max_support: in
         S = Za != 0
         score = (C if nonneg else C.abs()) - lam_a
         score = torch.where(S, torch.full_like(score, -torch.inf), score)
-        vals, js = torch.topk(score, k_add, dim=-1)
+        if k_add == 1:
+            v1, j1 = score.max(-1)
+            vals, js = v1[:, None], j1[:, None]
+        else:
+            vals, js = torch.topk(score, k_add, dim=-1)
         fin = opt_sub & (vals[:, 0] <= eps_a)
         add = opt_sub & ~fin
         if bool(fin.any()):
