@@ -1,0 +1,171 @@
+"""CRsAE: the unrolled encoder solves the family's sparse-coding problem (checked with cvxpy), gradients are
+right (finite differences), training learns filters, bad input raises clear errors."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+import scipy.linalg as sl
+import torch
+
+from simcode.sparse.spikesort import match_atoms
+from simcode.sparse.unrolled import CRsAE, safe_exp
+
+
+def conv_matrix(h, T):
+    K, L = h.shape
+    return np.hstack([sl.convolution_matrix(h[k], T - L + 1, mode="full") for k in range(K)])
+
+
+def _atoms(rng, K=2, L=6):
+    h = rng.standard_normal((K, L))
+    return h / np.linalg.norm(h, axis=1, keepdims=True)
+
+
+def _fixed(family, h, lam, n_iter, **kw):
+    """A CRsAE with given filters and no training (n_epochs=0)."""
+    return CRsAE(h.shape[0], h.shape[1], lam=lam, n_iter=n_iter, family=family, init=h, n_epochs=0, **kw)
+
+
+def test_gaussian_encoder_solves_nonneg_lasso():
+    rng = np.random.default_rng(0)
+    h = _atoms(rng)
+    T = 40
+    M = conv_matrix(h, T)
+    y = M @ np.maximum(rng.standard_normal(M.shape[1]) - 1.2, 0) + 0.05 * rng.standard_normal(T)
+    lam = 0.1
+    z = cp.Variable(M.shape[1], nonneg=True)
+    cp.Problem(cp.Minimize(0.5 * cp.sum_squares(y - M @ z) + lam * cp.sum(z))).solve(solver=cp.CLARABEL)
+    ae = _fixed("gaussian", h, lam, 3000).fit(y[None])
+    x = ae.transform(y)
+    np.testing.assert_allclose(x.ravel(), z.value, atol=2e-3)
+
+
+def test_poisson_encoder_solves_poisson_l1_problem():
+    rng = np.random.default_rng(1)
+    h = _atoms(rng)
+    T = 40
+    M = conv_matrix(h, T)
+    y = rng.poisson(np.exp(0.3 + M @ np.maximum(rng.standard_normal(M.shape[1]) - 1.0, 0))).astype(float)
+    lam = 0.5
+    ae = _fixed("poisson", h, lam, 4000).fit(y[None])
+    b = float(ae.bias_[0])
+    z = cp.Variable(M.shape[1], nonneg=True)
+    eta = M @ z + b
+    cp.Problem(cp.Minimize(cp.sum(cp.exp(eta) - cp.multiply(y, eta)) + lam * cp.sum(z))).solve(solver=cp.CLARABEL)
+    x = ae.transform(y)
+    np.testing.assert_allclose(x.ravel(), z.value, atol=5e-3)
+    # the decoder mean is exp(H x + b)
+    np.testing.assert_allclose(ae.predict(y), np.exp(M @ x.ravel() + b), rtol=1e-10)
+
+
+def test_binomial_encoder_solves_logistic_l1_problem():
+    rng = np.random.default_rng(2)
+    h = _atoms(rng)
+    T, Mtr = 40, 5
+    M = conv_matrix(h, T)
+    p = 1 / (1 + np.exp(-(-0.5 + M @ np.maximum(rng.standard_normal(M.shape[1]) - 1.0, 0))))
+    y = rng.binomial(Mtr, p).astype(float)
+    lam = 0.05
+    ae = _fixed("binomial", h, lam, 4000, n_trials=Mtr).fit(y[None])
+    b = float(ae.bias_[0])
+    z = cp.Variable(M.shape[1], nonneg=True)
+    eta = M @ z + b
+    nll = cp.sum(Mtr * cp.logistic(eta) - cp.multiply(y, eta)) / Mtr  # the encoder's objective is NLL / M
+    cp.Problem(cp.Minimize(nll + lam * cp.sum(z))).solve(solver=cp.CLARABEL)
+    np.testing.assert_allclose(ae.transform(y).ravel(), z.value, atol=5e-3)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "poisson", "binomial"])
+def test_loss_gradient_matches_finite_differences(family):
+    rng = np.random.default_rng(3)
+    h = _atoms(rng, K=2, L=4)
+    y = rng.poisson(2.0, size=(2, 16)).astype(float) if family != "binomial" else rng.binomial(3, 0.4, (2, 16)) * 1.0
+    ae = CRsAE(2, 4, lam=0.05, n_iter=5, family=family, init=h, n_epochs=0, n_trials=3, step=0.05,
+               prior="l1").fit(y)
+    yt = torch.tensor(y[:, None])
+
+    def f(H):
+        ae._H = H
+        return ae._forward_loss(yt)
+
+    H = ae._H.detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(f, (H,), eps=1e-6, atol=1e-6)
+
+
+def test_safe_exp_is_exp_below_cap_and_finite_above():
+    e = torch.tensor([-3.0, 0.0, 10.0, 15.0, 1e6], dtype=torch.float64)
+    out = safe_exp(e)
+    np.testing.assert_allclose(out[:4].numpy(), np.exp(e[:4].numpy()))
+    assert torch.isfinite(out).all()
+
+
+def test_training_learns_spike_like_filters():
+    rng = np.random.default_rng(4)
+    K, L, T, N = 2, 10, 120, 96
+    t = np.arange(L)
+    h = np.stack([np.sin(2 * np.pi * t / L) * np.hanning(L), np.exp(-((t - 4) / 1.8) ** 2)])
+    h /= np.linalg.norm(h, axis=1, keepdims=True)
+    Y = np.zeros((N, T))
+    for n in range(N):
+        for k in range(K):
+            x = np.zeros(T - L + 1)
+            x[rng.choice(T - L + 1, 2, replace=False)] = rng.uniform(3, 5, 2)
+            Y[n] += np.convolve(x, h[k])
+    Y += 0.05 * rng.standard_normal(Y.shape)
+    errs = []
+    ae = CRsAE(K, L, lam=0.3, n_iter=25, n_epochs=25, batch_size=16, lr=0.03, random_state=0,
+               callback=lambda e, est: errs.append(match_atoms(h, est.atoms_).errors.max()))
+    ae.fit(Y)
+    assert errs[-1] < 0.15, errs
+    assert ae.loss_history_[-1] < ae.loss_history_[0]
+    np.testing.assert_allclose(np.linalg.norm(ae.atoms_, axis=1), 1.0, atol=1e-10)
+
+
+def test_untied_and_learned_lambda_move():
+    rng = np.random.default_rng(5)
+    Y = np.abs(rng.standard_normal((16, 40)))
+    ae = CRsAE(2, 5, lam=0.2, n_iter=5, tied=False, learn_lambda=True, n_epochs=2, batch_size=8,
+               random_state=0).fit(Y)
+    assert ae.lam_ != pytest.approx(0.2)
+    assert not np.allclose(ae.encoder_atoms_, ae.atoms_)
+    xt = ae.transform(torch.tensor(Y))
+    assert isinstance(xt, torch.Tensor) and xt.shape == (16, 2, 36)
+
+
+def test_bad_inputs():
+    y = np.abs(np.random.default_rng(6).standard_normal((4, 30)))
+    with pytest.raises(ValueError, match="integer counts"):
+        CRsAE(2, 5, family="poisson").fit(y)
+    with pytest.raises(ValueError, match="n_trials"):
+        CRsAE(2, 5, family="binomial", n_trials=2).fit(np.full((4, 30), 3.0))
+    with pytest.raises(ValueError, match="family"):
+        CRsAE(2, 5, family="gamma").fit(y)
+    with pytest.raises(ValueError, match="shorter than the filters"):
+        CRsAE(2, 50).fit(y)
+    with pytest.raises(ValueError, match="channels"):
+        CRsAE(2, 5, n_channels=2).fit(np.ones((4, 3, 30)))
+    bad = y.copy()
+    bad[0, 3:6] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        CRsAE(2, 5).fit(bad)
+    with pytest.raises(ValueError, match="not fitted"):
+        CRsAE(2, 5).transform(y)
+
+
+def test_divergence_is_reported():
+    rng = np.random.default_rng(7)
+    y = rng.standard_normal((8, 40))
+    with pytest.raises(RuntimeError, match="step"):  # step 1e3 >> 1/L: the unrolled FISTA blows up to NaN
+        CRsAE(2, 5, step=1e3, lam=1e-3, n_iter=300, n_epochs=2, batch_size=8, prior="l1",
+              random_state=0).fit(y)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graph_training_matches_eager():
+    rng = np.random.default_rng(8)
+    Y = np.abs(rng.standard_normal((32, 60)))
+    kw = dict(lam=0.2, n_iter=10, n_epochs=2, batch_size=16, random_state=0, device="cuda")
+    a = CRsAE(2, 6, cuda_graph=True, **kw).fit(Y)
+    b = CRsAE(2, 6, cuda_graph=False, **kw).fit(Y)
+    np.testing.assert_allclose(a.atoms_, b.atoms_, atol=1e-4)
+    np.testing.assert_allclose(a.transform(Y), b.transform(Y), atol=1e-4)
