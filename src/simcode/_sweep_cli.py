@@ -53,6 +53,8 @@ def plot_sweep(table, metric: str, params: Sequence[str] | None = None, ax=None,
         xs = g.index.to_numpy()
         numeric = np.issubdtype(np.asarray(xs).dtype, np.number)
         ax.plot(xs if numeric else np.arange(len(xs)), g.to_numpy(), "o-")
+        if numeric and len(xs) > 2 and np.all(xs > 0) and xs.max() / xs.min() >= 30:
+            ax.set_xscale("log")  # a geometric grid such as λ
         if not numeric:
             ax.set_xticks(np.arange(len(xs)), [str(v) for v in xs])
         ax.set_xlabel(x)
