@@ -98,16 +98,12 @@ def run(ctx: Context) -> None:
     axes[1].set_xlabel("outer iteration")
     axes[1].set_ylabel("F − min F")
     axes[1].set_title("Batch objective (monotone)")
-    order = match_atoms(D_true, dl.components_)  # noqa: F841  (documented matching)
     from scipy.optimize import linear_sum_assignment
 
-    C = np.abs(D_true @ (dl.components_ / np.linalg.norm(dl.components_, axis=1, keepdims=True)).T)
-    r, c = linear_sum_assignment(-C)
-    show = np.concatenate([D_true[r[:6]], np.sign(np.sum(D_true[r[:6]] * dl.components_[c[:6]], 1))[:, None]
-                           * dl.components_[c[:6]]], axis=1)
-    axes[2].imshow(np.vstack([D_true[r[:6]], (np.sign(np.sum(D_true[r[:6]] * dl.components_[c[:6]], 1))[:, None]
-                                              * dl.components_[c[:6]])]), aspect="auto", cmap="RdBu_r")
-    del show
+    learned = dl.components_ / np.linalg.norm(dl.components_, axis=1, keepdims=True)
+    r, c = linear_sum_assignment(-np.abs(D_true @ learned.T))
+    sgn = np.sign(np.sum(D_true[r[:6]] * learned[c[:6]], 1))[:, None]
+    axes[2].imshow(np.vstack([D_true[r[:6]], sgn * learned[c[:6]]]), aspect="auto", cmap="RdBu_r")
     axes[2].set_title("6 true atoms (top) and their learned matches (bottom)")
     axes[2].set_xlabel("feature")
     fig.tight_layout()
