@@ -58,7 +58,7 @@ def _panel_neurons(ax, sol, title):
 
 
 @experiment("identifiability", description="Theorem 1: tight scattering decides whether semi-NMF autoencoding is "
-            "modular; checked against the certified optimum of Problem 1", cpu_time="~40 s",
+            "modular; checked against the certified optimum of Problem 1", cpu_time="~60 s",
             sources=("000 §3 Theorem 1", "000 Fig. 1 table"))
 def run(ctx: Context) -> None:
     import matplotlib.pyplot as plt

@@ -21,7 +21,7 @@ def _plot_pair(ax, x, Z, res, title):
 
 
 @experiment("tuning", description="Theorem 2: non-negativity fixes single-neuron tunings (place and grid cells); "
-            "search for non-negative rotations + uniqueness certificates", cpu_time="~60 s",
+            "search for non-negative rotations + uniqueness certificates", cpu_time="~2-3 min",
             sources=("000 §4 Theorem 2", "000 Fig. 2 table"))
 def run(ctx: Context) -> None:
     import matplotlib.pyplot as plt
