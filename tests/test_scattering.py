@@ -95,7 +95,6 @@ def test_paper_settings():
 
 
 def test_facet_margin_agrees_with_brute_force_directions():
-    rng = np.random.default_rng(0)
     for S, A, lam in instances(8):
         res = tight_scattering(S, A, lam)
         t = np.linspace(0, 2 * np.pi, 20000, endpoint=False)

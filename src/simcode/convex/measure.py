@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg as sla
-from scipy.optimize import minimize, nnls
+from scipy.optimize import nnls
 from scipy.spatial import ConvexHull, QhullError
 
 from simcode._utils import check_array, check_positive, check_random_state, warn_not_converged
