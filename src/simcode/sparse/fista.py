@@ -38,7 +38,7 @@ import torch
 
 from .._utils import ConvergenceWarning, resolve_device
 from ._sc_backend import back
-from .priors import L1, L1NonNeg, Prior, get_prior
+from .priors import L1, L1NonNeg, get_prior
 
 __all__ = ["SparseCodingResult", "fista", "ista", "active_set", "sparse_encode", "lipschitz_constant"]
 

@@ -68,7 +68,7 @@ class Prior:
         """:math:`g` of each row: shape ``Z.shape[:-1]`` (``inf`` where a constraint is violated)."""
         t, was_np = as_tensor(Z)
         if t.ndim == 0:
-            raise ValueError(f"Z must have at least 1 dimension (codes on the last axis), got a scalar")
+            raise ValueError("Z must have at least 1 dimension (codes on the last axis), got a scalar")
         if t.shape[-1] == 0:
             raise ValueError("Z must have at least one code coordinate on its last axis")
         out = back(self._value(t), was_np)
