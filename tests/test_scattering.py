@@ -135,3 +135,16 @@ def test_bad_input():
         tight_scattering(S, np.eye(2), 0.0)
     with pytest.raises(ValueError, match="A"):
         tight_scattering(S, np.eye(3), 0.1)
+
+
+def test_sample_weights_equal_duplicated_samples():
+    rng = np.random.default_rng(7)
+    S = rng.uniform(0, 1, (30, 2))
+    counts = rng.integers(1, 4, 30)
+    Sd = np.repeat(S, counts, axis=0)
+    p = counts / counts.sum()
+    A, lam = mixing(70), 0.05
+    r1, r2 = tight_scattering(S, A, lam, p=p), tight_scattering(Sd, A, lam)
+    assert r1.identifiable == r2.identifiable and np.allclose(r1.F, r2.F)
+    s1, s2 = solve_affine_autoencoder(S, A, lam, p=p), solve_affine_autoencoder(Sd, A, lam)
+    assert np.isclose(s1.measure.objective, s2.measure.objective, rtol=1e-9)
