@@ -80,6 +80,7 @@ class ConvexReLU:
     solver : "cvxpy" (Clarabel interior point: exact, small/medium problems, CPU), "torch" (FISTA /
         augmented Lagrangian, CPU or GPU, large problems) or "auto" (cvxpy when the convex program has at most
         ~2·10⁵ cone-constraint rows, torch otherwise or on CUDA).
+    prune_tol : hidden units whose group norm is below ``prune_tol`` × the largest are dropped on recovery.
     tol : relative duality-gap tolerance; ``max_iter``: total inner iterations (torch solver).
     device : "auto" | "cpu" | "cuda"; float64 unless ``dtype`` says otherwise.
 
@@ -90,7 +91,8 @@ class ConvexReLU:
 
     def __init__(self, loss: str = "squared", lam: float = 1e-2, n_patterns: int = 200, gated: bool = False,
                  *, gates=None, solver: str = "auto", tol: float = 1e-6, max_iter: int = 20000, rho: float = 1.0,
-                 random_state=None, device: str = "auto", dtype=None, verbose: bool = False):
+                 prune_tol: float = 1e-7, random_state=None, device: str = "auto", dtype=None,
+                 verbose: bool = False):
         self.loss = loss
         self.lam = lam
         self.n_patterns = n_patterns
@@ -104,6 +106,7 @@ class ConvexReLU:
         self.device = device
         self.dtype = dtype
         self.verbose = verbose
+        self.prune_tol = prune_tol
 
     # --------------------------------------------------------------------------------------- validation
     def _targets(self, Y, n):
@@ -394,7 +397,10 @@ class ConvexReLU:
             raise ValueError("call fit() first")
         V = self.coef_.detach()
         ws, vs, gidx = [], [], []
-        tol = 1e-12 * max(1.0, float(V.abs().max()))
+        # interior-point solutions carry tiny non-zero groups: units below prune_tol × the largest are dropped
+        # (network_objective_ is evaluated after pruning, so the report stays honest)
+        big = float(torch.linalg.norm(V, dim=-2).max()) if V.numel() else 0.0
+        tol = max(1e-12, self.prune_tol * big)
         if self.gated:
             U, s, Vh = torch.linalg.svd(V, full_matrices=False)
             for i in range(V.shape[0]):
