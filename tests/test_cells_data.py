@@ -58,6 +58,14 @@ def test_grid_cells_2d_hexagonal_lattice():
     assert np.isclose(G(np.zeros(2)), 1.0)
 
 
+def test_grid_cells_torus_is_periodic():
+    Z, pos, _ = make_grid_cells([1 / 2, 1 / 4], 4, 24 * 24, 0.0, dim=2, arena="torus")
+    img = Z.reshape(24, 24, -1)  # pos[i*24+j] = (i/24) t1 + (j/24) t2
+    assert np.allclose(np.roll(img, 12, axis=0)[..., :4], img[..., :4])  # period 1/2 along t1
+    assert np.allclose(np.roll(img, 6, axis=1)[..., 4:], img[..., 4:])  # period 1/4 along t2
+    assert np.isclose(Z.min(), 0.0, atol=1e-12)  # zeros of G are sampled exactly
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="n_cells"):
         make_place_cells(0, 100, 0.1)
@@ -77,3 +85,7 @@ def test_bad_arguments():
         make_grid_cells([0.5], 3, 100, 0.0, dim=3)
     with pytest.raises(ValueError, match="phases_per_module"):
         make_grid_cells([0.5], 3, 100, 0.0, dim=2)
+    with pytest.raises(ValueError, match="arena"):
+        make_grid_cells([0.5], 4, 100, 0.0, dim=2, arena="disk")
+    with pytest.raises(ValueError, match="periods"):
+        make_grid_cells([0.3], 4, 100, 0.0, dim=2, arena="torus")

@@ -73,7 +73,8 @@ def make_place_cells(n_cells: int, n_positions: int, width: float, shape: str = 
     return Z, pos, cen
 
 
-def make_grid_cells(periods, phases_per_module: int, n_positions: int, threshold: float = 0.0, dim: int = 1):
+def make_grid_cells(periods, phases_per_module: int, n_positions: int, threshold: float = 0.0, dim: int = 1,
+                    arena: str = "square"):
     """Grid-cell modules: rectified periodic tunings, ``phases_per_module`` phase-shifted cells per period.
 
     ``dim=1``: a ring [0, 1) of ``n_positions`` positions; cell (m, k) is
@@ -85,6 +86,9 @@ def make_grid_cells(periods, phases_per_module: int, n_positions: int, threshold
     pattern ``G(x) = (2/3)(⅓ Σ_j cos(k_j·(x − φ)) + ½) ∈ [0, 1]`` with wave vectors of length 4π/(√3 λ_m) at
     30°, 90°, 150° (lattice vectors a₁ = λ(1, 0), a₂ = λ(½, √3/2)); cell = ``max(0, G − threshold) / (1 − threshold)`` (threshold in [0, 1)); the
     ``phases_per_module`` (a perfect square q²) phases tile the lattice cell: φ = (a/q) a₁ + (b/q) a₂.
+    ``arena="torus"`` samples instead the periodic rhombic torus spanned by (1, 0) and (½, √3/2) on a
+    √n × √n lattice (the 2-D analogue of the ring; every period must then divide 1, and with √n divisible by
+    3/λ_m the zeros of G at threshold 0 are sampled exactly).
 
     Returns
     -------
@@ -125,8 +129,17 @@ def make_grid_cells(periods, phases_per_module: int, n_positions: int, threshold
             raise ValueError(f"threshold must lie in [0, 1) for dim=2, got {threshold}")
         q = _square_side(P, "phases_per_module")
         side = _square_side(n_positions, "n_positions")
-        g = np.linspace(0.0, 1.0, side)
-        pos = np.array([(a, b) for a in g for b in g])
+        if arena == "square":
+            g = np.linspace(0.0, 1.0, side)
+            pos = np.array([(a, b) for a in g for b in g])
+        elif arena == "torus":
+            inv = 1.0 / periods
+            if np.any(np.abs(inv - np.round(inv)) > 1e-9):
+                raise ValueError(f"periods must divide the torus (1/period an integer) for arena='torus', got {periods}")
+            t1, t2 = np.array([1.0, 0.0]), np.array([0.5, np.sqrt(3) / 2])
+            pos = np.array([(i / side) * t1 + (j / side) * t2 for i in range(side) for j in range(side)])
+        else:
+            raise ValueError(f"arena must be 'square' or 'torus', got {arena!r}")
         angles = np.deg2rad([30.0, 90.0, 150.0])
         for m, lam in enumerate(periods):
             kvec = (4 * np.pi / (np.sqrt(3) * lam)) * np.stack([np.cos(angles), np.sin(angles)], 1)
