@@ -48,13 +48,17 @@ def reference_admm(X, W0, lam, omega, rho, schedule, n_z, lr_w, batches, max_epo
     T, N = X.shape
     K = W0.shape[0]
     W = W0 / np.linalg.norm(W0, axis=1, keepdims=True)
-    # Z init: 100 ISTA steps with W (as simcode does)
+    # Z init: 50 FISTA steps of sparse coding with W (as simcode does)
     G = W @ W.T
     L = np.linalg.eigvalsh(G)[-1]
     Z = np.zeros((T, K))
-    for _ in range(100):
-        V = Z - (Z @ G - X @ W.T) / L
-        Z = np.sign(V) * np.maximum(np.abs(V) - lam / L, 0)
+    Yf, t = Z, 1.0
+    for _ in range(50):
+        V = Yf - (Yf @ G - X @ W.T) / L
+        Zn = np.sign(V) * np.maximum(np.abs(V) - lam / L, 0)
+        tn = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
+        Yf = Zn + ((t - 1) / tn) * (Zn - Z)
+        Z, t = Zn, tn
     I = np.eye(K)
     P = np.stack([np.outer(z, z) + omega * I for z in Z])
     M = np.stack([G / 2 for _ in range(T)])
@@ -164,6 +168,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--mnist-size", action="store_true")
     args = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)
     import sklearn
     import torch
 
@@ -193,8 +198,8 @@ def main(argv=None):
                                          max_epochs=1, tol=0, device="cpu", random_state=0)
             t0 = time.perf_counter()
             m.fit(Xm)
-            print(f"MNIST-size (T=9000, N=784, K=500) schedule {sched}: one epoch {time.perf_counter() - t0:.1f} s "
-                  f"on CPU; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
+            print(f"MNIST-size (T=9000, N=784, K=500) schedule {sched}: fit {time.perf_counter() - t0:.1f} s on CPU "
+                  f"(of which the epoch {m.history_['time'][0]:.1f} s, the rest the sparse-coding init); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
 
 
 if __name__ == "__main__":

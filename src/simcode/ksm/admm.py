@@ -127,7 +127,7 @@ class KernelSimilarityMatching:
     normalize_rows : bool or None — unit-norm rows of W after each W-step; None → True for sparse priors,
         False for the simplex (whose atoms are points on the data manifold).
     init : "data" | "random" — W from random training samples or a Gaussian; ``fit(X, W_init=...)`` overrides.
-        Z starts from 100 ISTA steps with W (sparse; 002 §6.1) or a Gaussian projected on the simplex (§6.3).
+        Z starts from 50 FISTA steps of sparse coding with W (sparse; 002 §6.1) or a Gaussian projected on the simplex (§6.3).
     tol : float — stop when the relative change of the objective over an epoch falls below ``tol``.
     device : "auto" | "cpu" | "cuda" ; dtype : None (float64 on CPU, float32 on CUDA) | "float32" | "float64".
     random_state : seed.
@@ -232,7 +232,7 @@ class KernelSimilarityMatching:
             Z = prior.prox(torch.as_tensor(rng.standard_normal((T, K)), device=dev, dtype=dt), 1.0)
         else:
             Z = self._encode(Xt, W, torch.zeros(T, K, device=dev, dtype=dt), prior, lam, omega, simplex,
-                             n_iter=100, fista=False)
+                             n_iter=50, fista=True)
 
         perm = torch.as_tensor(rng.permutation(T), device=dev)
         n_b = math.ceil(T / p["B"])
