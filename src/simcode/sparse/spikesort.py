@@ -146,8 +146,11 @@ def detect_spikes(codes, threshold=None, min_distance: int = 10, rel_threshold: 
         check_positive(rel_threshold, "rel_threshold")
         thr = rel_threshold * X.max(axis=1)
     else:
-        thr = np.broadcast_to(np.asarray(threshold, dtype=float), (K,)) if np.ndim(threshold) <= 1 else None
-        if thr is None or thr.shape != (K,) or not np.all(np.isfinite(thr)):
+        try:
+            thr = np.broadcast_to(np.asarray(threshold, dtype=float), (K,))
+        except ValueError:
+            thr = None
+        if thr is None or not np.all(np.isfinite(thr)):
             raise ValueError(f"threshold must be a number or {K} numbers, got {threshold!r}")
     times, labels, amps = [], [], []
     for k in range(K):
