@@ -65,7 +65,7 @@ def run_simcode_crsae(Y, tmpl, L, lam, init, n_epochs):
 
     trace = []
     t0 = time.perf_counter()
-    CRsAE(3, L, lam=lam, n_iter=30, n_epochs=n_epochs, batch_size=32, lr=0.05, lr_decay=0.9, backprop="decoder",
+    CRsAE(3, L, lam=lam, n_iter=150, n_epochs=n_epochs, batch_size=16, lr=0.01, lr_decay=0.9, backprop="decoder",
           init=init, callback=lambda e, est: trace.append((time.perf_counter() - t0, max_err(tmpl, est.atoms_)))
           ).fit(Y)
     return trace

@@ -24,7 +24,8 @@ def run(ctx: Context) -> None:
 
     from .spike_sorting import ATOM_LENGTH, LAM, learn_cdl, simulate, windows
 
-    n_win, n_epochs = (120, 8) if ctx.quick else (480, 20)
+    n_win, n_epochs = (60, 4) if ctx.quick else (240, 15)
+    crsae_epochs = {"decoder": max(2, n_epochs // 2), "full": max(1, n_epochs // 5)}
     sig, tmpl, _ = simulate(ctx, n_win * 500 / 10_000)
     Y = windows(sig, n_win)
     dev = "cuda" if ctx.device == "cuda" else None
@@ -35,14 +36,14 @@ def run(ctx: Context) -> None:
     for bp in ("full", "decoder"):
         trace = []
         t0 = time.perf_counter()
-        bar = iter(ctx.track(range(n_epochs), f"CRsAE ({bp}) epochs"))
+        bar = iter(ctx.track(range(crsae_epochs[bp]), f"CRsAE ({bp}) epochs"))
 
         def cb(epoch, est, trace=trace, t0=t0, bar=bar):
             next(bar, None)
             trace.append((time.perf_counter() - t0, float(match_atoms(tmpl, est.atoms_).errors.max())))
 
-        CRsAE(3, ATOM_LENGTH, lam=LAM, n_iter=30, n_epochs=n_epochs, batch_size=32, lr=0.05, lr_decay=0.9,
-              backprop=bp, random_state=ctx.seed, callback=cb, device=dev).fit(Y)
+        CRsAE(3, ATOM_LENGTH, lam=LAM, n_iter=150, n_epochs=crsae_epochs[bp], batch_size=16, lr=0.01,
+              lr_decay=0.9, backprop=bp, random_state=ctx.seed, callback=cb, device=dev).fit(Y)
         results[bp] = trace
 
     ctx.metric("cdl_final_err", cdl_trace[-1][1])
@@ -55,9 +56,13 @@ def run(ctx: Context) -> None:
               measured=best, expected=0.1, kind="at_most")
     ctx.claim("alternating CDL learns the spike templates (max err < 0.1)", source="004 'Optimization perspective'",
               measured=cdl_trace[-1][1], expected=0.1, kind="at_most")
-    ctx.note("Same windows, same λ, same 'data' initialisation rule for both. CRsAE restarts its T = 30 FISTA "
+    ctx.note("Same windows, same λ, same 'data' initialisation rule for both. CRsAE restarts its T = 150 FISTA "
              "iterations from zero codes for every batch, while alternating CDL warm-starts its codes; on CPU "
-             "each CRsAE epoch also pays for back-propagation through the unrolled loop.")
+             "each CRsAE epoch also pays for back-propagation through the unrolled loop ('full'), so it gets "
+             "fewer epochs. Tried: T = 30 with Adam lr 0.02-0.05 plateaued at max err 0.2-0.6 (a short unrolled "
+             "encoder leaves the codes of these coherent, shifted filters unconverged and the learned filters "
+             "compensate); T = 150 with lr 0.01 reached max err ≈ 0.07 on 240 windows in 8 epochs (decoder "
+             "gradient).")
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.semilogy(*zip(*cdl_trace), "o-", label="alternating CDL")
