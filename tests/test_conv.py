@@ -218,3 +218,28 @@ def test_csc_cuda_matches_cpu():
                            tol=1e-6)
     assert gpu.codes.is_cuda
     np.testing.assert_allclose(gpu.codes.cpu().numpy(), cpu.codes, atol=1e-3)
+
+
+def test_cdl_2d_and_multichannel_shapes_and_descent():
+    rng = np.random.default_rng(10)
+    h = rng.standard_normal((2, 4, 4))
+    imgs = np.zeros((12, 20, 20))
+    for n in range(12):
+        for k in range(2):
+            x = np.zeros((17, 17))
+            x[rng.integers(0, 17, 3), rng.integers(0, 17, 3)] = rng.uniform(1, 2, 3)
+            imgs[n] += ss.convolve2d(x, h[k])
+    cdl = ConvDictionaryLearning(2, (4, 4), lam=0.1, n_epochs=6, random_state=0).fit(imgs)
+    assert cdl.atoms_.shape == (2, 4, 4)
+    np.testing.assert_allclose(np.linalg.norm(cdl.atoms_.reshape(2, -1), axis=1), 1.0, atol=1e-10)
+    assert cdl.objective_[-1] < cdl.objective_[0]
+    codes = cdl.transform(imgs[:2], max_iter=50)
+    assert codes.shape == (2, 2, 23, 23)  # boundary='full'
+    assert cdl.inverse_transform(codes).shape == (2, 20, 20)
+    # 1-D, 3 channels
+    sig = rng.standard_normal((5, 3, 80))
+    mc = ConvDictionaryLearning(2, 7, lam=0.1, n_channels=3, n_epochs=3, boundary="valid", random_state=0).fit(sig)
+    assert mc.atoms_.shape == (2, 3, 7)
+    assert mc.transform(sig, max_iter=20).shape == (5, 2, 74)
+    with pytest.raises(ValueError, match="channels"):
+        mc.transform(np.ones((5, 2, 80)))
