@@ -38,7 +38,9 @@ def to_tensor(x, name: str, *, ndim=2, min_rows: int = 1, device=None, dtype=Non
         raise ValueError(f"{name} must have {' or '.join(map(str, dims))} dimensions, got shape {tuple(t.shape)}")
     if t.ndim >= 1 and t.shape[0] < min_rows:
         raise ValueError(f"{name} must have at least {min_rows} rows (stimuli), got shape {tuple(t.shape)}")
-    if t.numel() and not bool(torch.isfinite(t).all()):
+    # one read-only pass: a NaN/inf anywhere makes the sum non-finite (an overflowing sum of finite values is
+    # re-checked elementwise before raising)
+    if t.numel() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return t
 

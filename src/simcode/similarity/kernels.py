@@ -16,12 +16,13 @@ __all__ = ["gram", "center", "rdm", "median_sigma"]
 
 
 def _sqdist(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    same = y is None
     y = x if y is None else y
     xx = (x * x).sum(1)
-    yy = (y * y).sum(1)
-    d = xx[:, None] + yy[None, :] - 2.0 * (x @ y.T)
-    d = d.clamp_min_(0.0)
-    if y is x:
+    yy = xx if same else (y * y).sum(1)
+    d = torch.addmm(xx[:, None] + yy[None, :], x, y.T, beta=1.0, alpha=-2.0)   # one n×n temporary
+    d.clamp_min_(0.0)
+    if same:
         d.fill_diagonal_(0.0)
     return d
 
@@ -187,7 +188,7 @@ def rdm(X, metric: str = "euclidean", *, conditions=None, partitions=None, noise
     if metric in ("euclidean", "sqeuclidean"):
         D = _sqdist(x)
         if metric == "euclidean":
-            D = D.sqrt()
+            D.sqrt_()
     elif metric == "correlation":
         xc = x - x.mean(1, keepdim=True)
         nrm = torch.linalg.norm(xc, dim=1)

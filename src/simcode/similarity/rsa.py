@@ -102,20 +102,33 @@ def rsa(rdm1, rdm2, method: str = "pearson"):
         raise ValueError(f"rdm1 must be square or condensed, got shape {tuple(a.shape)}")
     if b.ndim == 2 and b.shape[0] != b.shape[1]:
         raise ValueError(f"rdm2 must be square or condensed, got shape {tuple(b.shape)}")
+    if method in ("whitened_cosine", "whitened_pearson"):
+        A, B = _as_square(a, "rdm1"), _as_square(b, "rdm2")
+        if A.shape != B.shape:
+            raise ValueError(f"rdm1 and rdm2 must describe the same number of stimuli, got {A.shape[0]} and "
+                             f"{B.shape[0]}")
+        if A.shape[0] < 3:
+            raise ValueError("RDMs need at least 3 stimuli (2 dissimilarities) to be compared")
+        n = A.shape[0]
+
+        def dc(M):                       # H M H for symmetric M (row means = column means), one n×n buffer
+            M = M.clone()                              # never modify the caller's RDM
+            if method == "whitened_pearson":
+                M -= M.sum() / (n * (n - 1))          # subtract the mean dissimilarity (off-diagonal entries)
+                M.fill_diagonal_(0.0)
+            r = M.mean(0)
+            M -= r[None, :]
+            M -= r[:, None]
+            M += r.mean()
+            return M
+
+        return out(_cos(dc(A), dc(B)), torch_in)
     va, vb = _vec(a), _vec(b)
     if va.shape != vb.shape:
         raise ValueError(f"rdm1 and rdm2 must describe the same number of stimuli, got {va.numel()} and "
                          f"{vb.numel()} dissimilarities")
     if va.numel() < 2:
         raise ValueError("RDMs need at least 3 stimuli (2 dissimilarities) to be compared")
-    if method in ("whitened_cosine", "whitened_pearson"):
-        A, B = _as_square(a, "rdm1"), _as_square(b, "rdm2")
-        if method == "whitened_pearson":
-            A = A - va.mean(); B = B - vb.mean()
-            A.fill_diagonal_(0.0); B.fill_diagonal_(0.0)
-        Ga = -0.5 * (A - A.mean(0, keepdim=True) - A.mean(1, keepdim=True) + A.mean())
-        Gb = -0.5 * (B - B.mean(0, keepdim=True) - B.mean(1, keepdim=True) + B.mean())
-        return out(_cos(Ga, Gb), torch_in)
     if method == "cosine":
         return out(_cos(va, vb), torch_in)
     if method == "pearson":
