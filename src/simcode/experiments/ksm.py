@@ -292,7 +292,7 @@ def ksm_moons(ctx: Context) -> None:
     from simcode.ksm.metrics import modal_support_size, support_sizes
 
     X, _ = make_moons(2500, noise=0.01, random_state=ctx.seed)
-    epochs = 12 if ctx.quick else 150
+    epochs = 60 if ctx.quick else 150
     m = KernelSimilarityMatching(12, prior="simplex", omega=0.1, rho=1.0, schedule=1, lr_w=1.5e-3, n_z_steps=15,
                                  batch_size=128, max_epochs=epochs, tol=0, device=ctx.device,
                                  random_state=ctx.seed, callback=_progress(ctx, epochs, "ADMM epochs"))
