@@ -76,7 +76,7 @@ def _history_figure(hists: dict, keys=("objective", "sparsity", "r2")):
 
 
 @experiment("ksm-synthetic", description="KSM ADMM (schedule 3) recovers a sparse dictionary from warm start (002 §6.1, Fig. 2)",
-            cpu_time="~90 s", sources=("002 §6.1", "002 Table 1", "002 Fig. 2"))
+            cpu_time="~30 s", sources=("002 §6.1", "002 Table 1", "002 Fig. 2"))
 def ksm_synthetic(ctx: Context) -> None:
     from simcode.ksm import KernelSimilarityMatching
     from simcode.ksm.metrics import dictionary_error, p_sparsity
@@ -144,7 +144,7 @@ def _epochs_to_reach(obj, target):
 
 
 @experiment("ksm-schedules", description="Schedules 1 and 2 converge faster than schedule 3 (002 §6.1, Fig. 3)",
-            cpu_time="~60 s", sources=("002 §5.1.2", "002 Fig. 3"))
+            cpu_time="~30 s", sources=("002 §5.1.2", "002 Fig. 3"))
 def ksm_schedules(ctx: Context) -> None:
     from simcode.ksm import KernelSimilarityMatching
 
@@ -228,7 +228,7 @@ def ksm_digits(ctx: Context) -> None:
 
 
 @experiment("ksm-patches", description="KSM on whitened 16×16 natural-image patches: R² and Gabor-like atoms (002 §6.2, Fig. 4b)",
-            cpu_time="~3 min", sources=("002 §6.2", "002 Table 1", "002 Fig. 4"))
+            cpu_time="~30 s", sources=("002 §6.2", "002 Table 1", "002 Fig. 4"))
 def ksm_patches(ctx: Context) -> None:
     from simcode.data import load_image_patches
     from simcode.ksm import KernelSimilarityMatching
@@ -285,7 +285,7 @@ def _receptive_field_spread(X, Z):
 
 
 @experiment("ksm-moons", description="Simplex-prior KSM tiles the two-moons manifold: R², support size 2, local receptive fields (002 §6.3, Fig. 5)",
-            cpu_time="~40 s", sources=("002 §6.3", "002 Table 1", "002 Fig. 5"))
+            cpu_time="~25 s", sources=("002 §6.3", "002 Table 1", "002 Fig. 5"))
 def ksm_moons(ctx: Context) -> None:
     from simcode.data import make_moons
     from simcode.ksm import KernelSimilarityMatching

@@ -54,7 +54,7 @@ def _curves(ax_obj, ax_r2, m):
 
 
 @experiment("smpc-2d", description="SMPC network recovers the latents of a 2-atom 2-D data set (002 §7.1, Fig. 7)",
-            cpu_time="~20 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 7"))
+            cpu_time="~10 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 7"))
 def smpc_2d(ctx: Context) -> None:
     from simcode.ksm import SMPC
     from simcode.ksm.metrics import sine_similarity_error
@@ -117,7 +117,7 @@ def smpc_2d(ctx: Context) -> None:
 
 
 @experiment("smpc-30d", description="SMPC on 30-D sparse data from an orthogonal dictionary: R² ≈ 0.9 and latents recovered (002 §7.1, Fig. 8)",
-            cpu_time="~60 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 8"))
+            cpu_time="~20 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 8"))
 def smpc_30d(ctx: Context) -> None:
     from simcode.ksm import SMPC
     from simcode.ksm.metrics import sine_similarity_error
@@ -186,7 +186,7 @@ def _simplex_alternating_min(X, K, omega, n_iter, rng):
 
 
 @experiment("smpc-moons", description="SMPC with the simplex prior on two moons: R² ≈ 0.7 and local receptive fields (002 §7.1, Fig. 9)",
-            cpu_time="~60 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 9"))
+            cpu_time="~40 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 9"))
 def smpc_moons(ctx: Context) -> None:
     from simcode.data import make_moons
     from simcode.experiments.ksm import _receptive_field_spread
