@@ -246,3 +246,11 @@ def test_active_set_fallback_warm_start_and_per_sample_lambda():
     np.testing.assert_allclose(sparse_encode(X, D, 0.3), active_set(X, D, 0.3).codes)
     with pytest.raises(ValueError, match="lasso only"):
         active_set(X, D, 0.3, "ridge")
+
+
+def test_lambda_zero_is_least_squares():
+    X, D = _problem(n=10, p=10, K=6, seed=10)
+    res = fista(X, D, 0.0, "l1", tol=1e-12, max_iter=20000)
+    assert res.converged and res.criterion == "relative_change"
+    Z = np.linalg.lstsq(D.T, X.T, rcond=None)[0].T
+    np.testing.assert_allclose(res.codes, Z, atol=1e-8)

@@ -292,7 +292,8 @@ def _solve(X, D, lam, prior, *, init, max_iter, tol, L, accelerated, restart, ch
     n, K = Xt.shape[0], Dt.shape[0]
     dt = Xt.dtype
     tol_eff = max(tol, 20 * torch.finfo(dt).eps)
-    use_gap = isinstance(prior, (L1, L1NonNeg))
+    # with λ = 0 the lasso is least squares and the gap certificate degenerates to ½‖r‖²: use the step size
+    use_gap = isinstance(prior, (L1, L1NonNeg)) and not (isinstance(lam_v, float) and lam_v == 0.0)
     nonneg = isinstance(prior, L1NonNeg)
     do_polish = bool(polish) and use_gap
     if L is None:
