@@ -51,7 +51,7 @@ def learn_cdl(ctx: Context, Y, templates, n_epochs, label="CDL"):
 
 @experiment("spike-sorting", description="Learn 3 neurons' spike templates from a simulated 10 kHz recording "
             "(convolutional dictionary learning, far initialisation) and sort every spike",
-            cpu_time="~90 s", sources=("004 'Simulated data'", "004 'AE performs dictionary learning'"))
+            cpu_time="~100 s", sources=("004 'Simulated data'", "004 'AE performs dictionary learning'"))
 def run(ctx: Context) -> None:
     import matplotlib
 
@@ -65,7 +65,7 @@ def run(ctx: Context) -> None:
     elif ctx.quick:
         duration, n_win, n_epochs = 6.0, 120, 12
     else:
-        duration, n_win, n_epochs = 30.0, 480, 30
+        duration, n_win, n_epochs = 30.0, 480, 20
     sig, tmpl, times = simulate(ctx, duration)
     Y = windows(sig, n_win)
     ctx.metric("duration_s", duration)
