@@ -228,13 +228,13 @@ def ksm_digits(ctx: Context) -> None:
 
 
 @experiment("ksm-patches", description="KSM on whitened 16×16 natural-image patches: R² and Gabor-like atoms (002 §6.2, Fig. 4b)",
-            cpu_time="~30 s", sources=("002 §6.2", "002 Table 1", "002 Fig. 4"))
+            cpu_time="~100 s", sources=("002 §6.2", "002 Table 1", "002 Fig. 4"))
 def ksm_patches(ctx: Context) -> None:
     from simcode.data import load_image_patches
     from simcode.ksm import KernelSimilarityMatching
 
-    T = 1000 if ctx.quick else 5000
-    epochs = 3 if ctx.quick else 20
+    T = 1000 if ctx.quick else 10000
+    epochs = 3 if ctx.quick else 30
     X = load_image_patches(16, T, whiten=True, random_state=ctx.seed)
     lr = 0.05
     m = KernelSimilarityMatching(192, lam=0.9, omega=1e-4, rho=1.0, schedule=1, lr_w=lr, batch_size=128,
