@@ -142,6 +142,8 @@ def _run(fn, *args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true", help="smaller sizes (smoke test)")
+    ap.add_argument("--only", choices=("rsa", "cka", "knn", "stream"), action="append",
+                    help="run only these cases (repeatable)")
     a = ap.parse_args()
     from importlib.metadata import version
 
@@ -162,15 +164,20 @@ def main():
         print(f"{name:38s} peer {tp:8.3f} s {mp_:8.0f} MB | simcode {to:8.3f} s {mo:8.0f} MB | "
               f"speed-up {tp / to:7.1f}× | |Δ value| {abs(vp - vo):.1e}", flush=True)
 
-    pair(f"RDM+cosine_cov N={n_rsa}, p=100 (rsatoolbox)", case_rsa_rsatoolbox, case_rsa_simcode, (n_rsa, 100),
-         (n_rsa, 100))
-    pair(f"linear CKA N={n_cka}, p=512 (Gram-space ref)", case_cka_gram_reference, case_cka_simcode, (n_cka, 512),
-         (n_cka, 512))
-    pair(f"mutual kNN N={n_knn}, p=256, k=10 (platonic ref)", case_knn_platonic_reference, case_knn_simcode,
-         (n_knn, 256), (n_knn, 256))
-    ts, ms, vs = _run(case_cka_stream, n_stream, 512)
-    print(f"streamed exact linear CKA N={n_stream} x 512: {ts:.1f} s, peak extra memory {ms:.0f} MB, "
-          f"CKA {vs[0]:.6f}, debiased {vs[1]:.6f}")
+    want = set(a.only or ("rsa", "cka", "knn", "stream"))
+    if "rsa" in want:
+        pair(f"RDM+cosine_cov N={n_rsa}, p=100 (rsatoolbox)", case_rsa_rsatoolbox, case_rsa_simcode, (n_rsa, 100),
+             (n_rsa, 100))
+    if "cka" in want:
+        pair(f"linear CKA N={n_cka}, p=512 (Gram-space ref)", case_cka_gram_reference, case_cka_simcode,
+             (n_cka, 512), (n_cka, 512))
+    if "knn" in want:
+        pair(f"mutual kNN N={n_knn}, p=256, k=10 (platonic ref)", case_knn_platonic_reference, case_knn_simcode,
+             (n_knn, 256), (n_knn, 256))
+    if "stream" in want:
+        ts, ms, vs = _run(case_cka_stream, n_stream, 512)
+        print(f"streamed exact linear CKA N={n_stream} x 512: {ts:.1f} s, peak extra memory {ms:.0f} MB, "
+              f"CKA {vs[0]:.6f}, debiased {vs[1]:.6f}")
     print("\n| case | peer time (s) | peer peak MB | simcode time (s) | simcode peak MB | speed-up | |Δ value| |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
