@@ -61,6 +61,16 @@ def case_rsa_simcode(n, p):
     return time.perf_counter() - t, _rss_mb() - base, v
 
 
+def case_rsa_simcode_fused(n, p):
+    from simcode.similarity import rsa_data
+
+    X, Y = _data(n, p)
+    base = _rss_mb()
+    t = time.perf_counter()
+    v = float(rsa_data(X, Y, "sqeuclidean", "whitened_cosine"))   # identity: never forms the n × n RDMs
+    return time.perf_counter() - t, _rss_mb() - base, v
+
+
 def case_cka_gram_reference(n, p):
     X, Y = _data(n, p)
     base = _rss_mb()
@@ -168,6 +178,8 @@ def main():
     if "rsa" in want:
         pair(f"RDM+cosine_cov N={n_rsa}, p=100 (rsatoolbox)", case_rsa_rsatoolbox, case_rsa_simcode, (n_rsa, 100),
              (n_rsa, 100))
+        pair(f"same, simcode rsa_data (no RDM formed) N={n_rsa}", case_rsa_rsatoolbox, case_rsa_simcode_fused,
+             (n_rsa, 100), (n_rsa, 100))
     if "cka" in want:
         pair(f"linear CKA N={n_cka}, p=512 (Gram-space ref)", case_cka_gram_reference, case_cka_simcode,
              (n_cka, 512), (n_cka, 512))

@@ -200,6 +200,16 @@ def test_linear_cka_equals_whitened_rsa_on_sqeuclidean_rdms():
     assert cka(X, Y) == pytest.approx(val, abs=1e-10)
 
 
+def test_rsa_data_fast_path_equals_rdm_pipeline():
+    from simcode.similarity import rsa_data
+
+    X, Y = _data(n=50)
+    assert rsa_data(X, Y) == pytest.approx(rsa(rdm(X, "sqeuclidean"), rdm(Y, "sqeuclidean"), "whitened_cosine"),
+                                           abs=1e-12)
+    assert rsa_data(X, Y, "correlation", "spearman") == pytest.approx(
+        scipy.stats.spearmanr(ssd.pdist(X, "correlation"), ssd.pdist(Y, "correlation")).statistic, abs=1e-12)
+
+
 def test_cka_invariances_and_known_values():
     X, Y = _data(n=80, p=10, q=6)
     rng = np.random.default_rng(7)

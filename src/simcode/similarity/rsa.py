@@ -9,7 +9,7 @@ import torch
 
 from ._backend import is_torch, out, to_tensor
 
-__all__ = ["rsa", "upper_triangle"]
+__all__ = ["rsa", "rsa_data", "upper_triangle"]
 
 _METHODS = ("pearson", "spearman", "kendall_a", "rho_a", "cosine", "whitened_cosine", "whitened_pearson")
 
@@ -164,6 +164,23 @@ def rsa(rdm1, rdm2, method: str = "pearson"):
             m = ra.size
             val = float(12.0 * (ra @ rb) / (m ** 3 - m))
     return torch.tensor(val, dtype=a.dtype, device=a.device) if torch_in else val
+
+
+def rsa_data(X, Y, metric: str = "sqeuclidean", method: str = "whitened_cosine", **rdm_kwargs):
+    """RSA between two representations of the same stimuli: ``rsa(rdm(X, metric), rdm(Y, metric), method)``.
+
+    When an identity makes the n × n RDMs unnecessary it is used: for squared-Euclidean RDMs (rsatoolbox's
+    ``"euclidean"``, up to the 1/p scale that the cosine ignores) −½ H D H = H X Xᵀ H, so the whitened cosine is
+    linear CKA, computed in feature space in O(n(p+q)²) time and O(p² + q²) memory (Diedrichsen et al. 2021 §2;
+    Kornblith et al. 2019). Otherwise the RDMs are formed.
+    """
+    if metric == "sqeuclidean" and method == "whitened_cosine" and not rdm_kwargs:
+        from .compare import cka
+
+        return cka(X, Y, method="auto")
+    from .kernels import rdm
+
+    return rsa(rdm(X, metric, **rdm_kwargs), rdm(Y, metric, **rdm_kwargs), method)
 
 
 class _CallableModule(__import__("types").ModuleType):
