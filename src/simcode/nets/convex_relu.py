@@ -218,12 +218,31 @@ class ConvexReLU:
         def cons(Vv):
             return S[None, :, :, None] * torch.einsum("nd,smdc->smnc", Xt, Vv)
 
-        def smooth(Vv, mu_, rho_):
-            F = self._forward(Vv, Xt, D)
-            f = _loss(F, Yt, kind)
-            if not self.gated:
-                f = f + ((mu_ - rho_ * cons(Vv)).clamp_min(0) ** 2 - mu_ ** 2).sum() / (2 * rho_)
-            return f
+        def dloss(F):
+            """∂ℓ/∂F in closed form."""
+            if kind == "squared":
+                return -2.0 * (Yt - F)
+            if kind == "logistic":
+                return -Yt * torch.sigmoid(-Yt * F)
+            return torch.softmax(F, 1) - Yt
+
+        def smooth(Vv, mu_, rho_, grad=False):
+            """Value (and gradient, by hand) of the loss plus the PHR augmented-Lagrangian term."""
+            if self.gated:
+                F = torch.einsum("mn,nd,mdc->nc", D, Xt, Vv)
+                f = _loss(F, Yt, kind)
+                if not grad:
+                    return f
+                return f, torch.einsum("nd,mn,nc->mdc", Xt, D, dloss(F))
+            XU = torch.einsum("nd,smdc->smnc", Xt, Vv)
+            F = torch.einsum("mn,mnc->nc", D, XU[0] - XU[1])
+            P = (mu_ - rho_ * S[None, :, :, None] * XU).clamp_min(0)
+            f = _loss(F, Yt, kind) + ((P * P).sum() - (mu_ * mu_).sum()) / (2 * rho_)
+            if not grad:
+                return f
+            DdF = D[:, :, None] * dloss(F)[None]
+            GX = torch.stack([DdF, -DdF]) - S[None, :, :, None] * P
+            return f, torch.einsum("nd,smnc->smdc", Xt, GX)
 
         history = []
         eta = 1.0 / (2 * float(torch.linalg.matrix_norm(Xt, 2)) ** 2 * max(1, m) * (1 + rho))
@@ -239,17 +258,16 @@ class ConvexReLU:
             prev_obj = None
             for _ in range(min(inner_budget, self.max_iter - it_total)):
                 it_total += 1
-                Zr = Z.detach().requires_grad_(True)
-                fz = smooth(Zr, mu, rho)
-                (gz,) = torch.autograd.grad(fz, Zr)
-                fz = fz.detach()
+                fz, gz = smooth(Z, mu, rho, grad=True)
+                fz = float(fz)
                 while True:
                     Vn = self._prox(Z - eta * gz, eta * lam)
                     dV = Vn - Z
-                    if float(smooth(Vn, mu, rho)) <= float(fz) + float((gz * dV).sum()) + float((dV * dV).sum()) / (2 * eta) + 1e-12 * scale:
+                    fn = float(smooth(Vn, mu, rho))
+                    if fn <= fz + float((gz * dV).sum()) + float((dV * dV).sum()) / (2 * eta) + 1e-12 * scale:
                         break
                     eta *= 0.5
-                obj = float(smooth(Vn, mu, rho)) + lam * float(self._penalty(Vn))
+                obj = fn + lam * float(self._penalty(Vn))
                 if prev_obj is not None and obj > prev_obj:
                     t = 1.0                                             # adaptive restart
                     Z = Vn
