@@ -1,7 +1,6 @@
 """Convolutional sparse coding and dictionary learning: checked against scipy convolutions, explicit
 convolution matrices, cvxpy and closed forms."""
 
-import warnings
 
 import cvxpy as cp
 import numpy as np

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from simcode.experiments import Context, experiment
 
 
@@ -77,4 +75,3 @@ def run(ctx: Context) -> None:
                "one marker per epoch, for alternating CDL and CRsAE trained through the whole unrolled encoder "
                "('full') or through the decoder only.")
     plt.close(fig)
-    _ = np

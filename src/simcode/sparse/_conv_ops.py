@@ -22,7 +22,6 @@ import torch.nn.functional as F
 
 from simcode._utils import resolve_device
 
-from ._sc_backend import as_tensor  # noqa: F401  (re-used by callers)
 
 
 def fast_len(n: int) -> int:

@@ -37,7 +37,6 @@ import numbers
 import time
 import warnings
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
