@@ -21,8 +21,19 @@ def build_cvxpy(problem):
     """(cvxpy.Problem, Q variable) for ``problem``."""
     import cvxpy as cp
 
+    from .firstorder import _intersect
+    from .terms import EncoderCost
+
     n = problem.n
-    Q = cp.Variable((n, n), PSD=True)
+    basis = None
+    for t in problem.terms:
+        if isinstance(t, EncoderCost) and t.basis.shape[1] < n:
+            basis = t.basis if basis is None else _intersect(basis, t.basis)
+    if basis is None:
+        Q = cp.Variable((n, n), PSD=True)
+    else:  # range(Q) ⊆ range(E): Q = E G Eᵀ, G ⪰ 0 (no redundant equalities for the solver)
+        G = cp.Variable((basis.shape[1], basis.shape[1]), PSD=True)
+        Q = basis @ G @ basis.T
     obj = 0
     cons = []
     for t in problem.terms:
@@ -57,7 +68,7 @@ def cvxpy_solve(problem, solver="CLARABEL", tol=1e-6, verbose=False, force=False
     if solver == "SCS":
         kw = dict(eps_abs=tol, eps_rel=tol, max_iters=max_iter or 100000)
     else:
-        kw = dict(tol_gap_abs=tol * 1e-2, tol_gap_rel=tol * 1e-2, tol_feas=tol * 1e-2)
+        kw = {}  # Clarabel's defaults (1e-8 gap and feasibility) are tighter than any tol we accept
         if max_iter:
             kw["max_iter"] = max_iter
     t0 = time.perf_counter()

@@ -280,7 +280,7 @@ def _proj_budget(torch, d, c, nonneg):
 
 
 def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rho=None, alpha=1.6,
-               check_every=25, verbose=False, progress=None) -> ADMMResult:
+               check_every=25, anderson=5, verbose=False, progress=None) -> ADMMResult:
     """Solve ``problem`` (a :class:`simcode.convex.Problem`) by ADMM; see the module docstring.
 
     Stops when the relative primal residual ‖X−W‖/max(‖X‖,‖W‖) and dual residual ρ‖W−W_prev‖/‖ρU‖
@@ -306,26 +306,57 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
     lb = None
     it = 0
     r_p = r_d = float("inf")
-    b = None
-    for it in range(1, max_iter + 1):
+
+    def step(W, U, rho):
         X = L.proj_S(W - U)
         Xh = alpha * X + (1 - alpha) * W
+        W1, b = L.prox_K(Xh + U, rho)
+        return W1, U + Xh - W1, X, b
+
+    # Anderson acceleration (type II, memory `anderson`) of the ADMM fixed-point map (W, U) → (W⁺, U⁺),
+    # safeguarded: an extrapolated point is kept only if its fixed-point residual decreased.
+    aa = _Anderson(anderson) if anderson else None
+    W1, U1, X, b = step(W, U, rho)
+    for it in range(1, max_iter + 1):
         W_prev = W
-        W, b = L.prox_K(Xh + U, rho)
-        U = U + Xh - W
+        res_plain = float(torch.linalg.norm(W1 - W) ** 2 + torch.linalg.norm(U1 - U) ** 2) ** 0.5
+        if aa is not None:
+            x = torch.cat([W.flatten(), U.flatten()])
+            g = torch.cat([W1.flatten(), U1.flatten()])
+            xa = aa.extrapolate(x, g)
+            if xa is not None:
+                Wa, Ua = xa[: N * N].view(N, N), xa[N * N:].view(N, N)
+                Wa = 0.5 * (Wa + Wa.T)
+                Ua = 0.5 * (Ua + Ua.T)
+                W2, U2, X2, b2 = step(Wa, Ua, rho)
+                res_aa = float(torch.linalg.norm(W2 - Wa) ** 2 + torch.linalg.norm(U2 - Ua) ** 2) ** 0.5
+                if res_aa < res_plain:
+                    W, U = Wa, Ua
+                    W1, U1, X, b = W2, U2, X2, b2
+                    W_prev = W
+                else:
+                    aa.reset()
+                    W, U = W1, U1
+                    W1, U1, X, b = step(W, U, rho)
+            else:
+                W, U = W1, U1
+                W1, U1, X, b = step(W, U, rho)
+        else:
+            W, U = W1, U1
+            W1, U1, X, b = step(W, U, rho)
         if it % check_every == 0 or it == max_iter:
-            nx, nw = float(torch.linalg.norm(X)), float(torch.linalg.norm(W))
-            r_p = float(torch.linalg.norm(X - W)) / max(nx, nw, 1e-300)
-            r_d = rho * float(torch.linalg.norm(W - W_prev)) / max(rho * float(torch.linalg.norm(U)), 1e-300)
-            obj = L.objective(W)
+            nx, nw = float(torch.linalg.norm(X)), float(torch.linalg.norm(W1))
+            r_p = float(torch.linalg.norm(X - W1)) / max(nx, nw, 1e-300)
+            r_d = rho * float(torch.linalg.norm(W1 - W)) / max(rho * float(torch.linalg.norm(U1)), 1e-300)
+            obj = L.objective(W1)
             hist["iter"].append(it)
             hist["objective"].append(obj)
             hist["primal_residual"].append(r_p)
             hist["dual_residual"].append(r_d)
             hist["rho"].append(rho)
             gap = None
-            if r_p < tol and r_d < tol:
-                lb = L.lower_bound(rho * U)
+            if r_p < 10 * tol and r_d < 10 * tol:
+                lb = L.lower_bound(rho * U1)
                 if lb is not None:
                     gap = (obj - lb) / max(1.0, abs(obj))
             hist["gap"].append(gap)
@@ -338,10 +369,14 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
                 break
             # residual balancing (OSQP-style: ρ ← ρ·√(r_p/r_d), only for a large imbalance)
             ratio = math.sqrt(max(r_p, 1e-300) / max(r_d, 1e-300))
-            if ratio > 3 or ratio < 1 / 3:
+            if ratio > 5 or ratio < 1 / 5:
                 f = min(max(ratio, 0.1), 10.0)
                 rho *= f
                 U = U / f
+                W1, U1, X, b = step(W, U, rho)
+                if aa is not None:
+                    aa.reset()
+    W, U = W1, U1
     obj = L.objective(W)
     if lb is None or not converged:
         lb = L.lower_bound(rho * U)
@@ -353,6 +388,41 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
         objective=obj, lower_bound=lb, n_iter=it, converged=converged,
         primal_residual=r_p, dual_residual=r_d, history=hist, time_s=time.perf_counter() - t0,
     )
+
+
+class _Anderson:
+    """Type-II Anderson acceleration (Walker & Ni 2011) with a ridge-regularised least squares."""
+
+    def __init__(self, memory):
+        self.m = memory
+        self.reset()
+
+    def reset(self):
+        self.x_prev = self.g_prev = None
+        self.dG, self.dF = [], []
+
+    def extrapolate(self, x, g):
+        f = g - x
+        if self.x_prev is not None:
+            self.dG.append(g - self.g_prev)
+            self.dF.append(f - (self.g_prev - self.x_prev))
+            if len(self.dF) > self.m:
+                self.dG.pop(0)
+                self.dF.pop(0)
+        self.x_prev, self.g_prev = x, g
+        if not self.dF:
+            return None
+        import torch
+
+        F = torch.stack(self.dF, 1)
+        A = F.T @ F
+        A = A + 1e-10 * float(A.diagonal().max().clamp_min(1e-300)) * torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+        try:
+            gamma = torch.linalg.solve(A, F.T @ f)
+        except RuntimeError:
+            self.reset()
+            return None
+        return g - torch.stack(self.dG, 1) @ gamma
 
 
 def _split_b(b, L):

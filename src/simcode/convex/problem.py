@@ -145,6 +145,26 @@ class Problem:
             total += t.value(Q)
         return float(total)
 
+    def check_feasible(self):
+        """Structural feasibility: every readout target must lie in the range an encoder allows.
+
+        With an encoder term, range(Q) ⊆ range(E) (E = the encoder's [X, 1] basis); a readout of Y
+        (affine: Y − 1bᵀ for some b) needs range(Y) ⊆ range(Q). Raises ``InfeasibleProblemError``.
+        """
+        from .terms import EncoderCost
+
+        for enc in (t for t in self.terms if isinstance(t, EncoderCost)):
+            E = enc.basis
+            for r in (t for t in self.terms if isinstance(t, ReadoutCost)):
+                A = np.column_stack([E, np.ones(self.n)]) if r.affine else E
+                coef, *_ = np.linalg.lstsq(A, r.Y, rcond=None)
+                resid = np.linalg.norm(r.Y - A @ coef)
+                if resid > 1e-8 * max(np.linalg.norm(r.Y), 1e-300):
+                    raise InfeasibleProblemError(
+                        f"infeasible: the {'affine ' if r.affine else ''}readout targets Y are not reachable "
+                        f"from the encoder's input X (relative residual {resid / np.linalg.norm(r.Y):.2e}); "
+                        "no code Z = X W_in can decode Y")
+
     # ------------------------------------------------------------------ solving
     def solve(self, backend: str = "auto", device: str = "auto", tol: float = 1e-6, max_iter: int | None = None,
               verbose: bool = False, solver: str | None = None, force: bool = False, recover_z: bool = True,
@@ -161,6 +181,7 @@ class Problem:
             raise ValueError(f"backend must be 'auto', 'cvxpy' or 'firstorder', got {backend!r}")
         if not (np.isfinite(tol) and tol > 0):
             raise ValueError(f"tol must be a positive number, got {tol!r}")
+        self.check_feasible()
         custom = [c for c in self.constraints if not isinstance(c, Constraint)]
         if backend == "auto":
             backend = "cvxpy" if (self.n <= 60 or custom) else "firstorder"

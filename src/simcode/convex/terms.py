@@ -160,7 +160,11 @@ def readout_cost(Y, weight: float = 1.0, affine: bool = False) -> ReadoutCost:
 
 
 def decodable(Y) -> ReadoutCost:
-    """Exact linear decodability Y = Z W_out (some W_out): range(Y) ⊆ range(Q)."""
+    """Exact linear decodability Y = Z W_out (some W_out): range(Y) ⊆ range(Q).
+
+    On its own this set is not closed (Q + εYYᵀ decodes Y for every ε > 0), so it only bites where
+    something else restricts range(Q): an ``encoder_cost`` (then an unreachable Y is reported
+    infeasible) or a rank/trace limit. To price the readout, use ``readout_cost`` instead."""
     return ReadoutCost(Y=readout_cost(Y).Y, weight=0.0, affine=False)
 
 
@@ -221,11 +225,8 @@ class EncoderCost(Term):
     def cvxpy_parts(self, Q, n):
         import cvxpy as cp
 
-        cons = []
-        if self.basis.shape[1] < n:
-            perp = np.eye(n) - self.basis @ self.basis.T
-            cons.append(perp @ Q == 0)
-        return self.weight * cp.trace(self.M @ Q), cons
+        # range(Q) ⊆ range(basis) is imposed by the builder, which writes Q = E G Eᵀ (G ⪰ 0)
+        return self.weight * cp.trace(self.M @ Q), []
 
 
 def encoder_cost(X, weight: float = 1.0, affine: bool = False) -> EncoderCost:

@@ -1,0 +1,196 @@
+"""simcode.convex against independent references: closed forms, and cvxpy models written here."""
+
+import warnings
+
+import cvxpy as cp
+import numpy as np
+import pytest
+from scipy.linalg import sqrtm
+from scipy.optimize import minimize_scalar
+
+from simcode.convex import (InfeasibleProblemError, Problem, activity_cost, affine_decodable, decodable,
+                            encoder_cost, factor_nonneg, nonnegative, rank_penalty, readout_cost,
+                            similarity_matching, trace_budget)
+from simcode.data import onoff_stimulus
+
+
+def onoff_value(v, p, lam):
+    """Closed form (000 §5): 2√λ · min_b (‖(I−b)₊‖ + ‖(b−I)₊‖) in L²(p)."""
+    f = lambda b: np.sqrt(p @ np.maximum(v - b, 0) ** 2) + np.sqrt(p @ np.maximum(b - v, 0) ** 2)
+    r = minimize_scalar(f, bounds=(v.min(), v.max()), method="bounded", options={"xatol": 1e-12})
+    return 2 * np.sqrt(lam) * r.fun
+
+
+@pytest.mark.parametrize("backend", ["cvxpy", "firstorder"])
+def test_closed_form_without_nonnegativity(backend):
+    rng = np.random.default_rng(1)
+    n, m, lam = 10, 3, 0.3
+    Y = rng.standard_normal((n, m))
+    sol = Problem([activity_cost(), readout_cost(Y, weight=lam)]).solve(backend=backend, tol=1e-7)
+    value = 2 * np.sqrt(lam / n) * np.trace(np.real(sqrtm(Y @ Y.T)))
+    Qstar = np.sqrt(lam * n) * np.real(sqrtm(Y @ Y.T))
+    assert sol.objective == pytest.approx(value, rel=1e-5)
+    assert np.linalg.norm(sol.Q - Qstar) / np.linalg.norm(Qstar) < 1e-3
+    # the recovered code decodes Y with the reported readout
+    assert np.allclose(sol.Z @ sol.W[0], Y, atol=1e-3)
+
+
+@pytest.mark.parametrize("law", ["uniform", "exponential", "half-normal"])
+def test_onoff_closed_form_both_backends(law):
+    v, p = onoff_stimulus(law, 0.25, 14)
+    lam = 0.5
+    prob = Problem([activity_cost(p), readout_cost(v, weight=lam, affine=True)], [nonnegative()])
+    ref = onoff_value(v, p, lam)
+    a = prob.solve(backend="cvxpy", tol=1e-8)
+    b = prob.solve(backend="firstorder", tol=1e-7)
+    assert a.objective == pytest.approx(ref, rel=1e-5)
+    assert b.objective == pytest.approx(ref, rel=1e-5)
+    # certificate: a proven lower bound, below the true optimum, with a small gap
+    cert = b.certificate
+    assert cert.lower_bound <= ref * (1 + 1e-9)
+    assert cert.gap <= 1e-5
+    assert cert.completely_positive
+    assert (b.Z >= 0).all()
+    assert np.allclose(b.Z @ b.W[0] + b.b[0], v[:, None], atol=1e-3)
+
+
+def _random_psd(rng, n):
+    A = rng.standard_normal((n, n))
+    return A @ A.T / n
+
+
+CASES = ["act+readout_aff+nonneg", "act+encoder_aff+readout", "simmatch+nonneg", "act+readout+budget+rank",
+         "act+two_readouts+nonneg", "encoder_lin+readout+nonneg"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_random_instances_match_independent_cvxpy(case):
+    rng = np.random.default_rng(CASES.index(case))
+    n = 8
+    Y = rng.standard_normal((n, 2))
+    X = rng.standard_normal((n, 5))
+    p = rng.random(n) + 0.2
+    p /= p.sum()
+    lam = 0.2
+    Q = cp.Variable((n, n), PSD=True)
+    if case == "act+readout_aff+nonneg":
+        terms, cons = [activity_cost(p), readout_cost(Y, lam, affine=True)], [nonnegative()]
+        b = cp.Variable(2)
+        T = cp.Variable((2, 2))
+        Yt = Y - np.ones((n, 1)) @ cp.reshape(b, (1, 2), order="C")
+        obj = p @ cp.diag(Q) + lam * cp.trace(T)
+        ref_cons = [cp.bmat([[Q, Yt], [Yt.T, T]]) >> 0, Q >= 0]
+    elif case == "act+encoder_aff+readout":
+        # independent model: Z = X W + 1 cᵀ with explicit weights, written in terms of Q = Z Zᵀ
+        # via the lifted variable G = [W; cᵀ][W; cᵀ]ᵀ (psd), Q = Xa G Xaᵀ, ‖W‖² = Tr(G[:5,:5])
+        Xa = np.column_stack([X, np.ones(n)])
+        Y = Xa @ rng.standard_normal((6, 2))  # reachable targets
+        terms, cons = [activity_cost(), encoder_cost(X, 0.5, affine=True), readout_cost(Y, lam)], []
+        G = cp.Variable((6, 6), PSD=True)
+        T = cp.Variable((2, 2))
+        Qg = Xa @ G @ Xa.T
+        obj = cp.trace(Qg) / n + 0.5 * cp.trace(G[:5, :5]) + lam * cp.trace(T)
+        ref_cons = [cp.bmat([[Qg, Y], [Y.T, T]]) >> 0]
+    elif case == "simmatch+nonneg":
+        K = _random_psd(rng, n)
+        terms, cons = [similarity_matching(K, 1.0, c=0.7)], [nonnegative()]
+        obj = -cp.trace(K @ Q) + 0.7 * cp.sum_squares(Q)
+        ref_cons = [Q >= 0]
+    elif case == "act+readout+budget+rank":
+        terms, cons = [activity_cost(), readout_cost(Y, lam), rank_penalty(0.05)], [trace_budget(50.0)]
+        T = cp.Variable((2, 2))
+        obj = cp.trace(Q) / n + lam * cp.trace(T) + 0.05 * cp.trace(Q)
+        ref_cons = [cp.bmat([[Q, Y], [Y.T, T]]) >> 0, cp.trace(Q) <= 50]
+    elif case == "act+two_readouts+nonneg":
+        Y2 = rng.standard_normal((n, 1))
+        terms, cons = [activity_cost(p), readout_cost(Y, lam), readout_cost(Y2, 0.7, affine=True)], [nonnegative()]
+        T = cp.Variable((2, 2), symmetric=True)
+        S = cp.Variable((1, 1), symmetric=True)
+        c = cp.Variable(1)
+        Y2t = Y2 - np.ones((n, 1)) @ cp.reshape(c, (1, 1), order="C")
+        obj = p @ cp.diag(Q) + lam * cp.trace(T) + 0.7 * cp.trace(S)
+        ref_cons = [cp.bmat([[Q, Y], [Y.T, T]]) >> 0, cp.bmat([[Q, Y2t], [Y2t.T, S]]) >> 0, Q >= 0]
+    elif case == "encoder_lin+readout+nonneg":
+        X = rng.random((n, 3)) + 0.1     # non-negative inputs keep Q ≥ 0 non-degenerate
+        Y = X @ rng.standard_normal((3, 2))
+        terms, cons = [activity_cost(), encoder_cost(X, 0.3), readout_cost(Y, lam)], [nonnegative()]
+        W = cp.Variable((3, 3), PSD=True)       # Q = X W Xᵀ with W = W_in W_inᵀ, ‖W_in‖² = Tr W
+        T = cp.Variable((2, 2))
+        Qw = X @ W @ X.T
+        obj = cp.trace(Qw) / n + 0.3 * cp.trace(W) + lam * cp.trace(T)
+        ref_cons = [cp.bmat([[Qw, Y], [Y.T, T]]) >> 0, Qw >= 0]
+    ref = cp.Problem(cp.Minimize(obj), ref_cons)
+    ref.solve(solver="CLARABEL")
+    if ref.status != "optimal":  # Clarabel can stall on degenerate instances: SCS at high accuracy instead
+        ref.solve(solver="SCS", eps_abs=1e-10, eps_rel=1e-10, max_iters=200000)
+    assert ref.status == "optimal"
+    prob = Problem(terms, cons)
+    for backend in ("cvxpy", "firstorder"):
+        sol = prob.solve(backend=backend, tol=1e-7)
+        assert sol.objective == pytest.approx(ref.value, rel=1e-5, abs=1e-6), backend
+        if backend == "firstorder" and sol.certificate.lower_bound is not None:
+            assert sol.certificate.lower_bound <= ref.value + 1e-6 * max(1, abs(ref.value))
+
+
+def test_certificate_lower_bound_is_rigorous_even_when_stopped_early():
+    v, p = onoff_stimulus("exponential", 0.3, 12)
+    prob = Problem([activity_cost(p), readout_cost(v, 0.5, affine=True)], [nonnegative()])
+    with pytest.warns(Warning, match="ADMM stopped"):
+        sol = prob.solve(backend="firstorder", max_iter=30, tol=1e-10)
+    ref = onoff_value(v, p, 0.5)
+    assert sol.status == "max_iter"
+    assert sol.certificate.lower_bound is None or sol.certificate.lower_bound <= ref * (1 + 1e-9)
+
+
+def test_infeasible_encoder_reported():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 2))
+    Y = rng.standard_normal((6, 1))  # generic: not in span(X, 1)
+    prob = Problem([activity_cost(), encoder_cost(X, 1.0)], [decodable(Y)])
+    with pytest.raises(InfeasibleProblemError, match="not reachable"):
+        prob.solve(backend="firstorder")
+    with pytest.raises(InfeasibleProblemError):
+        prob.solve(backend="cvxpy")
+
+
+def test_affine_decodable_matches_cvxpy():
+    rng = np.random.default_rng(3)
+    Y = rng.standard_normal((7, 1))
+    prob = Problem([activity_cost(), rank_penalty(0.1)], [affine_decodable(Y), nonnegative(), trace_budget(5.0)])
+    a = prob.solve(backend="cvxpy")
+    # the minimum of a PSD-increasing cost is Q → 0, and affine decodability holds in the limit: value 0
+    assert a.objective == pytest.approx(0.0, abs=1e-5)
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="Y contains NaN"):
+        readout_cost(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="probability"):
+        activity_cost(np.array([0.5, 0.6]))
+    with pytest.raises(ValueError, match="weight"):
+        readout_cost(np.ones(3), weight=-1)
+    with pytest.raises(ValueError, match="disagree"):
+        Problem([activity_cost(np.full(4, 0.25)), readout_cost(np.ones(5))])
+    with pytest.raises(ValueError, match="symmetric"):
+        similarity_matching(np.arange(9.0).reshape(3, 3))
+    with pytest.raises(ValueError, match="backend"):
+        Problem([activity_cost(), readout_cost(np.ones(3))]).solve(backend="magic")
+    with pytest.raises(ValueError, match="too large"):
+        Problem([activity_cost(), readout_cost(np.ones(500))]).solve(backend="cvxpy")
+
+
+def test_factor_recovers_nonnegative_code_up_to_permutation():
+    rng = np.random.default_rng(0)
+    # separable tunings: each neuron has a private stimulus, so the CP factor is unique up to permutation
+    Z = rng.random((12, 3)) * (rng.random((12, 3)) < 0.5)
+    Z[:3] = np.eye(3) * 2
+    f = factor_nonneg(Z @ Z.T, random_state=0)
+    assert f.completely_positive(1e-6)
+    assert (f.Z >= 0).all()
+    C = np.abs(f.Z.T @ Z) / np.outer(np.linalg.norm(f.Z, axis=0), np.linalg.norm(Z, axis=0))
+    assert np.allclose(np.sort(C.max(axis=1)), 1, atol=1e-5)
+
+
+def test_factor_rejects_indefinite():
+    with pytest.raises(ValueError, match="positive semidefinite"):
+        factor_nonneg(np.diag([1.0, -1.0]))
