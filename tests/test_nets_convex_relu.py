@@ -130,3 +130,16 @@ def test_bad_inputs():
         ConvexReLU(loss="hinge").fit(X, y)
     with pytest.raises(ValueError, match="fit"):
         ConvexReLU().to_network()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_torch_solver_matches_cpu():
+    X, y = _data2d(n=10, seed=4)
+    gates = _all_gates_2d(X)
+    ref = ConvexReLU(lam=0.2, gates=gates, gated=True, solver="cvxpy").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = ConvexReLU(lam=0.2, gates=gates, gated=True, solver="torch", device="cuda", dtype=torch.float64,
+                       max_iter=3000).fit(X, y)
+    assert m.coef_.device.type == "cuda"
+    assert m.objective_ == pytest.approx(ref.objective_, rel=1e-2)
