@@ -62,10 +62,12 @@ def factor_nonneg(Q, n_components=None, n_restarts=10, max_iter=300, polish_iter
     keep = w > 1e-9 * w.max()
     r = int(keep.sum())
     k = r if n_components is None else int(n_components)
-    if k < r:
-        raise ValueError(f"n_components={k} is below the rank of Q ({r}); no exact factor exists")
+    if k < 1:
+        raise ValueError(f"n_components must be >= 1, got {k}")
+    # k below the numerical rank: factor the best rank-k approximation (the residual says how good)
+    idx = np.flatnonzero(keep)[::-1][: min(k, r)]
     B = np.zeros((n, k))
-    B[:, :r] = V[:, keep] * np.sqrt(w[keep])
+    B[:, : idx.size] = V[:, idx] * np.sqrt(w[idx])
     Qp = np.maximum(Q, 0)
     best = None
     for s in range(max(1, n_restarts)):
