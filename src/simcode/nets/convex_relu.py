@@ -249,6 +249,7 @@ class ConvexReLU:
         it_total, converged = 0, False
         gap = float("inf")
         viol = 0.0
+        prev_viol = float("inf")
         outer = 0
         inner_budget = 200 if not self.gated else self.max_iter
         while it_total < self.max_iter:
@@ -300,8 +301,9 @@ class ConvexReLU:
             if gap <= self.tol * scale and viol <= math.sqrt(self.tol):
                 converged = True
                 break
-            if viol > 1e-8:
-                rho = min(rho * 2.0, 1e8)
+            if viol > 1e-8 and viol > 0.25 * prev_viol:     # standard AL rule: grow ρ only when
+                rho = min(rho * 2.0, 1e6)                     # the violation stalls
+            prev_viol = viol
         self.n_iter_ = it_total
         self.history_ = history
         return self._finish(V, mu, Xt, Yt, D, S, lam, converged, 0.0 if self.gated else viol)
