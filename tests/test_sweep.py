@@ -411,19 +411,19 @@ def test_sweepable_names_and_signatures():
 def test_onoff_point_follows_the_threshold():
     """000 §5: OFF neurons exist iff Pr(I=0) < ⟨I⟩²/⟨I²⟩; for Exp(1), ⟨I⟩²/⟨I²⟩ = (1-p)²/(2(1-p)) = (1-p)/2."""
     _needs("simcode.identify", "solve_onoff")
+    from simcode.data import onoff_stimulus
+
     fn = SWEEPABLE["onoff"]
     for p_zero in (0.05, 0.6):
-        out = fn(p_zero=p_zero, lam=1.0, law="exponential", n_points=200, random_state=0)
-        # threshold of the discretised law, computed here from its moments
-        from simcode.data import onoff_stimulus
-
-        v, pr = onoff_stimulus("exponential", p_zero, 200)
+        out = fn(p_zero=p_zero, lam=1.0, law="exponential", n_points=16, random_state=0)
+        v, pr = onoff_stimulus("exponential", p_zero, 16)  # threshold from the law's moments, here
         thr = (pr @ v) ** 2 / (pr @ v**2)
         assert out["threshold"] == pytest.approx(thr, rel=1e-9)
-        assert out["predicted_onoff"] == (p_zero < thr)
         assert abs(thr - (1 - p_zero) / 2) < 0.05
-        if "has_off" in out:
-            assert out["has_off"] == (p_zero < thr)
+        assert out["predicted_onoff"] == (p_zero < thr)
+        assert out["has_off"] == (p_zero < thr) and out["agrees"]
+        assert (out["off_share"] > 0.05) == (p_zero < thr)
+        assert out["closed_form_gap"] < 1e-4
 
 
 def test_identifiability_point_orthogonal_mixing_is_identifiable():

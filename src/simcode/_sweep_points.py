@@ -11,29 +11,34 @@ import numpy as np
 __all__ = ["SWEEPABLE", "DEFAULT_GRIDS", "MAIN_METRIC", "onoff_point", "identifiability_point", "ksm_point"]
 
 
-def onoff_point(p_zero: float = 0.3, lam: float = 1.0, law: str = "exponential", n_points: int = 200,
+def onoff_point(p_zero: float = 0.3, lam: float = 1.0, law: str = "exponential", n_points: int = 24,
                 random_state=None) -> dict:
-    """ON/OFF coding of a scalar stimulus (Dorrell et al. 2026, 000 §5).
+    """ON/OFF coding of a scalar stimulus (Dorrell et al. 2026, 000 §5, Fig. 3).
 
-    Solves min ⟨‖z(I)‖²⟩ + λ‖w‖² s.t. wᵀz(I) + b = I, z(I) ≥ 0 for the law
-    ``onoff_stimulus(law, p_zero, n_points)`` and compares the optimum with the threshold
-    Pr(I=0) > ⟨I⟩²/⟨I²⟩ above which a single (ON) channel is optimal. ``random_state`` is unused
-    (the problem is deterministic) and accepted for the sweep contract.
+    Solves min ⟨‖z(I)‖²⟩ + λ‖w‖² s.t. wᵀz(I) + b = I, z(I) ≥ 0 for the discretised law
+    ``onoff_stimulus(law, p_zero, n_points)`` with :func:`simcode.identify.solve_onoff` (convex engine),
+    and compares the optimum with the paper's threshold: OFF neurons exist iff
+    Pr(I=0) < ⟨I⟩²/⟨I²⟩ (``predicted_onoff``). Metrics: ``threshold``, ``predicted_onoff``,
+    ``has_off`` (the solved optimum has OFF neurons), ``agrees``, ``n_off``, ``off_share`` (OFF share
+    of the activity cost), ``on_rate``/``off_rate``, the lowest stimulus driving an ON neuron
+    (``on_low``) and the highest driving an OFF neuron (``off_high``), ``objective`` and its relative
+    gap to the closed-form optimum 2√λ·min_b(‖(I−b)₊‖ + ‖(b−I)₊‖) (``closed_form_gap``).
+    ``random_state`` seeds the solver.
     """
     from simcode.data import onoff_stimulus
-    from simcode.identify import onoff_threshold, solve_onoff
+    from simcode.identify import onoff_closed_form, onoff_threshold, solve_onoff
 
     values, probs = onoff_stimulus(law, p_zero, n_points)
     thr = float(onoff_threshold(values, probs))
-    res = solve_onoff(values, probs, lam)
-    out = {"threshold": thr, "predicted_onoff": bool(p_zero < thr)}
-    for name in ("has_off", "n_on", "n_off", "on_range", "off_range", "objective"):
-        if hasattr(res, name):
-            v = getattr(res, name)
-            out[name] = v.item() if hasattr(v, "item") else v
-    if "has_off" in out:
-        out["agrees"] = bool(out["has_off"]) == out["predicted_onoff"]
-    return out
+    res = solve_onoff(values, probs, lam, random_state=random_state)
+    cf = float(onoff_closed_form(values, probs, lam)[0])
+    has_off = int(res.n_off) > 0
+    predicted = bool(p_zero < thr)
+    return {"threshold": thr, "predicted_onoff": predicted, "has_off": has_off, "agrees": has_off == predicted,
+            "n_off": int(res.n_off), "off_share": float(res.off_share), "on_rate": float(res.on_rate),
+            "off_rate": float(res.off_rate), "on_low": res.on_range[0] if res.on_range else None,
+            "off_high": res.off_range[1] if res.off_range else None, "objective": float(res.objective),
+            "closed_form_gap": abs(float(res.objective) - cf) / cf}
 
 
 def identifiability_point(angle: float = 90.0, lam: float = 0.1, sources: str = "uniform", n_samples: int = 400,
@@ -107,10 +112,10 @@ def ksm_point(lam: float = 0.1, n_components: int = 16, n_samples: int = 600, n_
 SWEEPABLE = {"onoff": onoff_point, "identifiability": identifiability_point, "ksm": ksm_point}
 
 DEFAULT_GRIDS = {
-    "onoff": {"p_zero": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], "lam": [0.1, 1.0, 10.0]},
+    "onoff": {"p_zero": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "lam": [0.1, 1.0, 10.0]},
     "identifiability": {"angle": [30.0, 45.0, 60.0, 75.0, 90.0, 105.0, 120.0, 135.0, 150.0],
                         "lam": [0.003, 0.01, 0.03, 0.1, 0.3], "sources": ["corner-cut"], "solve": [True]},
     "ksm": {"lam": [0.01, 0.1, 1.0], "n_components": [8, 16, 32]},
 }
 
-MAIN_METRIC = {"onoff": "has_off", "identifiability": "identifiable", "ksm": "r2"}
+MAIN_METRIC = {"onoff": "off_share", "identifiability": "identifiable", "ksm": "r2"}
