@@ -45,8 +45,13 @@ def first_below(trace, thr=0.1):
     return None
 
 
-def run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs):
+def run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs, f32=False):
+    import torch
+
     from simcode.sparse.conv import ConvDictionaryLearning
+
+    if f32:  # a float32 tensor in -> float32 arithmetic
+        Y = torch.tensor(Y, dtype=torch.float32)
 
     trace = []
     t0 = time.perf_counter()
@@ -60,12 +65,15 @@ def run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs):
     return trace
 
 
-def run_simcode_crsae(Y, tmpl, L, lam, init, n_epochs):
+def run_simcode_crsae(Y, tmpl, L, lam, init, n_epochs, f32=False):
+    import torch
+
     from simcode.sparse.unrolled import CRsAE
 
     trace = []
     t0 = time.perf_counter()
     CRsAE(3, L, lam=lam, n_iter=150, n_epochs=n_epochs, batch_size=16, lr=0.01, lr_decay=0.9, backprop="decoder",
+          dtype=torch.float32 if f32 else None,
           init=init, callback=lambda e, est: trace.append((time.perf_counter() - t0, max_err(tmpl, est.atoms_)))
           ).fit(Y)
     return trace
@@ -183,8 +191,11 @@ def main(argv=None):
     out.append(f"\nA. spike templates: {n_win} windows × 500 samples, 3 filters of {L} samples, λ={lam}, "
                f"initial max err {max_err(tmpl, init):.2f}\n")
     res = {}
-    res["simcode ConvDictionaryLearning"] = run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs)
-    res["simcode CRsAE (decoder backprop)"] = run_simcode_crsae(Y, tmpl, L, lam, init, max(2, n_epochs // 4))
+    res["simcode ConvDictionaryLearning (f64)"] = run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs)
+    res["simcode ConvDictionaryLearning (f32)"] = run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs, f32=True)
+    res["simcode CRsAE (decoder backprop, f64)"] = run_simcode_crsae(Y, tmpl, L, lam, init, max(2, n_epochs // 4))
+    res["simcode CRsAE (decoder backprop, f32)"] = run_simcode_crsae(Y, tmpl, L, lam, init, max(2, n_epochs // 4),
+                                                                     f32=True)
     try:
         res["SPORCO cbpdndl (admm/cns)"] = run_sporco_cdl(Y, tmpl, lam, init, 10 * n_epochs)
     except Exception as exc:
