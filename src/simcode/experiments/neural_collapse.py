@@ -136,6 +136,10 @@ def run(ctx: Context) -> None:
              f"further factor {hist['nc1'][1] / hist['nc1'][-1]:.2f} — the terminal phase of this small CPU run is "
              "short. (A first version of the NC1 claim compared the end with the epoch-{eps[1]} snapshot and failed "
              "at ratio 0.55; the claim now compares with initialisation, as Papyan et al.'s figures do.)")
+    e = hist["nc2_etf_error"]
+    ctx.note(f"The NC2 ETF error is not monotone: {e[0]:.3f} at initialisation, {max(e):.3f} at its peak, {e[-1]:.3f} at "
+             "the end — the class means of this short run stay far from a simplex ETF; the NC2 claim only checks "
+             "that the end is below the start.")
     ctx.note("MLP: 64→256→256→64 ReLU, SGD (lr 0.05, momentum 0.9, weight decay 5e-4, batch 64, lr ÷10 at 1/2 and 3/4 "
              "of training), 170 samples per class from scikit-learn's digits {0,3,4,6,7}, standardised pixels. "
              "Papyan et al. train far longer on image datasets; this is a CPU-sized version.")
