@@ -51,7 +51,7 @@ def learn_cdl(ctx: Context, Y, templates, n_epochs, label="CDL"):
 
 @experiment("spike-sorting", description="Learn 3 neurons' spike templates from a simulated 10 kHz recording "
             "(convolutional dictionary learning, far initialisation) and sort every spike",
-            cpu_time="~100 s", sources=("004 'Simulated data'", "004 'AE performs dictionary learning'"))
+            cpu_time="~60 s", sources=("004 'Simulated data'", "004 'AE performs dictionary learning'"))
 def run(ctx: Context) -> None:
     import matplotlib
 
