@@ -84,7 +84,6 @@ class _Lifted:
         diagC = np.diag(C)
         if self.budget is None and np.all(diagC > 0):
             d = np.sqrt(diagC)
-            d /= np.exp(np.mean(np.log(d)))
         else:
             d = np.ones(n)
         self.d_np = d
@@ -344,7 +343,7 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
         else:
             W, U = W1, U1
             W1, U1, X, b = step(W, U, rho)
-        if it % check_every == 0 or it == max_iter:
+        if it % (check_every if it > 20 * check_every else max(1, check_every // 5)) == 0 or it == max_iter:
             nx, nw = float(torch.linalg.norm(X)), float(torch.linalg.norm(W1))
             r_p = float(torch.linalg.norm(X - W1)) / max(nx, nw, 1e-300)
             r_d = rho * float(torch.linalg.norm(W1 - W)) / max(rho * float(torch.linalg.norm(U1)), 1e-300)
