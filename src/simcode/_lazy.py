@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 
 def lazy_exports(package: str, submodules: tuple[str, ...]):
@@ -41,4 +43,18 @@ def lazy_exports(package: str, submodules: tuple[str, ...]):
             names.update(getattr(mod, "__all__", ()))
         return sorted(names)
 
+    # A submodule and the function it exports may share a name (``sparse.fista``, ``similarity.rsa``).
+    # Importing the submodule binds the package attribute to the module; this class makes attribute
+    # access on the package return the exported function instead (the module stays in sys.modules).
+    sys.modules[package].__class__ = _PackageModule
     return __getattr__, __dir__
+
+
+class _PackageModule(types.ModuleType):
+    def __getattribute__(self, name):
+        value = super().__getattribute__(name)
+        if isinstance(value, types.ModuleType) and not name.startswith("_"):
+            pkg = super().__getattribute__("__name__")
+            if value.__name__ == f"{pkg}.{name}" and name in getattr(value, "__all__", ()):
+                return getattr(value, name)
+        return value

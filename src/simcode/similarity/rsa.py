@@ -181,14 +181,3 @@ def rsa_data(X, Y, metric: str = "sqeuclidean", method: str = "whitened_cosine",
     from .kernels import rdm
 
     return rsa(rdm(X, metric, **rdm_kwargs), rdm(Y, metric, **rdm_kwargs), method)
-
-
-class _CallableModule(__import__("types").ModuleType):
-    """``simcode.similarity.rsa`` is both this module and the function :func:`rsa`: once the submodule is
-    imported, Python binds the package attribute ``rsa`` to the module, so the module forwards calls."""
-
-    def __call__(self, *args, **kwargs):
-        return rsa(*args, **kwargs)
-
-
-__import__("sys").modules[__name__].__class__ = _CallableModule
