@@ -29,6 +29,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy: one BLAS thread p
 import numpy as np  # noqa: E402
 
 
+class _Skip(Exception):
+    pass
+
+
 def stand_in(p_zero, lam, random_state=None, size=520):
     """A point of roughly an ON/OFF solve's cost: a ridge solve on a random (size × size) system."""
     rng = np.random.default_rng(random_state)
@@ -62,7 +66,7 @@ def point_fn(stand):
 
             from simcode.sweep import SWEEPABLE
 
-            return SWEEPABLE["onoff"], "onoff (solve_onoff)"
+            return SWEEPABLE["onoff"], "onoff (solve_onoff, exponential law, 24 stimulus values)"
         except (ImportError, AttributeError):
             pass
     return stand_in, "stand-in (ridge solve 520×520)"
@@ -73,6 +77,8 @@ def main():
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--stand-in", action="store_true")
+    ap.add_argument("--main-only", action="store_true",
+                    help="only simcode sequential / loky / dask and the no-op rows (for slow point functions)")
     ap.add_argument("--scaling", type=str, default="1,2,4",
                     help="worker counts for the scaling rows with 50 ms sleeping points ('' to skip)")
     args = ap.parse_args()
@@ -115,10 +121,14 @@ def main():
     timed_sweep("simcode loky", fn, w, backend="loky", n_jobs=w)
     cache = tempfile.mkdtemp(prefix="simcode-bench-")
     try:
+        if args.main_only:
+            raise _Skip
         timed_sweep("simcode loky + cache_dir", fn, w, backend="loky", n_jobs=w, cache_dir=cache)
         t = time.perf_counter()
         sweep(fn, grid, backend="loky", n_jobs=w, cache_dir=cache, progress=False)
         record("simcode loky, resumed (all cached)", time.perf_counter() - t, w, 0.0, n)
+    except _Skip:
+        pass
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
@@ -128,9 +138,10 @@ def main():
         fn(**p, random_state=0)
         return time.perf_counter() - t0
 
-    t = time.perf_counter()
-    times = Parallel(n_jobs=w, backend="loky")(delayed(bare)(p) for p in points)
-    record("bare joblib.Parallel (loky)", time.perf_counter() - t, w, float(sum(times)), n)
+    if not args.main_only:
+        t = time.perf_counter()
+        times = Parallel(n_jobs=w, backend="loky")(delayed(bare)(p) for p in points)
+        record("bare joblib.Parallel (loky)", time.perf_counter() - t, w, float(sum(times)), n)
 
     t = time.perf_counter()
     cluster = distributed.LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None)
@@ -140,9 +151,10 @@ def main():
         client.run(lambda: __import__("simcode.sweep"))  # workers import simcode once, like a warm cluster
         sweep(fn, points[:2 * w], backend="dask", scheduler=client, progress=False)
         df_dask = timed_sweep("simcode dask (LocalCluster)", fn, w, backend="dask", scheduler=client)
-        t = time.perf_counter()
-        times = client.gather(client.map(bare, points, pure=False))
-        record("bare distributed Client.map", time.perf_counter() - t, w, float(sum(times)), n)
+        if not args.main_only:
+            t = time.perf_counter()
+            times = client.gather(client.map(bare, points, pure=False))
+            record("bare distributed Client.map", time.perf_counter() - t, w, float(sum(times)), n)
         timed_sweep("simcode dask, no-op point", noop, w, backend="dask", scheduler=client)
     finally:
         client.close()
@@ -151,7 +163,7 @@ def main():
     timed_sweep("simcode loky, no-op point", noop, w, backend="loky", n_jobs=w)
 
     scaling = []
-    counts = [int(c) for c in args.scaling.split(",") if c.strip()]
+    counts = [] if args.main_only else [int(c) for c in args.scaling.split(",") if c.strip()]
     for k in counts:
         if k > 1:  # start (or resize) the loky pool outside the timing
             sweep(noop, points[:4 * k], backend="loky", n_jobs=k, progress=False)

@@ -339,6 +339,7 @@ def test_parse_param():
     assert parse_param("lam=0.1,1") == ("lam", [0.1, 1])
     assert parse_param("law=exponential,uniform") == ("law", ["exponential", "uniform"])
     assert parse_param("x=0:1:3") == ("x", [0.0, 0.5, 1.0])
+    assert parse_param("p=0:0.7:8")[1] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
     assert parse_param("f=true,none") == ("f", [True, None])
     for bad in ("lam", "lam=", "=1,2", "lam=1,,2", "a=b=c", "x=0:1:zero"):
         with pytest.raises(ValueError, match="--param"):

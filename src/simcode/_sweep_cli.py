@@ -126,7 +126,7 @@ def parse_param(spec: str) -> tuple[str, list]:
             raise ValueError(f"--param range must be start:stop:num with numbers, got {spec!r}") from None
         if num < 1:
             raise ValueError(f"--param range needs num >= 1, got {spec!r}")
-        return name, [float(v) for v in np.linspace(start, stop, num)]
+        return name, [float(f"{v:.12g}") for v in np.linspace(start, stop, num)]  # 0.1, not 0.09999999999999999
     try:
         values = [_parse_value(t) for t in rhs.split(",")]
     except ValueError:
