@@ -24,7 +24,8 @@ def run(ctx: Context) -> None:
     import matplotlib.pyplot as plt
 
     from simcode.data import onoff_stimulus
-    from simcode.identify.onoff import critical_p_zero, onoff_closed_form, solve_onoff
+    from simcode.identify.onoff import critical_p_zero, solve_onoff
+    from simcode.sweep import SWEEPABLE, sweep
 
     n_points = 16 if ctx.quick else 30
     step = 0.05 if ctx.quick else 0.02
@@ -33,51 +34,51 @@ def run(ctx: Context) -> None:
     fig, axes = plt.subplots(2, len(LAWS), figsize=(4.2 * len(LAWS), 6.4), sharex=False)
     tun_fig, tun_axes = plt.subplots(1, 2, figsize=(9, 3.4))
     worst_value_err = 0.0
-    for j, law in enumerate(LAWS):
+    for j, law in enumerate(ctx.track(LAWS, "stimulus laws")):
         v, p = onoff_stimulus(law, 0.5, n_points)
         p_star = critical_p_zero(v, p)
         centre = round(p_star / step) * step
         p0s = np.round(centre + step * np.arange(-half, half + 1), 6)
         p0s = p0s[(p0s > 0) & (p0s < 0.95)]
+        # the (Pr(I=0) × λ) grid runs through simcode.sweep (one row per point, deterministic seeds)
+        table = sweep(SWEEPABLE["onoff"], {"p_zero": [float(x) for x in p0s], "lam": list(lams), "law": [law],
+                                           "n_points": [n_points]},
+                      backend="sequential", progress=False, random_state=ctx.seed)
+        if table["error"].notna().any():
+            raise RuntimeError(f"onoff sweep points failed: {table.loc[table['error'].notna(), 'error'].tolist()}")
+        worst_value_err = max(worst_value_err, float(table["closed_form_gap"].max()))
         transitions = {}
         for lam in lams:
-            rows = []
-            for p0 in ctx.track(p0s, f"{law}, λ={lam}"):
-                v, p = onoff_stimulus(law, float(p0), n_points)
-                r = solve_onoff(v, p, lam)
-                ref, _ = onoff_closed_form(v, p, lam)
-                worst_value_err = max(worst_value_err, abs(r.objective - ref) / ref)
-                rows.append(r)
-            n_off = [r.n_off for r in rows]
-            transitions[lam] = _transition(p0s, n_off)
+            rows = table[table["lam"] == lam].sort_values("p_zero")
+            transitions[lam] = _transition(rows["p_zero"].to_numpy(), rows["n_off"].to_numpy())
             if lam == lams[0]:
+                x = rows["p_zero"].to_numpy()
                 ax = axes[0, j]
-                ax.plot(p0s, [r.on_range[0] if r.on_range else np.nan for r in rows], "o-", c="tab:red",
-                        label="ON: lowest coded I")
-                ax.plot(p0s, [r.off_range[1] if r.off_range else np.nan for r in rows], "s-", c="tab:blue",
-                        label="OFF: highest coded I")
+                ax.plot(x, rows["on_low"].astype(float), "o-", c="tab:red", label="ON: lowest coded I")
+                ax.plot(x, rows["off_high"].astype(float), "s-", c="tab:blue", label="OFF: highest coded I")
                 ax.axvline(p_star, c="k", ls="--", lw=1, label="analytic threshold")
                 ax.set_title(f"{law} law")
                 ax.set_xlabel("Pr(I = 0)")
                 ax.set_ylabel("coding-range edge (stimulus I)")
                 ax = axes[1, j]
-                ax.plot(p0s, [r.on_rate for r in rows], "o-", c="tab:red", label="ON mean rate")
-                ax.plot(p0s, [r.off_rate for r in rows], "s-", c="tab:blue", label="OFF mean rate")
+                ax.plot(x, rows["on_rate"], "o-", c="tab:red", label="ON mean rate")
+                ax.plot(x, rows["off_rate"], "s-", c="tab:blue", label="OFF mean rate")
                 ax.axvline(p_star, c="k", ls="--", lw=1)
                 ax.set_xlabel("Pr(I = 0)")
                 ax.set_ylabel("mean rate ⟨z⟩")
                 if j == 0:
                     axes[0, j].legend(fontsize=7)
                     axes[1, j].legend(fontsize=7)
-                if law == "exponential":
-                    for k, (r, name) in enumerate(((rows[0], "dense"), (rows[-1], "sparse"))):
-                        for c in range(r.Z.shape[1]):
-                            tun_axes[k].plot(r.values, r.Z[:, c], "-", c="tab:red" if r.on[c] else "tab:blue",
-                                             label="ON" if r.on[c] else "OFF")
-                        tun_axes[k].set_title(f"exponential law, Pr(I=0) = {p0s[0 if k == 0 else -1]:.2f} ({name})")
-                        tun_axes[k].set_xlabel("stimulus I")
-                        tun_axes[k].set_ylabel("firing rate z(I)")
-                        tun_axes[k].legend(fontsize=7)
+        if law == "exponential":
+            for k, (p0, name) in enumerate(((p0s[0], "dense"), (p0s[-1], "sparse"))):
+                r = solve_onoff(*onoff_stimulus(law, float(p0), n_points), lams[0])
+                for c in range(r.Z.shape[1]):
+                    tun_axes[k].plot(r.values, r.Z[:, c], "-", c="tab:red" if r.on[c] else "tab:blue",
+                                     label="ON" if r.on[c] else "OFF")
+                tun_axes[k].set_title(f"exponential law, Pr(I=0) = {p0:.2f} ({name})")
+                tun_axes[k].set_xlabel("stimulus I")
+                tun_axes[k].set_ylabel("firing rate z(I)")
+                tun_axes[k].legend(fontsize=7)
         t0 = transitions[lams[0]]
         ctx.metric(f"{law}_analytic_threshold", p_star)
         ctx.metric(f"{law}_numerical_transition", {str(k): v for k, v in transitions.items()})
@@ -98,6 +99,6 @@ def run(ctx: Context) -> None:
     tun_fig.tight_layout()
     ctx.figure("onoff_tunings", tun_fig, "Optimal non-negative tuning curves recovered from Q: a dense stimulus is "
                "split into an ON (red) and an OFF (blue) channel; a sparse one is coded by ON neurons alone.")
-    ctx.note("Each point is a DNN-relaxed Q-space solve (cvxpy+Clarabel at this size) whose Q was certified "
+    ctx.note("The grid runs through simcode.sweep (SWEEPABLE["onoff"]). Each point is a DNN-relaxed Q-space solve (cvxpy+Clarabel at this size) whose Q was certified "
              "completely positive by a non-negative factorisation; OFF neurons carrying < 1e-5 of the activity "
              "cost count as absent.")
