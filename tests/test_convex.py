@@ -194,3 +194,13 @@ def test_factor_recovers_nonnegative_code_up_to_permutation():
 def test_factor_rejects_indefinite():
     with pytest.raises(ValueError, match="positive semidefinite"):
         factor_nonneg(np.diag([1.0, -1.0]))
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_firstorder_on_cuda_matches_closed_form():
+    v, p = onoff_stimulus("exponential", 0.3, 40)
+    prob = Problem([activity_cost(p), readout_cost(v, 0.5, affine=True)], [nonnegative()])
+    sol = prob.solve(backend="firstorder", device="cuda", tol=1e-7)
+    assert sol.backend.startswith("firstorder[cuda")
+    assert sol.objective == pytest.approx(onoff_value(v, p, 0.5), rel=1e-5)
+    assert sol.certificate.gap <= 1e-5
