@@ -45,7 +45,7 @@ class ConvOperator:
 
     ``method``: ``"direct"`` (``conv_transpose``/``conv``), ``"fft"`` (zero-padded real FFTs, filter
     spectra cached) or ``"auto"`` (direct on CUDA for filters up to 32 samples / 11x11 pixels, FFT
-    otherwise: on CPU the FFT path is faster even for 18-sample filters, see benchmarks/results/conv.md).
+    otherwise: on CPU the FFT path is faster even for 18-sample filters, see BENCHMARKS.md).
     """
 
     def __init__(self, atoms: torch.Tensor, signal_shape: tuple[int, ...], method: str = "auto"):
