@@ -2,7 +2,7 @@
 
     >>> from simcode.convex import Problem, activity_cost, readout_cost, nonnegative
     >>> prob = Problem([activity_cost(p), readout_cost(Y, weight=0.1, affine=True)], [nonnegative()])
-    >>> sol = prob.solve()                  # auto: cvxpy for small n, ADMM (PyTorch) above
+    >>> sol = prob.solve()                  # auto: ADMM (PyTorch) with a certificate; backend="cvxpy" for the exact reference
     >>> sol.Q, sol.Z, sol.W, sol.b, sol.certificate
 
 The problem is convex in Q (000 §2). With ``nonnegative()`` it is posed over the completely-positive
@@ -171,8 +171,10 @@ class Problem:
               cp_tol: float = 1e-4, random_state=0) -> Solution:
         """Solve the problem.
 
-        backend : "auto" (cvxpy+Clarabel for n ≤ 60, otherwise the first-order solver), "cvxpy" or
-            "firstorder" (ADMM in PyTorch, CPU or CUDA).
+        backend : "auto" (the first-order solver; cvxpy+Clarabel for n ≤ 24, where the interior point is
+            quicker than ADMM's per-iteration overhead, and for custom cvxpy constraints),
+            "cvxpy" (exact reference; Clarabel or SCS) or "firstorder" (ADMM in PyTorch, CPU or CUDA, with a
+            certified gap; 25–370× faster than cvxpy already at n = 40–160, see BENCHMARKS.md).
         solver : for cvxpy, "CLARABEL" (default) or "SCS".
         force : let cvxpy attempt an n above its practical limit.
         recover_z : factor Q into a non-negative Z (when ``nonnegative()``; else Z = V√Λ).
@@ -184,7 +186,7 @@ class Problem:
         self.check_feasible()
         custom = [c for c in self.constraints if not isinstance(c, Constraint)]
         if backend == "auto":
-            backend = "cvxpy" if (self.n <= 60 or custom) else "firstorder"
+            backend = "cvxpy" if (custom or self.n <= 24) else "firstorder"
         if backend == "firstorder" and custom:
             raise ValueError("custom cvxpy constraints need backend='cvxpy'")
         if backend == "cvxpy":
