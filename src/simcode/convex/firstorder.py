@@ -168,7 +168,7 @@ class _Lifted:
         if self.quad is not None:
             val = val + (self.quad * Q * Q).sum()
         if self.m:
-            val = val + (self.wT * torch_diag(W[n:, n:])).sum()
+            val = val + (self.wT * W[n:, n:].diagonal()).sum()
         return float(val)
 
     # ----- certificate
@@ -180,8 +180,6 @@ class _Lifted:
         linear = self.quad is None
         if linear and self.budget is not None and not self.nonneg:
             return None
-        if any(r.weight == 0 for r in self.readouts) and not linear:
-            pass
         # Λ₀: strictly dual-feasible start
         L0 = torch.zeros_like(Lam)
         if linear:
@@ -247,10 +245,6 @@ class _Lifted:
         if self.m:
             val = val - 2 * (L[:n, n:] * self.Y).sum()
         return float(val)
-
-
-def torch_diag(A):
-    return A.diagonal()
 
 
 def _intersect(B1, B2):
