@@ -460,39 +460,61 @@ fista.__doc__ = ("Batched FISTA for 0.5‖x − zD‖² + λ g(z), one problem p
 ista.__doc__ = "Batched ISTA (proximal gradient, no momentum) for 0.5‖x − zD‖² + λ g(z)." + _DOC_PARAMS
 
 
-def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: float = 1e-6, max_support: int = 64,
-               device=None, dtype=None, fallback_max_iter: int = 5000, n_add: int = 1) -> SparseCodingResult:
-    """Exact lasso codes (``l1`` or ``l1_nonneg``) by a batched primal active-set method, certified per sample.
+def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: float = 1e-6, max_support=None,
+               device=None, dtype=None, fallback_max_iter: int = 5000, n_add: int = 1,
+               solver: str = "auto") -> SparseCodingResult:
+    """Exact lasso codes (``l1`` or ``l1_nonneg``), certified per sample by the duality gap.
 
-    Feature-sign search (Lee et al. 2007) / Lawson–Hanson, run for all samples at once with padded batched
-    Cholesky solves on each sample's support (see :mod:`simcode.sparse._sc_activeset`). Each sample's result
-    is checked with the duality gap; samples that fail (support larger than ``max_support``, singular support
-    Gram matrix, too many iterations) are finished by :func:`fista` warm-started from the active-set point,
-    so the returned certificate holds for every converged sample. Same inputs and result as :func:`fista`;
-    ``max_iter`` bounds the active-set iterations (default 4 × n_atoms); ``n_add`` violating atoms are added
-    per iteration until that first fails for a sample (then one at a time; the default 1 is plain
-    feature-sign search — adding more did not reduce the iteration count on patch data). ``n_polished`` of the result
-    counts the samples finished by the active-set method, the rest by the FISTA fallback.
+    Two exact solvers, picked by ``solver``:
+
+    * ``"lars"`` (the ``"auto"`` choice for CPU data, NumPy or CPU tensors, float32 or float64): a compiled
+      (numba, parallel over samples) LARS–homotopy per sample with incremental Cholesky updates, from
+      ``G = D Dᵀ`` and ``B = X Dᵀ`` computed once by BLAS, in float64 whatever the input dtype (see
+      :mod:`simcode.sparse._sc_numba`; Efron et al. 2004 §3.1). It does not use ``init``.
+    * ``"torch"`` (the ``"auto"`` choice for CUDA tensors): feature-sign search (Lee et al. 2007) /
+      Lawson–Hanson run for all samples at once with padded batched Cholesky solves (see
+      :mod:`simcode.sparse._sc_activeset`), warm-started from ``init``; ``n_add`` violating atoms are added
+      per iteration until that first fails for a sample.
+
+    Each sample's result is checked with the duality gap; samples that fail (support larger than
+    ``max_support``, singular support Gram matrix, too many iterations) go to the next method — LARS → torch
+    active set → :func:`fista` warm-started from the active-set point — so the returned certificate holds for
+    every converged sample. Same inputs and result as :func:`fista`; ``max_iter`` bounds the path steps (LARS,
+    default 8 × n_atoms + 100) or active-set iterations (torch, default 4 × n_atoms + 10); ``max_support``
+    defaults to n_atoms (LARS) or 64 (torch). ``n_polished`` of the result counts the samples finished by
+    the first method, the rest by the fallbacks.
     """
     from ._sc_activeset import active_set_lasso
 
     prior = get_prior(prior)
     if not isinstance(prior, (L1, L1NonNeg)):
         raise ValueError(f"active_set solves the lasso only: prior must be 'l1' or 'l1_nonneg', got {prior!r}")
+    if solver not in ("auto", "lars", "torch"):
+        raise ValueError(f"solver must be 'auto', 'lars' or 'torch', got {solver!r}")
     tol = float(tol)
     if not math.isfinite(tol) or tol < 0:
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
-    if not isinstance(max_support, numbers.Integral) or max_support < 1:
+    if max_support is not None and (not isinstance(max_support, numbers.Integral) or max_support < 1):
         raise ValueError(f"max_support must be an integer >= 1, got {max_support!r}")
+    if max_iter is not None and (not isinstance(max_iter, numbers.Integral) or max_iter < 1):
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
     Xt, Dt, lam_v, was_np, squeeze = _resolve(X, D, lam, device, dtype)
     n, K = Xt.shape[0], Dt.shape[0]
-    if max_iter is None:
-        max_iter = 4 * K + 10
-    if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
     nonneg = isinstance(prior, L1NonNeg)
     dt = Xt.dtype
     tol_eff = max(tol, 20 * torch.finfo(dt).eps)
+    if solver == "auto":
+        solver = "lars" if Xt.device.type == "cpu" else "torch"
+    if solver == "lars":
+        if Xt.device.type != "cpu":
+            raise ValueError("solver='lars' runs on the CPU only; use solver='torch' for CUDA tensors")
+        _check_init(init, n, K, Xt, squeeze)  # validated, not used: the path starts from z = 0
+        return _active_set_lars(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, tol=tol, tol_eff=tol_eff,
+                                max_iter=max_iter, max_support=max_support, fallback_max_iter=fallback_max_iter,
+                                n_add=n_add)
+    max_support = 64 if max_support is None else int(max_support)
+    if max_iter is None:
+        max_iter = 4 * K + 10
     with torch.no_grad():
         Z0 = _check_init(init, n, K, Xt, squeeze)
         if nonneg:
@@ -532,6 +554,58 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
                              criterion="duality_gap", n_converged=n_conv, history=[], lipschitz=float("nan"),
                              n_polished=n - n_fallback)
     return res
+
+
+def _gap_l1_np(X, Z, D, lam, nonneg: bool):
+    """NumPy float64 twin of :func:`_gap_l1` (lam a float or an (n,) array): ``(P, gap)``."""
+    R = X - Z @ D
+    C = R @ D.T
+    rr = np.einsum("ij,ij->i", R, R)
+    rx = np.einsum("ij,ij->i", R, X)
+    P = 0.5 * rr + lam * (Z.sum(1) if nonneg else np.abs(Z).sum(1))
+    cmax = np.maximum(C.max(1), 0.0) if nonneg else np.abs(C).max(1)
+    s = np.minimum(lam / np.maximum(cmax, np.finfo(np.float64).tiny), 1.0)
+    gap = np.maximum(P - (s * rx - 0.5 * s * s * rr), 0.0)
+    return P, gap
+
+
+def _active_set_lars(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, *, tol, tol_eff, max_iter, max_support,
+                     fallback_max_iter, n_add):
+    """CPU path of :func:`active_set`: numba LARS per sample, float64 certificate, torch active set fallback."""
+    from ._sc_numba import lars_lasso
+
+    dt = Xt.dtype
+    X64 = Xt.detach().to(torch.float64).numpy()
+    D64 = Dt.detach().to(torch.float64).numpy()
+    lam_np = lam_v[:, 0].to(torch.float64).numpy() if isinstance(lam_v, torch.Tensor) else float(lam_v)
+    Z, _, steps = lars_lasso(X64 @ D64.T, D64 @ D64.T, lam_np, nonneg, max_support=max_support, max_steps=max_iter)
+    if dt != torch.float64:
+        Z = Z.astype(np.float32).astype(np.float64)  # certify the codes actually returned
+    P, gap = _gap_l1_np(X64, Z, D64, lam_np, nonneg)
+    crit = np.where(gap == 0, 0.0, gap / np.maximum(P, np.finfo(np.float64).tiny))
+    bad = np.flatnonzero(crit > tol_eff)
+    converged = True
+    n_iter = int(steps.max()) if steps.size else 0
+    if bad.size:
+        sub = active_set(X64[bad], D64, lam_np[bad] if isinstance(lam_np, np.ndarray) else lam_np, prior, tol=tol,
+                         fallback_max_iter=fallback_max_iter, n_add=n_add, solver="torch")
+        Z[bad] = sub.codes
+        P[bad] = sub.objective
+        gap[bad] = sub.duality_gap
+        crit[bad] = sub.stop_value
+        converged = sub.converged
+        n_iter += sub.n_iter
+    n_conv = int(np.sum(crit <= tol_eff))
+
+    def out(a):
+        a = a[0] if squeeze else a
+        t = torch.from_numpy(np.ascontiguousarray(a)).to(dt)
+        return back(t, was_np)
+
+    return SparseCodingResult(codes=out(Z), converged=converged, status="converged" if converged else "max_iter",
+                              n_iter=n_iter, objective=out(P), duality_gap=out(gap), stop_value=out(crit),
+                              criterion="duality_gap", n_converged=n_conv, history=[], lipschitz=float("nan"),
+                              n_polished=int(Z.shape[0] - bad.size))
 
 
 def sparse_encode(X, D, lam=1.0, prior="l1", *, algorithm: str = "auto", **kwargs):
