@@ -572,16 +572,19 @@ def _gap_l1_np(X, Z, D, lam, nonneg: bool):
 def _active_set_lars(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, *, tol, tol_eff, max_iter, max_support,
                      fallback_max_iter, n_add):
     """CPU path of :func:`active_set`: numba LARS per sample, float64 certificate, torch active set fallback."""
-    from ._sc_numba import lars_lasso
+    from ._sc_numba import gap_from_stats, lars_lasso
 
     dt = Xt.dtype
     X64 = Xt.detach().to(torch.float64).numpy()
     D64 = Dt.detach().to(torch.float64).numpy()
     lam_np = lam_v[:, 0].to(torch.float64).numpy() if isinstance(lam_v, torch.Tensor) else float(lam_v)
-    Z, _, steps = lars_lasso(X64 @ D64.T, D64 @ D64.T, lam_np, nonneg, max_support=max_support, max_steps=max_iter)
+    Z, _, steps, stats = lars_lasso(X64 @ D64.T, D64 @ D64.T, lam_np, nonneg, max_support=max_support,
+                                    max_steps=max_iter)
     if dt != torch.float64:
         Z = Z.astype(np.float32).astype(np.float64)  # certify the codes actually returned
-    P, gap = _gap_l1_np(X64, Z, D64, lam_np, nonneg)
+        P, gap = _gap_l1_np(X64, Z, D64, lam_np, nonneg)
+    else:
+        P, gap = gap_from_stats(np.einsum("ij,ij->i", X64, X64), stats, lam_np)
     crit = np.where(gap == 0, 0.0, gap / np.maximum(P, np.finfo(np.float64).tiny))
     bad = np.flatnonzero(crit > tol_eff)
     converged = True
