@@ -82,6 +82,64 @@ def test_rdm_matches_scipy(metric):
     np.testing.assert_allclose(rdm(X, metric), ssd.squareform(ssd.pdist(X, metric)), atol=1e-10)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "correlation"])
+def test_rdm_blocked_condensed_and_float32_match_scipy(metric):
+    # n = 300 crosses the 256-row block boundary of the compiled CPU path
+    X, _ = _data(n=300, p=9, seed=11)
+    ref = ssd.pdist(X, metric)
+    D = rdm(X, metric)
+    np.testing.assert_allclose(D, ssd.squareform(ref), atol=1e-10)
+    assert np.array_equal(D, D.T) and not np.diag(D).any()
+    np.testing.assert_allclose(rdm(X, metric, condensed=True), ref, atol=1e-10)
+    d32 = rdm(X, metric, condensed=True, dtype="float32")
+    assert d32.dtype == np.float32
+    np.testing.assert_allclose(d32, ref, rtol=1e-4, atol=1e-4 * ref.max())
+    t = rdm(torch.from_numpy(X).float(), metric)
+    assert t.dtype == torch.float32 and t.shape == (300, 300)
+    # the torch (device-agnostic) formula gives the same numbers as the compiled path
+    from simcode.similarity.kernels import _sqdist
+    if metric == "sqeuclidean":
+        np.testing.assert_allclose(_sqdist(torch.from_numpy(X)).numpy(), D, atol=1e-10)
+
+
+def _whitened_ref(a, b, pearson=False):
+    """Direct NumPy: double-centre the symmetric zero-diagonal RDMs (Diedrichsen et al. 2021) and take the cosine."""
+    A, B = ssd.squareform(a), ssd.squareform(b)
+    n = len(A)
+    H = np.eye(n) - 1.0 / n
+    if pearson:
+        off = ~np.eye(n, dtype=bool)
+        A, B = np.where(off, A - a.mean(), 0), np.where(off, B - b.mean(), 0)
+    Ac, Bc = H @ A @ H, H @ B @ H
+    return np.sum(Ac * Bc) / np.sqrt(np.sum(Ac * Ac) * np.sum(Bc * Bc))
+
+
+def test_whitened_rsa_matches_numpy_formula_square_condensed_and_upper_triangle():
+    X, Y = _data(n=300, p=8, q=6, seed=12)
+    a, b = ssd.pdist(X, "sqeuclidean"), ssd.pdist(Y, "euclidean")
+    for method, pearson in (("whitened_cosine", False), ("whitened_pearson", True)):
+        ref = _whitened_ref(a, b, pearson)
+        assert rsa(a, b, method) == pytest.approx(ref, abs=1e-10)
+        A, B = ssd.squareform(a), ssd.squareform(b)
+        assert rsa(A, B, method) == pytest.approx(ref, abs=1e-10)
+        # only the strict upper triangle is read (rsatoolbox's condensed vector)
+        A2 = A.copy()
+        A2[np.tril_indices(300, -1)] = 123.0
+        np.fill_diagonal(A2, 5.0)
+        assert rsa(A2, B, method) == pytest.approx(ref, abs=1e-10)
+        v = rsa(torch.from_numpy(A).float(), torch.from_numpy(B).float(), method)
+        assert isinstance(v, torch.Tensor) and float(v) == pytest.approx(ref, abs=1e-5)
+    # the full pipeline at float64 equals linear CKA (an identity) to 1e-10
+    val = rsa(rdm(X, "sqeuclidean", condensed=True), rdm(Y, "sqeuclidean", condensed=True), "whitened_cosine")
+    assert val == pytest.approx(cka(X, Y), abs=1e-10)
+    with pytest.raises(ValueError, match="same number of stimuli"):
+        rsa(a, ssd.pdist(Y[:-1]), "whitened_cosine")
+    with pytest.raises(ValueError, match="constant"):
+        rsa(np.full_like(a, 2.0), b, "whitened_pearson")      # nothing left after removing the mean
+    with pytest.raises(ValueError, match="dtype"):
+        rdm(X, dtype="int8")
+
+
 def test_crossnobis_matches_bruteforce_loops():
     rng = np.random.default_rng(3)
     C, K, p, reps = 5, 4, 6, 2

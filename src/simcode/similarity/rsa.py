@@ -79,6 +79,54 @@ def _tau_a(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.clip(tb * math.sqrt((T - tx) * (T - ty)) / T, -1.0, 1.0))
 
 
+def _whitened_stats(a: torch.Tensor, b: torch.Tensor, n: int):
+    """Σ_{i<j} a b, Σ a², Σ b² and the row sums of the symmetric zero-diagonal matrices, read from the strict
+    upper triangles (square or condensed inputs)."""
+    if a.device.type == "cpu" and a.dtype in (torch.float32, torch.float64) and a.ndim == b.ndim:
+        from ._rdm_numba import pair_stats
+
+        ab, aa, bb, Ra, Rb = pair_stats(np.ascontiguousarray(a.numpy()), np.ascontiguousarray(b.numpy()), n)
+        return ab, aa, bb, torch.from_numpy(Ra), torch.from_numpy(Rb)
+    dt = torch.float64 if a.device.type == "cpu" else a.dtype
+    U, V = torch.triu(_as_square(a, "rdm1").to(dt), 1), torch.triu(_as_square(b, "rdm2").to(dt), 1)
+    Ra, Rb = U.sum(0) + U.sum(1), V.sum(0) + V.sum(1)
+    return float((U * V).sum()), float((U * U).sum()), float((V * V).sum()), Ra.cpu(), Rb.cpu()
+
+
+def _whitened(a: torch.Tensor, b: torch.Tensor, pearson: bool):
+    """Whitened cosine / correlation of two RDMs in O(n²) time and no n × n temporaries (CPU).
+
+    With A, B the symmetric zero-diagonal matrices of the dissimilarities and H = I − 11ᵀ/n,
+    v1ᵀV⁻¹v2 ∝ ⟨HAH, HBH⟩_F = 2Σ_{i<j} a_ij b_ij − (2/n) R_A·R_B + (1ᵀR_A)(1ᵀR_B)/n², R = row sums
+    (Diedrichsen et al. 2021, eq. for the whitened unbiased cosine with V = (CCᵀ)∘(CCᵀ); the pseudo-inverse
+    acts through double centring). ``pearson`` first subtracts the mean dissimilarity ā from every a_ij
+    (i ≠ j): Σab ↦ Σab − m ā b̄, R ↦ R − (n−1)ā.
+    """
+    na = a.shape[0] if a.ndim == 2 else _n_from_len(a.shape[0])
+    nb = b.shape[0] if b.ndim == 2 else _n_from_len(b.shape[0])
+    if na != nb:
+        raise ValueError(f"rdm1 and rdm2 must describe the same number of stimuli, got {na} and {nb}")
+    n = na
+    if n < 3:
+        raise ValueError("RDMs need at least 3 stimuli (2 dissimilarities) to be compared")
+    ab, aa, bb, Ra, Rb = _whitened_stats(a, b, n)
+    if pearson:
+        m = n * (n - 1) / 2
+        ma, mb = float(Ra.sum()) / (2 * m), float(Rb.sum()) / (2 * m)
+        ab, aa, bb = ab - m * ma * mb, aa - m * ma * ma, bb - m * mb * mb
+        Ra, Rb = Ra - (n - 1) * ma, Rb - (n - 1) * mb
+    sa, sb = float(Ra.sum()), float(Rb.sum())
+
+    def ip(xy, Rx, Ry, sx, sy):
+        return 2.0 * xy - 2.0 / n * float(Rx @ Ry) + sx * sy / (n * n)
+
+    pab, paa, pbb = ip(ab, Ra, Rb, sa, sb), ip(aa, Ra, Ra, sa, sa), ip(bb, Rb, Rb, sb, sb)
+    if paa <= 1e-13 * 2 * max(aa, 1e-300) or pbb <= 1e-13 * 2 * max(bb, 1e-300) or aa == 0 or bb == 0:
+        raise ValueError("an RDM is constant after double centring; the comparison is undefined")
+    val = pab / math.sqrt(paa * pbb)
+    return torch.tensor(val, dtype=a.dtype, device=a.device)
+
+
 def rsa(rdm1, rdm2, method: str = "pearson"):
     """Compare two RDMs over the same stimuli (square n × n, or condensed n(n-1)/2 vectors).
 
@@ -91,7 +139,11 @@ def rsa(rdm1, rdm2, method: str = "pearson"):
       geometries using whitened unbiased-distance-matrix similarity", Neurons Behav. Data Anal. Theory;
       rsatoolbox ``cosine_cov``/``corr_cov`` without ``sigma_k``). With V = (CCᵀ)∘(CCᵀ) (C the pair
       contrast matrix), v1ᵀV⁻¹v2 ∝ ⟨H(-½D1)H, H(-½D2)H⟩_F, so we compute it exactly in O(n²) through double
-      centring; for squared-Euclidean RDMs this equals linear CKA of the underlying patterns.
+      centring, in one read of both RDMs and no n × n temporaries; for squared-Euclidean RDMs this equals
+      linear CKA of the underlying patterns.
+
+    Square RDMs are read through their strict upper triangle (rsatoolbox's condensed vector), so a
+    non-zero diagonal or an asymmetric lower triangle is ignored.
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
@@ -103,40 +155,7 @@ def rsa(rdm1, rdm2, method: str = "pearson"):
     if b.ndim == 2 and b.shape[0] != b.shape[1]:
         raise ValueError(f"rdm2 must be square or condensed, got shape {tuple(b.shape)}")
     if method in ("whitened_cosine", "whitened_pearson"):
-        A, B = _as_square(a, "rdm1"), _as_square(b, "rdm2")
-        if A.shape != B.shape:
-            raise ValueError(f"rdm1 and rdm2 must describe the same number of stimuli, got {A.shape[0]} and "
-                             f"{B.shape[0]}")
-        if A.shape[0] < 3:
-            raise ValueError("RDMs need at least 3 stimuli (2 dissimilarities) to be compared")
-        n = A.shape[0]
-
-        def dc(M):                       # H M H for symmetric M (row means = column means), one n×n buffer
-            M = M.clone()                              # never modify the caller's RDM
-            if method == "whitened_pearson":
-                M -= M.sum() / (n * (n - 1))          # subtract the mean dissimilarity (off-diagonal entries)
-                M.fill_diagonal_(0.0)
-            r = M.mean(0)
-            M -= r[None, :]
-            M -= r[:, None]
-            M += r.mean()
-            return M
-
-        if A.dtype == torch.float64 and method == "whitened_cosine":
-            # fused, allocation-free: for symmetric M with row means r and grand mean g,
-            # ⟨HAH, HBH⟩ = ⟨A, B⟩ − 2n r_A·r_B + n² g_A g_B (5 read-only passes, no n×n temporaries)
-            a1, b1 = A.reshape(-1), B.reshape(-1)
-            ra, rb = A.mean(0), B.mean(0)
-            ga, gb = ra.mean(), rb.mean()
-
-            def ip(x, y, rx, ry, gx, gy):
-                return torch.dot(x, y) - 2 * n * torch.dot(rx, ry) + n * n * gx * gy
-
-            ab, aa, bb = ip(a1, b1, ra, rb, ga, gb), ip(a1, a1, ra, ra, ga, ga), ip(b1, b1, rb, rb, gb, gb)
-            if float(aa) <= 1e-13 * float(torch.dot(a1, a1)) or float(bb) <= 1e-13 * float(torch.dot(b1, b1)):
-                raise ValueError("an RDM is constant after double centring; the comparison is undefined")
-            return out(ab / torch.sqrt(aa * bb), torch_in)
-        return out(_cos(dc(A), dc(B)), torch_in)
+        return out(_whitened(a, b, method == "whitened_pearson"), torch_in)
     va, vb = _vec(a), _vec(b)
     if va.shape != vb.shape:
         raise ValueError(f"rdm1 and rdm2 must describe the same number of stimuli, got {va.numel()} and "
