@@ -242,3 +242,34 @@ def test_cdl_2d_and_multichannel_shapes_and_descent():
     assert mc.transform(sig, max_iter=20).shape == (5, 2, 74)
     with pytest.raises(ValueError, match="channels"):
         mc.transform(np.ones((5, 2, 80)))
+
+
+@pytest.mark.parametrize("nonneg", [True, False])
+def test_compiled_fista_kernel_solves_masked_lasso(nonneg):
+    # the numba kernel with gradient restart and a 0/1 mask on the data term reaches the cvxpy optimum
+    from simcode.sparse._conv_numba import fista_1d
+
+    rng = np.random.default_rng(12)
+    h = rng.standard_normal((2, 6))
+    h /= np.linalg.norm(h, axis=1, keepdims=True)
+    T = 45
+    M = conv_matrix(h, T)
+    w = np.ones(T)
+    w[:5] = 0
+    w[-5:] = 0
+    y = M @ np.maximum(rng.standard_normal(M.shape[1]) - 1.0, 0) + 0.05 * rng.standard_normal(T)
+    lam = 0.1
+    z = cp.Variable(M.shape[1], nonneg=nonneg)
+    obj = 0.5 * cp.sum_squares(cp.multiply(w, y - M @ z)) + lam * (cp.sum(z) if nonneg else cp.norm1(z))
+    cp.Problem(cp.Minimize(obj)).solve(solver=cp.CLARABEL)
+    alpha = 1.0 / conv_lipschitz(h)
+    for mask in (w, None):
+        x = fista_1d(y[None, None], h[:, None], alpha, lam * alpha, 3000, nonneg=nonneg, mask=mask)
+        if mask is None:  # unmasked problem: its own reference
+            z2 = cp.Variable(M.shape[1], nonneg=nonneg)
+            pen = cp.sum(z2) if nonneg else cp.norm1(z2)
+            cp.Problem(cp.Minimize(0.5 * cp.sum_squares(y - M @ z2) + lam * pen)).solve(solver=cp.CLARABEL)
+            ref = z2.value
+        else:
+            ref = z.value
+        np.testing.assert_allclose(x.ravel(), ref, atol=2e-3)

@@ -37,6 +37,7 @@ import numbers
 import time
 import warnings
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -88,6 +89,12 @@ class CRsAE:
     device : ``None``/``"cpu"``, ``"cuda"`` or ``"auto"``.
     cuda_graph : ``"auto"`` (on CUDA), ``True`` or ``False``.
     callback : ``callback(epoch, estimator)`` after each epoch.
+    callback_every : also call ``callback(epoch + (b + 1) / n_batches, estimator)`` after every
+        ``callback_every``-th minibatch (a float epoch), e.g. to track an error on a finer schedule than epochs.
+    kernel : ``"auto"`` runs an encoder that needs no gradient (``backprop="decoder"`` training and inference)
+        with the compiled kernel of :mod:`simcode.sparse._conv_numba` where it applies (CPU, 1-D, Gaussian
+        family, linear residual, ℓ1 or non-negative ℓ1 prior): the same T iterations and momenta, computed
+        per signal in cache, sparse codes by the filters' Gram; ``"torch"`` always uses the torch loop.
 
     Attributes
     ----------
@@ -100,8 +107,9 @@ class CRsAE:
     def __init__(self, n_atoms: int, atom_length, lam: float = 0.1, n_iter: int = 30, family: str = "gaussian",
                  tied: bool = True, learn_lambda: bool = False, n_channels: int = 1, *, prior="l1_nonneg",
                  n_trials: int = 1, step: float | None = None, n_epochs: int = 10, batch_size: int = 32,
-                 lr: float = 1e-2, lr_decay: float = 1.0, backprop: str = "full", init="data", residual: str = "linear", dtype=None, device=None,
-                 random_state=None, cuda_graph="auto", callback=None):
+                 lr: float = 1e-2, lr_decay: float = 1.0, backprop: str = "full", init="data", residual: str = "linear",
+                 dtype=None, device=None, random_state=None, cuda_graph="auto", callback=None,
+                 callback_every: int | None = None, kernel: str = "auto"):
         self.n_atoms = n_atoms
         self.atom_length = atom_length
         self.lam = lam
@@ -125,6 +133,8 @@ class CRsAE:
         self.random_state = random_state
         self.cuda_graph = cuda_graph
         self.callback = callback
+        self.callback_every = callback_every
+        self.kernel = kernel
 
     # ------------------------------------------------------------------------------------------------------
     # validation
@@ -145,6 +155,11 @@ class CRsAE:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
         if self.backprop not in ("full", "decoder"):
             raise ValueError(f"backprop must be 'full' or 'decoder', got {self.backprop!r}")
+        if self.kernel not in ("auto", "torch"):
+            raise ValueError(f"kernel must be 'auto' or 'torch', got {self.kernel!r}")
+        if self.callback_every is not None and (not isinstance(self.callback_every, numbers.Integral)
+                                                or isinstance(self.callback_every, bool) or self.callback_every < 1):
+            raise ValueError(f"callback_every must be None or a positive integer, got {self.callback_every!r}")
         if self.residual not in ("linear", "elu"):
             raise ValueError(f"residual must be 'linear' or 'elu', got {self.residual!r}")
         check_positive(self.lam, "lam")
@@ -214,6 +229,24 @@ class CRsAE:
             x = x_new
         return x, dec
 
+    def _use_kernel(self, y):
+        return (self.kernel == "auto" and y.device.type == "cpu" and y.ndim == 3 and self.family == "gaussian"
+                and self.residual == "linear" and type(self._prior).__name__ in ("L1", "L1NonNeg")
+                and self._prior.name in ("l1", "l1_nonneg"))
+
+    def _encode_nograd(self, y, H, E, lam, bias, alpha):
+        """The encoder's codes without a graph: the compiled kernel where it applies, else the torch loop."""
+        with torch.no_grad():
+            if self._use_kernel(y):
+                from ._conv_numba import fista_1d
+
+                a = float(alpha)
+                x = fista_1d(y.numpy(), H.numpy(), a, float(lam) * a, self.n_iter,
+                             nonneg=self._prior.name == "l1_nonneg", betas=np.asarray(self._mom),
+                             enc=None if E is None else E.numpy())
+                return torch.from_numpy(x)
+            return self._encode(y, H, E, lam, bias, alpha, self._mom)[0]
+
     def _nll(self, y, eta):
         """Mean negative log-likelihood per signal sample (constants dropped)."""
         if self.family == "gaussian":
@@ -225,10 +258,14 @@ class CRsAE:
     def _forward_loss(self, y):
         lam = torch.exp(self._log_lam)
         alpha = self._alpha()
-        x, dec = self._encode(y, self._H, None if self.tied else self._E, lam, self._bias_t(), alpha,
-                              self._mom)
-        if self.backprop == "decoder":
-            x = x.detach()
+        if self.backprop == "decoder":  # codes are constants: no graph through the encoder
+            bias = self._bias_t()
+            x = self._encode_nograd(y, self._H.detach(), None if self.tied else self._E.detach(), lam.detach(),
+                                    None if bias is None else bias.detach(), alpha)
+            dec = ConvOperator(self._H, tuple(y.shape[2:]), self._method)
+        else:
+            x, dec = self._encode(y, self._H, None if self.tied else self._E, lam, self._bias_t(), alpha,
+                                  self._mom)
         eta = dec.synth(x)
         if self._bias is not None:
             eta = eta + self._bias_t()
@@ -311,6 +348,9 @@ class CRsAE:
             total = torch.zeros((), dtype=dtype, device=dev)
             for b in range(n_batches):
                 total = total + step_fn(yb[perm[b * B:(b + 1) * B]])
+                if (self.callback is not None and self.callback_every is not None and b + 1 < n_batches
+                        and (b + 1) % self.callback_every == 0):
+                    self.callback(epoch + (b + 1) / n_batches, self)
             mean_loss = float(total) / n_batches
             if not math.isfinite(mean_loss):
                 alpha = self.step if self.step is not None else "1/L (default)"
@@ -396,7 +436,7 @@ class CRsAE:
 
     def _graphed_encoder(self, yy, H, E, lam, bias, alpha, batch_size):
         def eager(batch):
-            return self._encode(batch, H, E, lam, bias, alpha, self._mom)[0]
+            return self._encode_nograd(batch, H, E, lam, bias, alpha)
 
         use = yy.is_cuda and self.cuda_graph in ("auto", True) and yy.shape[0] == batch_size
         if not use:
