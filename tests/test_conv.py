@@ -273,3 +273,21 @@ def test_compiled_fista_kernel_solves_masked_lasso(nonneg):
         else:
             ref = z.value
         np.testing.assert_allclose(x.ravel(), ref, atol=2e-3)
+
+
+@pytest.mark.parametrize("boundary", ["full", "valid"])
+def test_cdl_compiled_csc_step_matches_torch_step(boundary):
+    # one round with converged codes: the compiled CSC step (per-signal restart) and the torch FISTA reach
+    # the same lasso solution, hence the same filter update
+    rng = np.random.default_rng(13)
+    h = rng.standard_normal((2, 6))
+    Y = np.stack([conv_matrix(h, 50) @ np.maximum(rng.standard_normal(90) - 1.2, 0) for _ in range(6)])
+    kw = dict(lam=0.2, prior="l1_nonneg", n_epochs=1, csc_iter=3000, filter_iter=30, boundary=boundary,
+              random_state=0)
+    a = ConvDictionaryLearning(2, 6, kernel="auto", **kw).fit(Y)
+    b = ConvDictionaryLearning(2, 6, kernel="torch", **kw).fit(Y)
+    assert np.abs(b.codes_).max() > 0.1
+    np.testing.assert_allclose(a.codes_, b.codes_, atol=1e-5)
+    np.testing.assert_allclose(a.atoms_, b.atoms_, atol=1e-5)
+    with pytest.raises(ValueError, match="kernel"):
+        ConvDictionaryLearning(2, 6, kernel="gpu").fit(Y)

@@ -56,6 +56,19 @@ def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gr
                             acc += e[k, c, l] * h[k2, c, l - d]
                 G[k, k2, j] = acc
     dense_cost = 2 * C * L * M
+    # samples with w != 1: the Gram form is corrected there by E^T((1 - w) * Hz)
+    nw = 0
+    for s in range(S):
+        if w[s] != 1.0:
+            nw += 1
+    ws = np.empty(nw, np.int64)
+    q = 0
+    for s in range(S):
+        if w[s] != 1.0:
+            ws[q] = s
+            q += 1
+    u = np.empty((C, nw), dt)
+    corr_cost = 2 * nw * C * K * L
     for n in range(N):
         x[:, :] = x0[n]
         z[:, :] = x0[n]
@@ -66,7 +79,10 @@ def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gr
                     nz_k[nnz] = k
                     nz_m[nnz] = m
                     nnz += 1
-        if use_gram:  # E^T y once per signal
+        if use_gram:  # E^T (w y) once per signal
+            for c in range(C):
+                for s in range(S):
+                    r[c, s] = w[s] * y[n, c, s]
             for k in range(K):
                 for m in range(M):
                     ety[k, m] = 0.0
@@ -74,14 +90,30 @@ def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gr
                     for l in range(L):
                         ev = e[k, c, l]
                         for m in range(M):
-                            ety[k, m] += ev * y[n, c, m + l]
+                            ety[k, m] += ev * r[c, m + l]
         t = 1.0
         for it in range(n_iter):
-            if use_gram and nnz * K * W <= dense_cost:
-                # sparse z: g = E^T y - (E^T H) z, scattering each non-zero's Gram column
+            if use_gram and nnz * K * W + corr_cost <= dense_cost:
+                # sparse z: g = E^T(w y) - (E^T H) z + E^T((1 - w) H z), scattering each non-zero's Gram column
                 for k in range(K):
                     for m in range(M):
                         g[k, m] = ety[k, m]
+                for q in range(nw):
+                    s = ws[q]
+                    lo = max(0, s - M + 1)
+                    hi = min(L, s + 1)
+                    for c in range(C):
+                        acc = 0.0
+                        for k in range(K):
+                            for l in range(lo, hi):
+                                acc += h[k, c, l] * z[k, s - l]
+                        u[c, q] = (1.0 - w[s]) * acc
+                    for c in range(C):
+                        uv = u[c, q]
+                        if uv != 0.0:
+                            for k in range(K):
+                                for l in range(lo, hi):
+                                    g[k, s - l] += e[k, c, l] * uv
                 for q in range(nnz):
                     k2 = nz_k[q]
                     m2 = nz_m[q]
@@ -162,9 +194,11 @@ def fista_1d(y: np.ndarray, h: np.ndarray, alpha: float, tau: float, n_iter: int
     gradient restart; ``x0`` (N, K, S−L+1) warm start (zeros if ``None``); ``mask`` (S,) 0/1 weights of the
     data term (ones if ``None``). Returns the codes (N, K, S−L+1) in ``y``'s dtype.
 
-    Without a mask, an iteration whose momentum point ``z`` is sparse uses ``Hᵀ(y − Hz) = Hᵀy − (HᵀH)z``
-    with the filters' Gram (auto/cross-correlations over lags ``|d| < L``) scattered from each non-zero of
-    ``z``: cost ``nnz(z)·K·(2L−1)`` instead of ``2·K·C·L·M`` (exact: valid codes have no boundary terms)."""
+    An iteration whose momentum point ``z`` is sparse uses
+    ``Eᵀ(w(y − Hz)) = Eᵀ(wy) − (EᵀH)z + Eᵀ((1 − w)Hz)`` with the filters' Gram (auto/cross-correlations over
+    lags ``|d| < L``) scattered from each non-zero of ``z`` (exact: valid codes have no boundary terms), and
+    the last term evaluated only at the samples where ``w ≠ 1`` (the padding of a ``"full"`` boundary): cost
+    ``nnz(z)·K·(2L−1) + 2·n_masked·C·K·L`` instead of ``2·K·C·L·M``; otherwise the dense iteration."""
     dt = y.dtype
     N, C, S = y.shape
     K, _, L = h.shape
@@ -177,6 +211,5 @@ def fista_1d(y: np.ndarray, h: np.ndarray, alpha: float, tau: float, n_iter: int
     restart = betas is None
     b = np.zeros(max(n_iter, 1), dt) if restart else np.ascontiguousarray(betas, dtype=dt)
     out = np.empty((N, K, M), dt)
-    _fista_1d(y, w, h, e, x0, dt.type(alpha), dt.type(tau), b, int(n_iter), bool(nonneg), restart,
-              mask is None, out)
+    _fista_1d(y, w, h, e, x0, dt.type(alpha), dt.type(tau), b, int(n_iter), bool(nonneg), restart, True, out)
     return out
