@@ -38,6 +38,20 @@ def max_err(tmpl, atoms):
     return float(match_atoms(tmpl, atoms).errors.max())
 
 
+class Clock:
+    """Wall clock that excludes the time spent evaluating the error (the same rule for every solver)."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.excluded = 0.0
+
+    def record(self, trace, tmpl, atoms):
+        t = time.perf_counter()
+        e = max_err(tmpl, atoms)
+        trace.append((t - self.t0 - self.excluded, e))
+        self.excluded += time.perf_counter() - t
+
+
 def first_below(trace, thr=0.1):
     for t, e in trace:
         if e < thr:
@@ -45,7 +59,7 @@ def first_below(trace, thr=0.1):
     return None
 
 
-def run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs, f32=False):
+def run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs, f32=False, csc_iter=30, kernel="auto"):
     import torch
 
     from simcode.sparse.conv import ConvDictionaryLearning
@@ -54,28 +68,27 @@ def run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs, f32=False):
         Y = torch.tensor(Y, dtype=torch.float32)
 
     trace = []
-    t0 = time.perf_counter()
-    cdl = ConvDictionaryLearning(3, L, lam=lam, prior="l1_nonneg", n_epochs=n_epochs, csc_iter=30, filter_iter=20,
-                                 tol=0.0, init=init,
-                                 callback=lambda e, est: trace.append((time.perf_counter() - t0,
-                                                                       max_err(tmpl, est.atoms_))))
+    clock = Clock()
+    cdl = ConvDictionaryLearning(3, L, lam=lam, prior="l1_nonneg", n_epochs=n_epochs, csc_iter=csc_iter,
+                                 filter_iter=20, tol=0.0, init=init, kernel=kernel,
+                                 callback=lambda e, est: clock.record(trace, tmpl, est.atoms_))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cdl.fit(Y)
     return trace
 
 
-def run_simcode_crsae(Y, tmpl, L, lam, init, n_epochs, f32=False):
+def run_simcode_crsae(Y, tmpl, L, lam, init, n_epochs, f32=False, kernel="auto", lr=0.02, every=2):
+    """CRsAE, decoder gradient (codes of the T = 150 unrolled iterations held fixed), error every 2 minibatches."""
     import torch
 
     from simcode.sparse.unrolled import CRsAE
 
     trace = []
-    t0 = time.perf_counter()
-    CRsAE(3, L, lam=lam, n_iter=150, n_epochs=n_epochs, batch_size=16, lr=0.01, lr_decay=0.9, backprop="decoder",
-          dtype=torch.float32 if f32 else None,
-          init=init, callback=lambda e, est: trace.append((time.perf_counter() - t0, max_err(tmpl, est.atoms_)))
-          ).fit(Y)
+    clock = Clock()
+    CRsAE(3, L, lam=lam, n_iter=150, n_epochs=n_epochs, batch_size=16, lr=lr, lr_decay=0.9, backprop="decoder",
+          dtype=torch.float32 if f32 else None, kernel=kernel, random_state=0, callback_every=every,
+          init=init, callback=lambda e, est: clock.record(trace, tmpl, est.atoms_)).fit(Y)
     return trace
 
 
@@ -85,10 +98,10 @@ def run_sporco_cdl(Y, tmpl, lam, init, n_iter):
     D0 = np.ascontiguousarray(init.T)  # (L, M)
     S = np.ascontiguousarray(Y.T)  # (N_len, K_signals)
     trace = []
-    t0 = [None]
+    clock = [None]
 
     def cb(d):
-        trace.append((time.perf_counter() - t0[0], max_err(tmpl, d.getdict().squeeze().T)))
+        clock[0].record(trace, tmpl, d.getdict().squeeze().T)
         return False
 
     opt = cbpdndl.ConvBPDNDictLearn.Options({"Verbose": False, "MaxMainIter": n_iter, "Callback": cb,
@@ -97,7 +110,7 @@ def run_sporco_cdl(Y, tmpl, lam, init, n_iter):
                                              "CCMOD": {"rho": 10.0, "ZeroMean": False}},
                                             xmethod="admm", dmethod="cns")
     d = cbpdndl.ConvBPDNDictLearn(D0, S, lam, opt, xmethod="admm", dmethod="cns", dimK=1, dimN=1)
-    t0[0] = time.perf_counter()
+    clock[0] = Clock()
     d.solve()
     return trace
 
@@ -106,12 +119,11 @@ def run_alphacsc(Y, tmpl, L, lam, init, n_iter):
     from alphacsc import learn_d_z
 
     trace = []
-    t0 = [time.perf_counter()]
+    clock = Clock()
 
     def cb(X, d_hat, z_hat, reg):
-        trace.append((time.perf_counter() - t0[0], max_err(tmpl, d_hat)))
+        clock.record(trace, tmpl, d_hat)
 
-    t0[0] = time.perf_counter()
     learn_d_z(Y, 3, L, reg=lam, n_iter=n_iter, ds_init=init.copy(), solver_z="l-bfgs", callback=cb, verbose=0,
               n_jobs=1)
     return trace
@@ -182,6 +194,11 @@ def main(argv=None):
     out = []
     out.append(f"machine: {platform.processor() or platform.machine()}, {args.threads} thread(s), shared 2-core CPU "
                f"loaded by other work; python {sys.version.split()[0]}, torch {torch.__version__}, numpy {np.__version__}")
+    import os
+
+    import numba
+
+    out.append(f"numba {numba.__version__}; load average at start {os.getloadavg()[0]:.2f} (1 min)")
     try:
         import sporco
 
@@ -190,12 +207,35 @@ def main(argv=None):
         out.append("sporco not installed")
     out.append(f"\nA. spike templates: {n_win} windows × 500 samples, 3 filters of {L} samples, λ={lam}, "
                f"initial max err {max_err(tmpl, init):.2f}\n")
+    # warm-up, not timed: numba JIT compilation (f64 and f32 kernels, cached on disk after the first run)
+    # and torch/SPORCO first-call costs
+    t = time.perf_counter()
+    for f32 in (False, True):
+        run_simcode_cdl(Y[:4], tmpl, L, lam, init, 1, f32=f32)
+        run_simcode_crsae(Y[:32], tmpl, L, lam, init, 1, f32=f32)
+    try:
+        run_sporco_cdl(Y[:4], tmpl, lam, init, 2)
+    except Exception:
+        pass
+    out.append(f"warm-up (JIT compile + first calls, excluded from every timing): {time.perf_counter() - t:.1f} s")
+    out.append("clock: wall time minus the time spent evaluating the error in the callbacks (same rule for all); "
+               "CRsAE's error is evaluated every 2 minibatches, CDL's every epoch, SPORCO's every iteration")
     res = {}
-    res["simcode ConvDictionaryLearning (f64)"] = run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs)
-    res["simcode ConvDictionaryLearning (f32)"] = run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs, f32=True)
-    res["simcode CRsAE (decoder backprop, f64)"] = run_simcode_crsae(Y, tmpl, L, lam, init, max(2, n_epochs // 4))
-    res["simcode CRsAE (decoder backprop, f32)"] = run_simcode_crsae(Y, tmpl, L, lam, init, max(2, n_epochs // 4),
-                                                                     f32=True)
+    ep_ae = max(2, n_epochs // 10)
+    res["simcode CRsAE (decoder grad, compiled encoder, f64)"] = run_simcode_crsae(Y, tmpl, L, lam, init, ep_ae)
+    res["simcode CRsAE (decoder grad, compiled encoder, f32)"] = run_simcode_crsae(Y, tmpl, L, lam, init, ep_ae,
+                                                                                  f32=True)
+    res["simcode CRsAE (decoder grad, torch loop, f32)"] = run_simcode_crsae(Y, tmpl, L, lam, init, 1, f32=True,
+                                                                            kernel="torch")
+    res["simcode CRsAE (as session 1: lr 0.01, per-epoch err, torch loop, f64)"] = run_simcode_crsae(
+        Y, tmpl, L, lam, init, 2, kernel="torch", lr=0.01, every=None)
+    res["simcode ConvDictionaryLearning (compiled CSC, f64)"] = run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs)
+    res["simcode ConvDictionaryLearning (compiled CSC, f32)"] = run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs,
+                                                                                f32=True)
+    res["simcode ConvDictionaryLearning (compiled CSC 60 it./epoch, f32)"] = run_simcode_cdl(
+        Y, tmpl, L, lam, init, n_epochs, f32=True, csc_iter=60)
+    res["simcode ConvDictionaryLearning (torch CSC, f32)"] = run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs,
+                                                                             f32=True, kernel="torch")
     try:
         res["SPORCO cbpdndl (admm/cns)"] = run_sporco_cdl(Y, tmpl, lam, init, 10 * n_epochs)
     except Exception as exc:
@@ -231,6 +271,7 @@ def main(argv=None):
     ref = rows[0][1]
     for name, ts, *_ in rows[1:]:
         out.append(f"ratio {name} / simcode f64 time: {ts / ref:.2f}")
+    out.append(f"\nload average at end {os.getloadavg()[0]:.2f} (1 min), {os.getloadavg()[2]:.2f} (15 min)")
     text = "\n".join(out)
     print(text)
     if args.md:
