@@ -133,3 +133,31 @@ def test_bad_data():
         SMPC(2, device="cpu").fit(X)
     with pytest.raises(ValueError, match="not fitted"):
         SMPC(2).transform(X)
+
+
+def test_cholesky_init_from_z_init_as_given():
+    """App. E.1 (moons): H = ZZᵀ/T + ωD, D = diag(Z1/T), from Z = Z_true + N(0, 5²) as given (no projection
+    first), Ω with ΩᵀΩ = H⁻¹ (independent NumPy inverse); with a negligible η_Ω it survives one iteration."""
+    from sklearn.datasets import make_moons
+
+    from simcode.ksm.smpc import _cholesky_omega
+
+    T, K = 120, 4
+    X, _ = make_moons(T, noise=0.01, random_state=0)
+    rng = np.random.default_rng(0)
+    Z0 = rng.dirichlet(np.ones(K), T) + 5.0 * rng.standard_normal((T, K))
+    H = Z0.T @ Z0 / T + 0.1 * np.diag(Z0.mean(0))
+    Om = _cholesky_omega(torch.as_tensor(Z0), 0.1, True).numpy()
+    np.testing.assert_allclose(Om.T @ Om, np.linalg.inv(H), rtol=1e-8, atol=1e-12)
+    assert np.allclose(np.triu(Om, 1), 0.0)  # Ω = L⁻¹ is lower triangular
+    m = SMPC(K, prior="simplex", lam=0.0, omega=0.1, lr_omega=1e-12, max_iter=1, device="cpu",
+             random_state=0).fit(X, Z_init=Z0)
+    np.testing.assert_allclose(m.Omega_.T @ m.Omega_, np.linalg.inv(H), rtol=1e-6)
+    assert np.all(m.codes_ >= -1e-12) and np.allclose(m.codes_.sum(1), 1.0)  # projected from the first update
+    # projecting Z0 onto the simplex first (the old behaviour) gives a very different Ω
+    U = -np.sort(-Z0, axis=1)  # sort-based simplex projection (Wang & Carreira-Perpiñán 2013)
+    css = np.cumsum(U, 1) - 1
+    r = (U - css / np.arange(1, K + 1) > 0).sum(1)
+    Zp = np.maximum(Z0 - (css[np.arange(T), r - 1] / r)[:, None], 0)
+    Hp = Zp.T @ Zp / T + 0.1 * np.diag(Zp.mean(0))
+    assert np.trace(np.linalg.inv(Hp)) > 10 * np.trace(m.Omega_.T @ m.Omega_)

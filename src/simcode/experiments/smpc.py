@@ -28,13 +28,23 @@ def _normalized(A):
     return A / np.sqrt((A**2).sum(1).mean())
 
 
-def _mds_r2(X):
+def _mds_r2(X, convention="pooled"):
     """R² that the similarity-matching optimum predicts: there K_Z ≈ YᵀY ≈ XᵀX (paper orientation), so the
-    prediction X̂ = K_Z X/T becomes X·C with C = XᵀX/T (ours); R² of normalised X vs normalised X·C."""
+    prediction X̂ = K_Z X/T becomes X·C with C = XᵀX/T (ours); R² of normalised X vs normalised X·C.
+    ``convention``: "pooled" (ours, :func:`simcode.ksm.metrics.r2_score`), "per_sample" (R² of each sample
+    over its coordinates, averaged: scikit-learn's r2_score on the paper's N×T orientation) or "uncentred"
+    (1 - ‖X - X̂‖²/‖X‖²)."""
     from simcode.ksm.metrics import r2_score
 
     C = X.T @ X / X.shape[0]
-    return r2_score(_normalized(X), _normalized(X @ C))
+    Xn, Xh = _normalized(X), _normalized(X @ C)
+    if convention == "pooled":
+        return r2_score(Xn, Xh)
+    if convention == "per_sample":
+        ss_tot = ((Xn - Xn.mean(1, keepdims=True)) ** 2).sum(1)
+        ok = ss_tot > 0
+        return float(np.mean(1 - ((Xn - Xh) ** 2).sum(1)[ok] / ss_tot[ok]))
+    return float(1 - ((Xn - Xh) ** 2).sum() / (Xn**2).sum())
 
 
 _MDS_NOTE = ("The metric r2_mds_optimum is the R² the similarity-matching optimum implies in closed form "
@@ -117,7 +127,7 @@ def smpc_2d(ctx: Context) -> None:
 
 
 @experiment("smpc-30d", description="SMPC on 30-D sparse data from an orthogonal dictionary: R² ≈ 0.9 and latents recovered (002 §7.1, Fig. 8)",
-            cpu_time="~20 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 8"))
+            cpu_time="~25 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 8"))
 def smpc_30d(ctx: Context) -> None:
     from simcode.ksm import SMPC
     from simcode.ksm.metrics import sine_similarity_error
@@ -129,23 +139,29 @@ def smpc_30d(ctx: Context) -> None:
     Zt = rng.normal(5.0, 1.0, (T, K)) * (rng.random((T, K)) < 0.125)
     X = Zt @ A
     Z0 = Zt + rng.standard_normal((T, K))
-    iters = 150 if ctx.quick else 800
+    iters = 150 if ctx.quick else 1500
     m = SMPC(K, prior="l1", lam=0.8, rho=5.0, max_iter=iters, init_omega="random", record_every=10,
              device=ctx.device, random_state=ctx.seed, callback=_progress(ctx, iters, "SMPC iterations", 10))
     m.fit(X, Z_init=Z0)
     err0 = sine_similarity_error(Zt, Z0)
-    err = sine_similarity_error(Zt, m.codes_)
+    err_raw = sine_similarity_error(Zt, m.codes_)
+    err = sine_similarity_error(Zt, m.codes_, match=True)
     r2 = m.score()
     ctx.metric("iterations", m.n_iter_)
     ctx.metric("r2_normalised", r2)
     ctx.metric("r2_mds_optimum", _mds_r2(X))
+    ctx.metric("r2_mds_optimum_per_sample_convention", _mds_r2(X, "per_sample"))
+    ctx.metric("r2_mds_optimum_uncentred_convention", _mds_r2(X, "uncentred"))
+    ctx.metric("r2_mds_optimum_signed_latents", _mds_r2((Zt * rng.choice([-1.0, 1.0], Zt.shape)) @ A))
     ctx.metric("sine_similarity_error_init", err0)
-    ctx.metric("sine_similarity_error_final", err)
+    ctx.metric("sine_similarity_error_final_unit_by_unit", err_raw)
+    ctx.metric("sine_similarity_error_final_matched", err)
     ctx.metric("seconds", m.history_["time"][-1])
     ctx.claim("R² of the implicit generative map ≈ 0.9", source="002 §7.1, Fig. 8(a)", measured=r2, expected=0.9,
               kind="close", tol=0.05)
-    ctx.claim("sine-similarity latent error goes to ≈ 0 (≤ 0.05)", source="002 §7.1, Fig. 8(c)", measured=err,
-              expected=0.05, kind="at_most", note="threshold ours")
+    ctx.claim("sine-similarity latent error goes to ≈ 0 (≤ 0.05, after matching units up to permutation and "
+              "sign)", source="002 §7.1, Fig. 8(c)", measured=err, expected=0.05, kind="at_most",
+              note="threshold ours; unit-by-unit value in the metrics")
     fig, axes = _fig(1, 3)
     _curves(axes[0, 0], axes[0, 1], m)
     i = int(np.argmax((Zt > 0).sum(1)))
@@ -159,9 +175,18 @@ def smpc_30d(ctx: Context) -> None:
     ctx.note(f"T = 1500 (the size of §6.1; §7.1 does not state it), {iters} iterations instead of 10000, ρ = 5 "
              "and λ = 0.8 taken from the 2-D example (not stated for this set). Initialisation as App. E.1: "
              "Z = Z_true + N(0,1), Ω, W ~ N(0,1), M = I, Y = ΩZ. Neural steps capped at their stability limits "
-             "(safe_steps; with η = 0.1 and a random Ω the dynamics diverge in the first iteration). " + _MDS_NOTE +
-             " With non-negative N(5, 1) latents that value is ≈ 0.66, not 0.9; for zero-mean data it would be "
-             "≈ 0.98, so the paper's 0.9 does not follow from our reading of the set-up.")
+             "(safe_steps; with η = 0.1 and a random Ω the dynamics diverge in the first iteration). Trained on raw "
+             "inputs: with variance-normalised training inputs λ = 0.8 thresholds every code to zero (tried: R² "
+             "-0.14, all codes 0). Latent error: in the first iterations the random W scrambles Z (error 0.33 → "
+             "0.65) and the network then re-converges to the true latents with a few units relabelled or "
+             "sign-flipped; the paper's formula applied unit by unit (metric sine_similarity_error_final_unit_by_"
+             "unit, ≈ 0.13) counts that relabelling as error, so the claim matches units first (Hungarian, as in "
+             "smpc-2d); the matched error reaches ≈ 0.05 at 800 iterations and ≈ 0.001 at 1500. R²: " + _MDS_NOTE +
+             " With the non-negative N(5, 1) latents that §7.1 describes the value is ≈ 0.66, under other R² "
+             "conventions 0.70-0.77 (metrics r2_mds_optimum_*_convention); with random-sign latents it would be "
+             "≈ 0.99 (metric r2_mds_optimum_signed_latents). 0.9 follows from none of these readings, and running "
+             "longer only moves R² closer to the closed form (seed 0: 0.648 after 800 iterations, 0.653 after "
+             "4000).")
 
 
 def _simplex_alternating_min(X, K, omega, n_iter, rng):
@@ -196,7 +221,8 @@ def smpc_moons(ctx: Context) -> None:
     T = 500 if ctx.quick else 2500
     X, _ = make_moons(T, noise=0.01, random_state=ctx.seed)
     K, omega = 12, 0.1
-    Zt, At = _simplex_alternating_min(X, K, omega, 30 if ctx.quick else 200, rng)
+    n_am = 30 if ctx.quick else 500
+    Zt, At = _simplex_alternating_min(X, K, omega, n_am, rng)
     Z0 = Zt + 5.0 * rng.standard_normal(Zt.shape)
     iters = 100 if ctx.quick else 1000
     m = SMPC(K, prior="simplex", lam=0.0, rho=5.0, max_iter=iters, omega=omega, init_omega="cholesky",
@@ -210,6 +236,9 @@ def smpc_moons(ctx: Context) -> None:
     ctx.metric("r2_normalised", r2)
     ctx.metric("r2_mds_optimum", _mds_r2(X))
     ctx.metric("receptive_field_spread_ratio", spread)
+    ctx.metric("receptive_field_spread_ratio_of_Z_true", _receptive_field_spread(X, Zt))
+    ctx.metric("relative_gap_Y_vs_OmegaZ", float(np.linalg.norm(m.Y_ - Z @ m.Omega_.T) / np.linalg.norm(m.Y_)))
+    ctx.metric("support_size_histogram", np.bincount((Z > 1e-3).sum(1), minlength=K + 1).tolist())
     ctx.metric("seconds", m.history_["time"][-1])
     ctx.claim("R² of the implicit generative map ≈ 0.7", source="002 §7.1, Fig. 9(a)", measured=r2, expected=0.7,
               kind="close", tol=0.05)
@@ -236,9 +265,19 @@ def smpc_moons(ctx: Context) -> None:
     axes[0, 2].set_title("R² (normalised)", fontsize=9)
     ctx.figure("smpc_moons", fig, "SMPC with simplex-constrained latents on two moons: normalised input (red) and "
                "prediction (green), where four units are active, R² over training (cf. Fig. 9).")
-    ctx.note(f"T = {T}, {iters} iterations instead of 8000. Z_true from {30 if ctx.quick else 200} iterations of "
-             "alternating minimisation of P2 with ω = 0.1 (App. E.1), Z = Z_true + N(0, 5²) projected on the "
-             "simplex, Ω from the Cholesky factor of ZZᵀ/T + ωD (App. E.1 says 500 iterations; 200 here). ρ = 5 "
-             "taken from the 2-D example (not stated). " + _MDS_NOTE + " Nothing in eqs. 16-18 rewards local "
-             "codes (KSM's P2 has the proximity term ω Σ z‖x − a‖² for that), and in our runs the simplex codes "
-             "spread over many units, so the receptive-field claim fails.")
+    ctx.note(f"T = {T}, {iters} iterations instead of 8000. Z_true from {n_am} iterations of alternating "
+             "minimisation of P2 with ω = 0.1 (App. E.1). Initialisation as App. E.1 reads: Z = Z_true + N(0, 5²) "
+             "used as it is (not projected) for H = ZZᵀ/T + ωD, Ω = L⁻¹ and Y = ΩZ, so Ω starts ≈ I/5; the "
+             "simplex projection acts from the first Z update (before this fix Z was projected first, which made Ω "
+             "≈ 3.5·I, and the codes came out near-uniform: spread 0.78). ρ = 5 taken from the 2-D example; η_Ω = "
+             "η_W (neither stated). " + _MDS_NOTE + " Eqs. 16-18 do not reward local codes (KSM's P2 has the "
+             "proximity term ω Σ z‖x − a‖² for that): codes are local only while the polytope ΩΔ is too small "
+             "to contain Y, i.e. early in training. As Ω grows, Y = ΩZ becomes exact (metric "
+             "relative_gap_Y_vs_OmegaZ), R² rises to the closed form and the codes spread. Seed 0, T = 2500, R² / "
+             "spread / modal support: 0.706 / 0.46 / 3 after 100 iterations, 0.79 / 0.42 / 2 after 250, 0.848 / "
+             "0.56 / 2 after 1000 (this run), ≈ 0.85 / ≈ 0.60 after 3000. So both claims hold on a plateau near R² "
+             "≈ 0.7 (iterations ~60-150) that looks like the paper's final state, but our dynamics leave it; we "
+             "report the run length we chose before looking (1000, the paper's is 8000), not the iteration where "
+             "the claims pass. The unstated η_Ω sets how fast the plateau is left (diagnostic, not used for the "
+             "claims: η_Ω = 0.01 gives R² 0.756 / spread 0.47 after 1000 iterations); the end point, R² → the "
+             "closed form, does not depend on it.")

@@ -48,6 +48,22 @@ from .metrics import r2_score
 __all__ = ["SMPC"]
 
 
+def _cholesky_omega(Z: torch.Tensor, omega: float, simplex: bool) -> torch.Tensor:
+    r"""Ω of 002 App. E.1: :math:`H = ZZ^\top/T + \omega I` (ℓ1) or :math:`+\,\omega\,\mathrm{diag}(Z\mathbf
+    1_T/T)` (simplex), paper orientation, computed from the initial latents *as given* (App. E.1 initialises
+    Z = Z_true + noise and computes H from that Z; the simplex projection only enters through the first Z
+    update), then :math:`\Omega = L^{-1}` for :math:`H = LL^\top`, so that :math:`\Omega^\top\Omega = H^{-1}`
+    (the stated intent; the text's "inverted and transposed" :math:`L^{-\top}` gives :math:`\Omega\Omega^\top =
+    H^{-1}` instead). Ours: ``Z`` (T×K). A tiny ridge keeps H positive definite."""
+    T, K = Z.shape
+    eye = torch.eye(K, device=Z.device, dtype=Z.dtype)
+    H = Z.T @ Z / T + omega * (torch.diag(Z.sum(0) / T) if simplex else eye)
+    ev = torch.linalg.eigvalsh(0.5 * (H + H.T))
+    H = H + max(1e-10, 1e-10 - float(ev[0])) * eye
+    Lc = torch.linalg.cholesky(H)
+    return torch.linalg.solve_triangular(Lc, eye, upper=False)
+
+
 def _normalized(A: torch.Tensor) -> torch.Tensor:
     s = torch.sqrt((A * A).sum(1).mean())
     return A / s if bool(s > 0) else A
@@ -138,7 +154,9 @@ class SMPC:
 
     def fit(self, X, y=None, Z_init=None, Omega_init=None):
         """Train the network on ``X`` (n_samples × n_features). ``Z_init`` (T×K) sets the initial latents
-        (App. E.1 initialises near the truth for the 30-D and moons examples). Returns self."""
+        (App. E.1 initialises near the truth for the 30-D and moons examples); it is used as given for the
+        initial Ω (Cholesky) and Y = ΩZ — with the simplex prior it is *not* projected first: App. E.1 builds
+        H from Z = Z_true + N(0, 5²) and the projection acts from the first Z update on. Returns self."""
         p = self._validate()
         dev, dt, K, Ky = p["dev"], p["dt"], p["K"], p["Ky"]
         Xt, was_np = to_tensor(X, "X", dev, dt)
@@ -164,19 +182,15 @@ class SMPC:
             Z = Z.clone()
         else:
             Z = randn(T, K)
-        if simplex:
-            Z = prior.prox(Z, 1.0)
+            if simplex:
+                Z = prior.prox(Z, 1.0)
         if Omega_init is not None:
             Om, _ = to_tensor(Omega_init, "Omega_init", dev, dt)
             if tuple(Om.shape) != (Ky, K):
                 raise ValueError(f"Omega_init must have shape ({Ky}, {K}), got {tuple(Om.shape)}")
             Om = Om.clone()
         elif self.init_omega == "cholesky" and Ky == K:
-            H = Z.T @ Z / T + p["omega"] * (torch.diag(Z.sum(0) / T) if simplex else torch.eye(K, device=dev,
-                                                                                                  dtype=dt))
-            H = H + 1e-10 * torch.eye(K, device=dev, dtype=dt)
-            Lc = torch.linalg.cholesky(H)
-            Om = torch.linalg.solve_triangular(Lc, torch.eye(K, device=dev, dtype=dt), upper=False)  # ΩᵀΩ = H⁻¹
+            Om = _cholesky_omega(Z, p["omega"], simplex)
         else:
             Om = randn(Ky, K)
         Y = Z @ Om.T
