@@ -197,6 +197,37 @@ def test_schedule3_zstep_minimises_augmented_lagrangian():
         np.testing.assert_allclose(m.codes_[i], ref.x, atol=1e-3)
 
 
+def test_schedule3_simplex_zstep_minimises_augmented_lagrangian():
+    """Eq. 32 (App. C.2): the simplex Z-step is projected gradient on the per-sample Lagrangian with
+    E(z) = zzᵀ + ω diag(z) - P_i + M_i/ρ, whose gradient has the extra ρω diag(E) term. Many small schedule-3
+    steps must land on the minimiser over the simplex found by scipy's SLSQP on the Lagrangian's value alone."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(3)
+    T, N, K = 6, 2, 3
+    X = rng.random((T, N))
+    W0 = X[:K] + 0.1 * rng.standard_normal((K, N))
+    Z0 = rng.random((T, K))
+    Z0 /= Z0.sum(1, keepdims=True)
+    omega, rho = 0.1, 1.0
+    m = KernelSimilarityMatching(K, prior="simplex", omega=omega, rho=rho, schedule=3, n_z_steps=4000,
+                                 z_step_scale=0.05, batch_size=T, max_epochs=1, lr_w=1e-3, tol=0, device="cpu",
+                                 random_state=0).fit(X, W_init=W0, Z_init=Z0)
+    G = W0 @ W0.T
+    for i in range(T):
+        p = Z0[i]
+        P = np.outer(p, p) + omega * np.diag(p)
+
+        def L(z):
+            E = np.outer(z, z) + omega * np.diag(z) - P + G / (2 * rho)
+            return -(1 + omega) * z @ W0 @ X[i] + rho / 2 * (E**2).sum()
+
+        ref = minimize(L, p, method="SLSQP", bounds=[(0, None)] * K,
+                       constraints=[{"type": "eq", "fun": lambda z: z.sum() - 1}], options={"ftol": 1e-14})
+        assert L(m.codes_[i]) <= ref.fun + 1e-7
+        np.testing.assert_allclose(m.codes_[i], ref.x, atol=1e-3)
+
+
 def test_recovers_synthetic_dictionary():
     """002 §6.1 in small: warm start W = A + noise; R² → 1 and the atoms are recovered."""
     X, D, C = _synthetic(T=400, N=20, K=8, k=1)
