@@ -34,7 +34,7 @@ from numba import get_num_threads, njit, prange
 __all__: list[str] = []
 
 
-@njit(cache=True, fastmath=False, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
 def _chol_solve(L, s, rhs, out):
     """Solve (L Lᵀ) out = rhs for the leading s×s block of the lower-triangular L."""
     for i in range(s):
@@ -95,7 +95,7 @@ def _gram_combo(G, act, u, s, a):
         i += 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
 def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, max_support, max_steps):
     """Lasso path for one sample; writes z (length K). Returns (status, steps)."""
     K = b.shape[0]
