@@ -233,3 +233,26 @@ def test_callback_every_minibatches():
         CRsAE(2, 5, callback_every=0).fit(Y)
     with pytest.raises(ValueError, match="kernel"):
         CRsAE(2, 5, kernel="cuda").fit(Y)
+
+
+def test_supervised_loss_is_squared_error_of_the_decoder_mean():
+    rng = np.random.default_rng(14)
+    h = _atoms(rng, K=2, L=5)
+    clean = np.exp(0.3 + 0.5 * np.sin(np.arange(40) / 4.0))[None].repeat(3, 0)
+    noisy = rng.poisson(clean).astype(float)
+    ae = CRsAE(2, 5, lam=0.3, n_iter=10, family="poisson", residual="elu", prior="l1", init=h,
+               n_epochs=0).fit(noisy, clean)
+    loss = float(ae._forward_loss(torch.tensor(noisy[:, None]), torch.tensor(clean[:, None])))
+    assert loss == pytest.approx(0.5 * np.mean((ae.predict(noisy) - clean) ** 2), rel=1e-10)
+    with pytest.raises(ValueError, match="targets"):
+        CRsAE(2, 5, family="poisson").fit(noisy, clean[:2])
+
+
+def test_supervised_training_lowers_the_denoising_error():
+    rng = np.random.default_rng(15)
+    h, clean = _toy(rng, N=64)
+    noisy = clean + 0.3 * rng.standard_normal(clean.shape)
+    ae = CRsAE(2, 10, lam=0.3, n_iter=15, n_epochs=4, batch_size=16, lr=0.01, init=h + 0.2 * rng.standard_normal(h.shape),
+               random_state=0).fit(noisy, clean)
+    assert ae.loss_history_[-1] < 0.8 * ae.loss_history_[0]
+    assert np.mean((ae.predict(noisy) - clean) ** 2) < np.mean((noisy - clean) ** 2)

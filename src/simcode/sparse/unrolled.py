@@ -255,7 +255,7 @@ class CRsAE:
             return (self.n_trials * F.softplus(eta) - y * eta).mean()
         return (safe_exp(eta) - y * eta).mean()
 
-    def _forward_loss(self, y):
+    def _forward_loss(self, y, target=None):
         lam = torch.exp(self._log_lam)
         alpha = self._alpha()
         if self.backprop == "decoder":  # codes are constants: no graph through the encoder
@@ -269,6 +269,9 @@ class CRsAE:
         eta = dec.synth(x)
         if self._bias is not None:
             eta = eta + self._bias_t()
+        if target is not None:  # supervised (discriminative) training: squared error of the decoder's mean
+            mu = self._mean(eta) * (self.n_trials if self.family == "binomial" else 1)
+            return 0.5 * ((mu - target) ** 2).mean()
         return self._nll(y, eta)
 
     def _bias_t(self):
@@ -292,11 +295,26 @@ class CRsAE:
     # fit
 
     def fit(self, signals, y=None):
-        """Train the auto-encoder on ``signals`` (layouts as in :mod:`simcode.sparse.conv`). Returns self."""
+        """Train the auto-encoder on ``signals`` (layouts as in :mod:`simcode.sparse.conv`). Returns self.
+
+        ``y=None``: unsupervised, the family's negative log-likelihood of ``signals`` (the lecture's training).
+        ``y`` given (same layout as ``signals``, e.g. clean images for noisy ``signals``): supervised
+        (discriminative) training of the same architecture, loss ``½ mean (μ̂ − y)²`` with ``μ̂`` the
+        decoder's mean ``f⁻¹(H x_T + b)`` of ``signals`` (the set-up of the Poisson denoising results of the
+        exponential-family CRsAE, Tolooshams et al. 2020, summarised in 004 "Auto-encoders for denoising
+        Poisson images").
+        """
         fsize = self._validate()
         self._prior = get_prior(self.prior)
         yb, _, _ = self._prep(signals)
         dev, dtype = yb.device, yb.dtype
+        tb = None
+        if y is not None:
+            tb, _, _, _, _ = _prep_signals(y, len(fsize), self.n_channels, dev, "y")
+            tb = tb.to(device=dev, dtype=dtype)
+            if tb.shape != yb.shape:
+                raise ValueError(f"y (targets) must have the layout of signals: got {tuple(tb.shape)} vs "
+                                 f"{tuple(yb.shape)}")
         rng = check_random_state(self.random_state)
         gen = torch.Generator().manual_seed(int(rng.integers(2**31 - 1)))
         from .conv import ConvDictionaryLearning
@@ -333,11 +351,11 @@ class CRsAE:
         self.n_iter_ = 0
         step_fn = None
         if use_graph and self.n_epochs > 0:
-            step_fn = self._capture_train_step(opt, yb[:B])
+            step_fn = self._capture_train_step(opt, yb[:B], None if tb is None else tb[:B])
         if step_fn is None:
-            def step_fn(batch):
+            def step_fn(batch, target):
                 opt.zero_grad(set_to_none=True)
-                loss = self._forward_loss(batch)
+                loss = self._forward_loss(batch, target)
                 loss.backward()
                 opt.step()
                 self._renorm()
@@ -347,7 +365,8 @@ class CRsAE:
             perm = torch.randperm(N, generator=gen).to(dev)
             total = torch.zeros((), dtype=dtype, device=dev)
             for b in range(n_batches):
-                total = total + step_fn(yb[perm[b * B:(b + 1) * B]])
+                idx = perm[b * B:(b + 1) * B]
+                total = total + step_fn(yb[idx], None if tb is None else tb[idx])
                 if (self.callback is not None and self.callback_every is not None and b + 1 < n_batches
                         and (b + 1) % self.callback_every == 0):
                     self.callback(epoch + (b + 1) / n_batches, self)
@@ -371,17 +390,18 @@ class CRsAE:
         self._graph_cache = {}
         return self
 
-    def _capture_train_step(self, opt, sample):
+    def _capture_train_step(self, opt, sample, target):
         """Capture one whole training step as a CUDA graph; ``None`` (with a warning) if capture fails."""
         try:
             static_y = sample.clone()
+            static_t = None if target is None else target.clone()
             saved = [p.detach().clone() for p in opt.param_groups[0]["params"]]
             s = torch.cuda.Stream()
             s.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(s):
                 for _ in range(3):  # warm-up (required before capture)
                     opt.zero_grad(set_to_none=True)
-                    loss = self._forward_loss(static_y)
+                    loss = self._forward_loss(static_y, static_t)
                     loss.backward()
                     opt.step()
                     self._renorm()
@@ -389,7 +409,7 @@ class CRsAE:
             graph = torch.cuda.CUDAGraph()
             opt.zero_grad(set_to_none=True)
             with torch.cuda.graph(graph):
-                static_loss = self._forward_loss(static_y)
+                static_loss = self._forward_loss(static_y, static_t)
                 static_loss.backward()
                 opt.step()
                 self._renorm()
@@ -402,8 +422,10 @@ class CRsAE:
                         if isinstance(v, torch.Tensor):
                             v.zero_()
 
-            def step(batch):
+            def step(batch, tgt):
                 static_y.copy_(batch)
+                if static_t is not None:
+                    static_t.copy_(tgt)
                 graph.replay()
                 return static_loss.detach().clone()
 
