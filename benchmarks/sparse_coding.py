@@ -1,26 +1,43 @@
-"""Sparse coding and dictionary learning: simcode vs SPAMS, scikit-learn (and SPORCO), side by side.
+"""Sparse coding and dictionary learning: simcode vs SPAMS and scikit-learn, side by side in one run.
 
-Run:  python benchmarks/sparse_coding.py [--quick] [--threads 1] [--device cpu|cuda] [--md out.md]
+Run:  python benchmarks/sparse_coding.py [--quick] [--threads 1] [--device cpu|cuda] [--with-lars] [--md out.md]
 
 Problems (issue 6):
-  A. lasso coding, 20,000 samples × 64 features, 128 atoms
+  A. lasso coding, 20,000 samples × 64 features, 128 atoms (Gaussian dictionary)
+  A'. the same on whitened 8×8 natural-image patches with 128 patch atoms (coherent dictionary)
   B. lasso coding, 5,000 samples × 256 features, 512 atoms
-  C. dictionary learning on 20,000 whitened 8×8 natural-image patches, 128 atoms: one epoch each, then the
-     objective of every learned dictionary evaluated the same way (exact codes by simcode's certified solver)
+  C. dictionary learning on 20,000 whitened 8×8 natural-image patches, 128 atoms: 1–3 epochs each from the same
+     initial dictionary; every learned dictionary is evaluated the same way (exact codes by simcode's certified
+     solver, atoms clipped to ‖d‖ ≤ 1), so that the time to reach a given objective can be read off.
 Objective: ½‖x − zD‖² + λ‖z‖₁ summed over samples (SPAMS' lasso mode 2 and scikit-learn's sparse_encode with
 alpha=λ use exactly this scale). "rel. obj." is (objective − best objective of all solvers) / best.
+Times: wall clock (best of --repeat for the fast solvers) and the process CPU time of that run, every solver on
+one thread; numba's JIT compile time is excluded by a warm-up call and measured separately (cold cache).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
 import sys
-import time
-import warnings
 
-import numpy as np
+if __name__ == "__main__":  # thread caps must be set before NumPy/BLAS load
+    _t = "1"
+    for _i, _a in enumerate(sys.argv):
+        if _a == "--threads" and _i + 1 < len(sys.argv):
+            _t = sys.argv[_i + 1]
+        elif _a.startswith("--threads="):
+            _t = _a.split("=", 1)[1]
+    for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_v, _t)
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 
 def _obj(X, D, Z, lam):
@@ -28,12 +45,15 @@ def _obj(X, D, Z, lam):
 
 
 def _timeit(fn, repeat=1):
-    best, out = np.inf, None
+    """(best wall time, CPU time of that run, output)."""
+    best, cpu, out = np.inf, np.nan, None
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+        t, c = time.perf_counter() - t, time.process_time() - c
+        if t < best:
+            best, cpu = t, c
+    return best, cpu, out
 
 
 def _data_gaussian(n, p, K, rng):
@@ -47,53 +67,80 @@ def _data_gaussian(n, p, K, rng):
     return X, D
 
 
-def lasso_problem(name, X, D, lam, threads, device, rows, skip_slow=False):
+def compile_times():
+    """Numba compile time of the LARS kernel with a cold cache, and the load time with a warm one (subprocess)."""
+    code = ("import time, numpy as np; t = time.perf_counter(); "
+            "from simcode.sparse._sc_numba import lars_lasso, dict_bcd_unit_norm; "
+            "D = np.eye(3); lars_lasso(D, D, 0.1, False); lars_lasso(D, D, 0.1, True); "
+            "dict_bcd_unit_norm(D.copy(), D, D, 1); print(time.perf_counter() - t)")
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+        for _ in range(2):  # cold, then warm cache
+            r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+            out.append(float(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else np.nan)
+    return out
+
+
+def lasso_problem(name, X, D, lam, threads, device, rows, repeat, with_lars):
     import torch
     from sklearn.decomposition import sparse_encode as sk_encode
 
     from simcode.sparse.fista import active_set, fista
 
     n = X.shape[0]
-    results = {}
-    t, r = _timeit(lambda: active_set(X, D, lam, tol=1e-6))
-    results["simcode active_set (f64)"] = (t, _obj(X, D, r.codes, lam), f"max rel. gap {r.stop_value.max():.1e}")
-    if device == "cuda" and torch.cuda.is_available():
-        Xc, Dc = torch.tensor(X, device="cuda", dtype=torch.float32), torch.tensor(D, device="cuda",
-                                                                                 dtype=torch.float32)
-        active_set(Xc[:100], Dc, lam)  # warm-up
-        torch.cuda.synchronize()
-        t, r = _timeit(lambda: (active_set(Xc, Dc, lam, tol=1e-6), torch.cuda.synchronize())[0])
-        results["simcode active_set (cuda f32)"] = (t, _obj(X, D, r.codes.double().cpu().numpy(), lam), "")
-        t, r = _timeit(lambda: (fista(Xc, Dc, lam, tol=1e-5, max_iter=5000), torch.cuda.synchronize())[0])
-        results["simcode FISTA (cuda f32)"] = (t, _obj(X, D, r.codes.double().cpu().numpy(), lam), "")
     m = min(n, 2000)
+    results = {}
+    active_set(X[:50], D, lam)  # warm-up: JIT compile / cache load excluded
+    t, c, r = _timeit(lambda: active_set(X, D, lam, tol=1e-6), repeat)
+    results["simcode active_set: LARS (numba), f64"] = (t, c, _obj(X, D, r.codes, lam),
+                                                         f"max rel. gap {r.stop_value.max():.1e}; "
+                                                         f"{n - r.n_polished} to fallback")
+    X32, D32 = X.astype(np.float32), D.astype(np.float32)
+    t, c, r = _timeit(lambda: active_set(X32, D32, lam, tol=1e-6), repeat)
+    results["simcode active_set: LARS (numba), f32 in/out"] = (t, c, _obj(X, D, r.codes.astype(np.float64), lam),
+                                                                f"max rel. gap {r.stop_value.max():.1e}")
+    ref_m = active_set(X[:m], D, lam, tol=1e-10)
+    o_ref = _obj(X[:m], D, ref_m.codes, lam)
+    t, c, r = _timeit(lambda: active_set(X[:m], D, lam, tol=1e-6, solver="torch"))
+    results[f"simcode active_set: batched torch (session 1), first {m} rows ×{n / m:g}"] = (
+        t * n / m, c * n / m, None, f"rel. obj. on those rows {(_obj(X[:m], D, r.codes, lam) - o_ref) / o_ref:.1e}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t, r = _timeit(lambda: fista(X[:m], D, lam, tol=1e-6, max_iter=5000))
-    ref_m = active_set(X[:m], D, lam, tol=1e-10)
+        t, c, r = _timeit(lambda: fista(X[:m], D, lam, tol=1e-6, max_iter=5000))
     results[f"simcode FISTA (f64), first {m} rows ×{n / m:g}"] = (
-        t * n / m, None, f"rel. obj. on those rows {(_obj(X[:m], D, r.codes, lam) - _obj(X[:m], D, ref_m.codes, lam)) / _obj(X[:m], D, ref_m.codes, lam):.1e}")
+        t * n / m, c * n / m, None, f"rel. obj. on those rows {(_obj(X[:m], D, r.codes, lam) - o_ref) / o_ref:.1e}")
+    if device == "cuda" and torch.cuda.is_available():
+        Xc, Dc = (torch.tensor(a, device="cuda", dtype=torch.float32) for a in (X, D))
+        active_set(Xc[:100], Dc, lam)
+        torch.cuda.synchronize()
+        t, c, r = _timeit(lambda: (active_set(Xc, Dc, lam, tol=1e-6), torch.cuda.synchronize())[0])
+        results["simcode active_set (cuda f32, torch path)"] = (t, c, _obj(X, D, r.codes.double().cpu().numpy(),
+                                                                            lam), "")
     try:
         import spams
 
         Xf, Df = np.asfortranarray(X.T), np.asfortranarray(D.T)
-        t, A = _timeit(lambda: spams.lasso(Xf, D=Df, lambda1=lam, mode=2, numThreads=threads))
-        results["SPAMS lasso (LARS)"] = (t, _obj(X, D, np.asarray(A.todense()).T, lam), "")
+        t, c, A = _timeit(lambda: spams.lasso(Xf, D=Df, lambda1=lam, mode=2, numThreads=threads), repeat)
+        results["SPAMS lasso (LARS)"] = (t, c, _obj(X, D, np.asarray(A.todense()).T, lam), "")
     except ImportError:
-        results["SPAMS lasso (LARS)"] = (np.nan, None, "not installed")
-    t, Z = _timeit(lambda: sk_encode(X, D, algorithm="lasso_cd", alpha=lam, max_iter=1000, n_jobs=threads))
-    results["scikit-learn lasso_cd"] = (t, _obj(X, D, Z, lam), "")
-    if not skip_slow:
-        t, Z = _timeit(lambda: sk_encode(X, D, algorithm="lasso_lars", alpha=lam, n_jobs=threads))
-        results["scikit-learn lasso_lars"] = (t, _obj(X, D, Z, lam), "")
-    best = min(v[1] for v in results.values() if v[1] is not None)
-    base = results["simcode active_set (f64)"][0]
-    for k, (t, o, note) in results.items():
+        results["SPAMS lasso (LARS)"] = (np.nan, np.nan, None, "not installed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its ConvergenceWarnings (max_iter=1000) are reflected in rel. obj.
+        t, c, Z = _timeit(lambda: sk_encode(X, D, algorithm="lasso_cd", alpha=lam, max_iter=1000, n_jobs=threads))
+    results["scikit-learn lasso_cd"] = (t, c, _obj(X, D, Z, lam), "")
+    if with_lars:
+        t, c, Z = _timeit(lambda: sk_encode(X, D, algorithm="lasso_lars", alpha=lam, n_jobs=threads))
+        results["scikit-learn lasso_lars"] = (t, c, _obj(X, D, Z, lam), "")
+    best = min(v[2] for v in results.values() if v[2] is not None)
+    base_t, base_c = results["simcode active_set: LARS (numba), f64"][:2]
+    for k, (t, c, o, note) in results.items():
         rel = "" if o is None else f"{(o - best) / best:.1e}"
-        rows.append((name, k, f"{t:.3f}", rel, f"{t / base:.2f}" if np.isfinite(t) else "", note))
+        rows.append((name, k, f"{t:.3f}", f"{c:.3f}", rel, f"{t / base_t:.2f}" if np.isfinite(t) else "",
+                     f"{c / base_c:.2f}" if np.isfinite(c) else "", note))
 
 
-def dictionary_problem(name, P, K, lam, threads, rows, quick):
+def dictionary_problem(name, P, K, lam, threads, rows, epochs):
     from sklearn.decomposition import MiniBatchDictionaryLearning
 
     from simcode.sparse.dictionary import DictionaryLearning
@@ -102,38 +149,47 @@ def dictionary_problem(name, P, K, lam, threads, rows, quick):
     rng = np.random.default_rng(0)
     D0 = P[rng.choice(P.shape[0], K, replace=False)]
     D0 = D0 / np.linalg.norm(D0, axis=1, keepdims=True)
-    out = {}
     bs = 256
-    dl = DictionaryLearning(K, lam=lam, method="online", max_iter=1, batch_size=bs, dict_init=D0, coding_tol=1e-4,
-                            random_state=0)
-    t, _ = _timeit(lambda: dl.fit(P))
-    out["simcode DictionaryLearning online (1 epoch)"] = (t, dl.components_)
+    runs = []  # (solver, epochs, wall, cpu, D)
+    stamps = []
+    DictionaryLearning(K, lam=lam, method="online", max_iter=1, batch_size=bs, dict_init=D0).fit(P[:bs])  # warm-up
+
+    def cb(it, comp, _):
+        stamps.append((time.perf_counter(), time.process_time(), comp.copy()))
+
+    dl = DictionaryLearning(K, lam=lam, method="online", max_iter=epochs, batch_size=bs, dict_init=D0,
+                            coding_tol=1e-6, random_state=0, callback=cb)
+    t0, c0 = time.perf_counter(), time.process_time()
+    dl.fit(P)
+    for e, (t, c, D) in enumerate(stamps, 1):
+        runs.append(("simcode DictionaryLearning online", e, t - t0, c - c0, D))
     try:
         import spams
 
         Pf = np.asfortranarray(P.T)
         iters = int(np.ceil(P.shape[0] / bs))
-        t, Dsp = _timeit(lambda: spams.trainDL(Pf, D=np.asfortranarray(D0.T), lambda1=lam, mode=2, iter=iters,
-                                               batchsize=bs, numThreads=threads, verbose=False))
-        out["SPAMS trainDL (1 epoch)"] = (t, np.asarray(Dsp).T)
+        for e in range(1, epochs + 1):
+            t, c, Dsp = _timeit(lambda: spams.trainDL(Pf, D=np.asfortranarray(D0.T), lambda1=lam, mode=2,
+                                                      iter=e * iters, batchsize=bs, numThreads=threads,
+                                                      verbose=False))
+            runs.append(("SPAMS trainDL", e, t, c, np.asarray(Dsp).T))
     except ImportError:
         pass
     mb = MiniBatchDictionaryLearning(K, alpha=lam, batch_size=bs, max_iter=1, dict_init=D0,
                                      transform_algorithm="lasso_cd", random_state=0, fit_algorithm="cd")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t, _ = _timeit(lambda: mb.fit(P))
-    out["scikit-learn MiniBatchDictionaryLearning (1 epoch)"] = (t, mb.components_)
-    objs = {}
-    for k, (t, D) in out.items():
-        Dn = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), 1)  # all solvers keep ‖d‖ ≤ 1
-        Z = active_set(P, Dn, lam, tol=1e-8).codes
-        objs[k] = _obj(P, Dn, Z, lam) / P.shape[0]
+        t, c, _ = _timeit(lambda: mb.fit(P))
+    runs.append(("scikit-learn MiniBatchDictionaryLearning", 1, t, c, mb.components_))
     Z0 = active_set(P, D0, lam, tol=1e-8).codes
     f0 = _obj(P, D0, Z0, lam) / P.shape[0]
-    base = out["simcode DictionaryLearning online (1 epoch)"][0]
-    for k, (t, _) in out.items():
-        rows.append((name, k, f"{t:.3f}", f"F = {objs[k]:.4f} (init {f0:.4f})", f"{t / base:.2f}", ""))
+    base = {e: (t, c) for s, e, t, c, _ in runs if s.startswith("simcode")}
+    for solver, e, t, c, D in runs:
+        Dn = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), 1)  # all solvers keep ‖d‖ ≤ 1
+        F = _obj(P, Dn, active_set(P, Dn, lam, tol=1e-8).codes, lam) / P.shape[0]
+        bt, bc = base.get(e, (np.nan, np.nan))
+        rows.append((name, f"{solver} ({e} epoch{'s' if e > 1 else ''})", f"{t:.3f}", f"{c:.3f}",
+                     f"F = {F:.4f} (init {f0:.4f})", f"{t / bt:.2f}", f"{c / bc:.2f}", ""))
 
 
 def main(argv=None):
@@ -141,47 +197,57 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many runs for the fast solvers")
+    ap.add_argument("--epochs", type=int, default=3, help="dictionary-learning epochs (simcode, SPAMS)")
+    ap.add_argument("--with-lars", action="store_true", help="also time scikit-learn lasso_lars (minutes)")
     ap.add_argument("--md", default=None, help="write the table as Markdown to this file")
     args = ap.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import numba
     import torch
 
     torch.set_num_threads(args.threads)
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     rng = np.random.default_rng(0)
     rows = []
     from simcode.data import load_image_patches
 
+    load0 = os.getloadavg()
+    cold, warm = compile_times()
     nA = 4000 if args.quick else 20000
     nB = 1000 if args.quick else 5000
     XA, DA = _data_gaussian(nA, 64, 128, rng)
     lamA = 0.1 * float(np.median(np.abs(XA @ DA.T).max(1)))
-    lasso_problem(f"A: Gaussian lasso {nA}×64, K=128, λ={lamA:.3g}", XA, DA, lamA, args.threads, args.device, rows)
+    lasso_problem(f"A: Gaussian lasso {nA}×64, K=128, λ={lamA:.3g}", XA, DA, lamA, args.threads, args.device, rows,
+                  args.repeat, args.with_lars)
     P8 = load_image_patches(8, nA, random_state=0)
     Dp = P8[rng.choice(nA, 128, replace=False)]
     Dp /= np.linalg.norm(Dp, axis=1, keepdims=True)
     lamP = 0.1 * float(np.median(np.abs(P8 @ Dp.T).max(1)))
     lasso_problem(f"A': patch lasso {nA}×64, K=128 (coherent atoms), λ={lamP:.3g}", P8, Dp, lamP, args.threads,
-                  args.device, rows)
+                  args.device, rows, args.repeat, args.with_lars)
     XB, DB = _data_gaussian(nB, 256, 512, rng)
     lamB = 0.1 * float(np.median(np.abs(XB @ DB.T).max(1)))
     lasso_problem(f"B: Gaussian lasso {nB}×256, K=512, λ={lamB:.3g}", XB, DB, lamB, args.threads, args.device, rows,
-                  skip_slow=args.quick)
+                  args.repeat, args.with_lars)
     dictionary_problem(f"C: dictionary learning, {nA} whitened 8×8 patches, K=128, λ={lamP:.3g}", P8, 128, lamP,
-                       args.threads, rows, args.quick)
+                       args.threads, rows, args.epochs)
+    load1 = os.getloadavg()
 
     import sklearn
 
     try:
-        import spams  # noqa: F401
+        from importlib.metadata import version
 
-        spams_v = "spams-bin (installed)"
-    except ImportError:
+        spams_v = version("spams-bin")
+    except Exception:
         spams_v = "not installed"
-    head = (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared, loaded by other "
-            f"work), threads per solver: {args.threads}; python {sys.version.split()[0]}, torch {torch.__version__}, "
-            f"scikit-learn {sklearn.__version__}, SPAMS {spams_v}")
-    lines = [head, "", "| problem | solver | time (s) | rel. obj. / objective | time ÷ simcode | note |",
-             "|---|---|---|---|---|---|"]
+    head = (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared with other work; "
+            f"load average {load0[0]:.2f} at start, {load1[0]:.2f} at end), threads per solver: {args.threads}; "
+            f"python {sys.version.split()[0]}, numpy {np.__version__}, numba {numba.__version__}, torch "
+            f"{torch.__version__}, scikit-learn {sklearn.__version__}, spams-bin {spams_v}. numba JIT compile "
+            f"(cold cache, excluded from the times): {cold:.1f} s; load from the warm cache: {warm:.1f} s.")
+    lines = [head, "", "| problem | solver | wall (s) | CPU (s) | rel. obj. / objective | wall ÷ simcode | "
+             "CPU ÷ simcode | note |", "|---|---|---|---|---|---|---|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     text = "\n".join(lines)
     print(text)
