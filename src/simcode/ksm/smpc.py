@@ -23,8 +23,8 @@ fixed point, as the paper's implementation does):
   (local), :math:`\Delta W = \eta_W(\langle yx^\top\rangle - W)` (Hebbian),
   :math:`\Delta M = \eta_M(\alpha\langle yy^\top\rangle - M)` (anti-Hebbian).
 
-Each outer iteration runs ``n_neural_steps`` interleaved Y/Z steps then ``n_synaptic_steps`` synaptic
-steps (§7.1: 10 and 5). X and X̂ are compared after variance normalisation, :math:`x_i \leftarrow
+Each outer iteration runs ``n_neural_steps`` Y steps and ``n_neural_steps`` Z steps (as two blocks by
+default, see ``neural_order``), then ``n_synaptic_steps`` synaptic steps (§7.1: 10 and 5). X and X̂ are compared after variance normalisation, :math:`x_i \leftarrow
 x_i/\sqrt{\frac1T\sum_j\|x_j\|^2}` (§7.1; training on normalised inputs is optional). Prediction (§7.1): :math:`\hat X = X\mathcal K_Z/T`, :math:`\mathcal K_Z =
 (\Omega Z)^\top(\Omega Z)`, i.e. :math:`\hat A = XZ^\top\Omega^\top\Omega/T` — computed without the T×T kernel.
 
@@ -82,6 +82,10 @@ class SMPC:
         0.1). lr_omega : η_Ω (not given in the paper; default ``lr_w``).
     n_intermediate : int or None — size of Y (default K, as the paper's Cholesky initialisation implies).
     n_neural_steps, n_synaptic_steps : inner iterations (§7.1: 10 and 5).
+    neural_order : "blocks" (default) — ``n_neural_steps`` Y steps, then ``n_neural_steps`` Z steps, the reading
+        of §7.1's "η_Y, η_Z ... run for 10 iterations each"; "alternate" — one Y step then one Z step, repeated
+        (App. E eqs. 39-41 read step by step). Both have the same fixed points; on the 30-D example of §7.1
+        "alternate" lets the random initial W relabel a few latent units, "blocks" keeps them.
     max_iter : outer iterations (App. E.1: 6000 / 10000 / 8000). batch_size : None = whole data set (§7.1).
     omega : float > 0 — ω of the kernel structure used to initialise Ω (App. E.1: 0.1).
     init_omega : "cholesky" (Ω = L⁻¹ for H = LLᵀ, so that ΩᵀΩ = H⁻¹; App. E.1) or "random" (N(0, 1)).
@@ -107,7 +111,8 @@ class SMPC:
     def __init__(self, n_components=2, prior="l1", lam=0.8, rho=5.0, alpha=1.0, lr_y=0.1, lr_z=0.1, lr_w=0.05,
                  lr_m=0.1, lr_omega=None, n_intermediate=None, n_neural_steps=10, n_synaptic_steps=5,
                  max_iter=6000, batch_size=None, omega=0.1, init_omega="cholesky", normalize=False,
-                 record_every=10, safe_steps=True, device="auto", dtype=None, random_state=None, callback=None):
+                 record_every=10, safe_steps=True, neural_order="blocks", device="auto", dtype=None,
+                 random_state=None, callback=None):
         self.n_components = n_components
         self.prior = prior
         self.lam = lam
@@ -128,6 +133,7 @@ class SMPC:
         self.normalize = normalize
         self.record_every = record_every
         self.safe_steps = safe_steps
+        self.neural_order = neural_order
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -147,6 +153,9 @@ class SMPC:
                  max_iter=check_int(self.max_iter, "max_iter"), omega=check_positive(self.omega, "omega"),
                  record_every=check_int(self.record_every, "record_every"))
         p["lr_omega"] = p["lr_w"] if self.lr_omega is None else check_positive(self.lr_omega, "lr_omega")
+        if self.neural_order not in ("blocks", "alternate"):
+            raise ValueError(f"neural_order must be 'blocks' or 'alternate', got {self.neural_order!r}")
+        p["order"] = self.neural_order
         if self.init_omega not in ("cholesky", "random"):
             raise ValueError(f"init_omega must be 'cholesky' or 'random', got {self.init_omega!r}")
         p["dev"], p["dt"] = pick_device_dtype(self.device, self.dtype)
@@ -171,6 +180,7 @@ class SMPC:
         Xt = Xt / scale
         prior, simplex = p["prior"], p["kind"] == "simplex"
         lam, rho, alpha = p["lam"], p["rho"], p["alpha"]
+        blocks = p["order"] == "blocks"
 
         def randn(*shape):
             return torch.as_tensor(rng.standard_normal(shape), device=dev, dtype=dt)
@@ -201,7 +211,7 @@ class SMPC:
         t0 = time.perf_counter()
         status = "max_iter"
         n_done = 0
-        state = (W.clone(), M.clone(), Om.clone(), Y.clone(), Z.clone())
+        state, state_it = (W.clone(), M.clone(), Om.clone(), Y.clone(), Z.clone()), 0
         for it in range(p["max_iter"]):
             perm = torch.as_tensor(rng.permutation(T), device=dev) if n_b > 1 else None
             for b in range(n_b):
@@ -213,11 +223,17 @@ class SMPC:
                     Ms = 0.5 * (M + M.T)
                     ey = min(ey, 1.0 / max(float(torch.linalg.eigvalsh(Ms)[-1]) + rho, 1e-12))
                     ez = min(ez, 1.0 / max(rho * float(torch.linalg.eigvalsh(Om.T @ Om)[-1]), 1e-12))
-                for _ in range(p["n_neural"]):
-                    zeta = rho * (z @ Om.T - yb)
-                    yb = yb + ey * (WX - yb @ M + zeta)
-                    zeta = rho * (z @ Om.T - yb)
-                    z = prior.prox(z - ez * (zeta @ Om), lam * ez)
+                if blocks:  # §7.1: η_Y, η_Z "run for 10 iterations each": all Y steps, then all Z steps
+                    for _ in range(p["n_neural"]):
+                        yb = yb + ey * (WX - yb @ M + rho * (z @ Om.T - yb))
+                    for _ in range(p["n_neural"]):
+                        z = prior.prox(z - ez * (rho * (z @ Om.T - yb) @ Om), lam * ez)
+                else:  # alternate one Y step and one Z step (App. E, eqs. 39-41, read step by step)
+                    for _ in range(p["n_neural"]):
+                        zeta = rho * (z @ Om.T - yb)
+                        yb = yb + ey * (WX - yb @ M + zeta)
+                        zeta = rho * (z @ Om.T - yb)
+                        z = prior.prox(z - ez * (zeta @ Om), lam * ez)
                 nb = x.shape[0]
                 for _ in range(p["n_syn"]):
                     zeta = rho * (z @ Om.T - yb)
@@ -228,17 +244,28 @@ class SMPC:
                     Y, Z = yb, z
                 else:
                     Y[idx], Z[idx] = yb, z
+            record = it % p["record_every"] == 0 or it == p["max_iter"] - 1
+            stats = None
             finite = all(bool(torch.isfinite(a).all()) for a in (W, M, Om, Y, Z))
+            if finite and record:
+                stats = self._stats(Xt, Y, Z, Om, prior, lam, rho, alpha)
+                finite = stats is not None
             if not finite:
                 W, M, Om, Y, Z = state
+                n_done = state_it
                 status = "diverged"
-                warnings.warn(f"SMPC diverged at iteration {it + 1} (non-finite state); stopped and kept the last "
-                              f"finite state. Try smaller learning rates.", ConvergenceWarning, stacklevel=2)
+                if not hist["r2"]:  # diverged before the first record: report the initial state
+                    obj, r2 = self._stats(Xt, Y, Z, Om, prior, lam, rho, alpha) or (float("nan"), float("nan"))
+                    for k, v in (("objective", obj), ("r2", r2), ("iteration", 0), ("time", 0.0)):
+                        hist[k].append(v)
+                warnings.warn(f"SMPC diverged at iteration {it + 1} (non-finite state or prediction); stopped and "
+                              f"kept the last finite state (iteration {state_it}). Try smaller learning rates.",
+                              ConvergenceWarning, stacklevel=2)
                 break
             n_done = it + 1
-            if it % p["record_every"] == 0 or it == p["max_iter"] - 1:
-                state = (W.clone(), M.clone(), Om.clone(), Y.clone(), Z.clone())
-                obj, r2 = self._stats(Xt, Y, Z, Om, prior, lam, rho, alpha)
+            if record:
+                state, state_it = (W.clone(), M.clone(), Om.clone(), Y.clone(), Z.clone()), it + 1
+                obj, r2 = stats
                 hist["objective"].append(obj)
                 hist["r2"].append(r2)
                 hist["iteration"].append(it + 1)
@@ -268,9 +295,10 @@ class SMPC:
             4 * T * T)
         R = Y - Z @ Om.T
         obj = sim + lam / T * float(prior.value(Z).sum()) + rho / (2 * T) * float((R * R).sum())
-        A = (Om.T @ Om) @ (Z.T @ X) / T
-        r2 = r2_score(_normalized(X), _normalized(Z @ A))
-        return obj, r2
+        Xh = Z @ ((Om.T @ Om) @ (Z.T @ X) / T)
+        if not (math.isfinite(obj) and bool(torch.isfinite(Xh).all())):
+            return None  # overflow: the caller treats it as divergence
+        return obj, r2_score(_normalized(X), _normalized(Xh))
 
     def _check_fitted(self):
         if not hasattr(self, "_W"):
