@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._psdproj import PSDProjector
 from .terms import EncoderCost, Nonnegative, ReadoutCost, SimilarityMatching, Term, TraceBudget
 
 __all__ = ["ADMMResult", "admm_solve"]
@@ -114,6 +115,28 @@ class _Lifted:
         else:
             self.P = None
         self.torch = torch
+        self.projector = PSDProjector()
+        self._last = None
+
+    def verify_projection(self):
+        """Exact check (Cholesky) that the last partial-eigensolver projection was the true Π_S."""
+        return True if self._last is None else self.projector.verify(*self._last)
+
+    def initial_rho(self):
+        """ρ₀ ≈ ‖Λ*‖_F / ‖M*‖_F, the ratio that balances ADMM's primal and dual progress.
+
+        Dual scale: Λ₀ = blkdiag(C̃, diag(w̃)), the cost itself (‖Λ*‖ is of that order: Λ* = cost − slack).
+        Primal scale: without non-negativity the readout problem min ⟨C̃, Q⟩ + Tr(ỸᵀQ⁺Ỹ) with C̃ ≈ I has
+        Q̃* = (ỸỸᵀ)^{1/2} and T* = (ỸᵀỸ)^{1/2}, so ‖M*‖_F ≈ 2‖Ỹ‖_F. Problems without readouts start at 1.
+        """
+        if not self.m:
+            return 1.0
+        torch = self.torch
+        dual = math.sqrt(float((self.C * self.C).sum()) + float((self.wT * self.wT).sum()))
+        primal = 2.0 * float(torch.linalg.norm(self.Y))
+        if not (dual > 0 and primal > 0 and math.isfinite(dual / primal)):
+            return 1.0
+        return min(max(dual / primal, 1e-3), 1e3)
 
     def unscale_Q(self, Qs):
         return Qs / np.outer(self.d_np, self.d_np)
@@ -123,14 +146,11 @@ class _Lifted:
 
     # ----- the two projections
     def proj_S(self, A):
-        torch = self.torch
-        A = 0.5 * (A + A.T)
+        # A is symmetric by construction (the iterates are kept symmetric); eigh reads one triangle
         if self.P is not None:
             A = self.P.T @ A @ self.P
-        w, V = torch.linalg.eigh(A)
-        pos = w > 0
-        Vp = V[:, pos]
-        X = (Vp * w[pos]) @ Vp.T
+        X = self.projector(A)
+        self._last = (A, X)
         if self.P is not None:
             X = self.P @ X @ self.P.T
         return X
@@ -140,16 +160,16 @@ class _Lifted:
         torch = self.torch
         n = self.n
         W = torch.empty_like(V)
-        Qh = (rho * V[:n, :n] - self.C) / (rho + 2 * self.quad if self.quad is not None else rho)
-        Qh = 0.5 * (Qh + Qh.T)
+        Qh = W[:n, :n]
+        if self.quad is None:
+            torch.sub(V[:n, :n], self.C, alpha=1.0 / rho, out=Qh)
+        else:
+            Qh.copy_((rho * V[:n, :n] - self.C) / (rho + 2 * self.quad))
         if self.nonneg:
-            Qh = Qh.clamp_min(0)
+            Qh.clamp_min_(0)
         if self.budget is not None:
-            d = torch.diagonal(Qh).clone()
-            d = _proj_budget(torch, d, self.budget, self.nonneg)
-            Qh = Qh.clone()
+            d = _proj_budget(torch, torch.diagonal(Qh).clone(), self.budget, self.nonneg)
             Qh.diagonal().copy_(d)
-        W[:n, :n] = Qh
         b = None
         if self.m:
             VB = 0.5 * (V[:n, n:] + V[n:, :n].T)
@@ -206,18 +226,41 @@ class _Lifted:
                 L1[:n, :n] = LQ
             else:
                 L1[:n, :n] = self.C
-        lo, hi = 0.0, 1.0
-        if self._in_dual_cone(L1):
-            lo = 1.0
-        else:
-            for _ in range(30):
-                mid = 0.5 * (lo + hi)
-                if self._in_dual_cone(L0 + mid * (L1 - L0)):
-                    lo = mid
-                else:
-                    hi = mid
+        lo = 1.0 if self._in_dual_cone(L1) else self._largest_step(L0, L1)
         cands = [self._g(L0 + s * (L1 - L0)) for s in (lo, 0.5 * lo, 0.0)]
         return max(cands)
+
+    def _largest_step(self, L0, L1):
+        """Largest t ∈ [0, 1] with L0 + t(L1 − L0) in the dual cone, proven by a Cholesky factorisation.
+
+        With R the Cholesky factor of the (reduced) L0 ≻ 0, the segment stays PSD up to
+        t* = 1/max(0, −λ_min(R⁻ᵀ(L1 − L0)R⁻¹)); t* is computed once, then t = t*(1 − δ) is confirmed by a
+        strict Cholesky test (δ grows until it is). Falls back to bisection when L0 is not positive definite.
+        """
+        torch = self.torch
+        red = (lambda M: M) if self.P is None else (lambda M: self.P.T @ M @ self.P)  # noqa: E731
+        A0 = red(L0)
+        A0 = 0.5 * (A0 + A0.T)
+        R, info = torch.linalg.cholesky_ex(A0)
+        if int(info) == 0:
+            D = red(L1 - L0)
+            D = 0.5 * (D + D.T)
+            Y = torch.linalg.solve_triangular(R, D, upper=False)
+            Y = torch.linalg.solve_triangular(R, Y.T, upper=False)
+            mu = float(torch.linalg.eigvalsh(0.5 * (Y + Y.T))[0])
+            t_star = 1.0 if mu >= 0 else min(1.0, -1.0 / mu)
+            for delta in (1e-12, 1e-9, 1e-6, 1e-3):
+                t = t_star * (1 - delta)
+                if self._in_dual_cone(L0 + t * (L1 - L0)):
+                    return t
+        lo, hi = 0.0, 1.0
+        for _ in range(30):
+            mid = 0.5 * (lo + hi)
+            if self._in_dual_cone(L0 + mid * (L1 - L0)):
+                lo = mid
+            else:
+                hi = mid
+        return lo
 
     def _in_dual_cone(self, L, strict=True):
         torch = self.torch
@@ -273,7 +316,7 @@ def _proj_budget(torch, d, c, nonneg):
 
 
 def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rho=None, alpha=1.6,
-               check_every=25, anderson=5, verbose=False, progress=None) -> ADMMResult:
+               check_every=25, anderson=5, partial_eig=True, verbose=False, progress=None) -> ADMMResult:
     """Solve ``problem`` (a :class:`simcode.convex.Problem`) by ADMM; see the module docstring.
 
     Stops when the relative primal residual ‖X−W‖/max(‖X‖,‖W‖) and dual residual ρ‖W−W_prev‖/‖ρU‖
@@ -286,61 +329,70 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
     t0 = time.perf_counter()
     L = _Lifted(problem, torch, device, dtype)
     N, n = L.N, L.n
-    # scale: start ρ at the size of the costs
     if rho is None:
-        rho = 1.0
+        rho = L.initial_rho()
     W = torch.zeros((N, N), dtype=dtype, device=device)
     if L.m:
         W[:n, :n] = torch.eye(n, dtype=dtype, device=device) * float(torch.linalg.norm(L.Y)) / math.sqrt(n)
         W, _ = L.prox_K(W, 1e12)
     U = torch.zeros_like(W)
     hist = {"objective": [], "primal_residual": [], "dual_residual": [], "rho": [], "gap": [], "iter": []}
+    L.projector.enabled = partial_eig
+    L.projector.rtol = 1e-4
     converged = False
     lb = None
     it = 0
     r_p = r_d = float("inf")
 
-    def step(W, U, rho):
-        X = L.proj_S(W - U)
-        Xh = alpha * X + (1 - alpha) * W
-        W1, b = L.prox_K(Xh + U, rho)
-        return W1, U + Xh - W1, X, b
+    # The ADMM state is one matrix v = X̂_k + U_{k−1}: (W_k, U_k) = (prox_K(v), v − prox_K(v)).
+    # T(v): W = prox_K(v), U = v − W, X = Π_S(W − U), v⁺ = αX + (1 − α)W + U (over-relaxed ADMM).
+    def T(v, rho):
+        W, b = L.prox_K(v, rho)
+        X = L.proj_S(W.mul(2).sub_(v))                  # W − U = 2W − v
+        return torch.add(v, X.sub(W), alpha=alpha), W, X, b   # αX + (1 − α)W + U = v + α(X − W)
 
-    # Anderson acceleration (type II, memory `anderson`) of the ADMM fixed-point map (W, U) → (W⁺, U⁺),
-    # safeguarded: an extrapolated point is kept only if its fixed-point residual decreased.
+    # Anderson acceleration (type II, memory `anderson`) of the fixed-point map v → T(v), safeguarded:
+    # an extrapolated point is kept only if its fixed-point residual is smaller than the plain step's.
     aa = _Anderson(anderson) if anderson else None
-    W1, U1, X, b = step(W, U, rho)
+    v = W
+    v1, W, X, b = T(v, rho)
+    n_checks = 0
     for it in range(1, max_iter + 1):
-        W_prev = W
-        res_plain = float(torch.linalg.norm(W1 - W) ** 2 + torch.linalg.norm(U1 - U) ** 2) ** 0.5
         if aa is not None:
-            x = torch.cat([W.flatten(), U.flatten()])
-            g = torch.cat([W1.flatten(), U1.flatten()])
-            xa = aa.extrapolate(x, g)
-            if xa is not None:
-                Wa, Ua = xa[: N * N].view(N, N), xa[N * N:].view(N, N)
-                Wa = 0.5 * (Wa + Wa.T)
-                Ua = 0.5 * (Ua + Ua.T)
-                W2, U2, X2, b2 = step(Wa, Ua, rho)
-                res_aa = float(torch.linalg.norm(W2 - Wa) ** 2 + torch.linalg.norm(U2 - Ua) ** 2) ** 0.5
-                if res_aa < res_plain:
-                    W, U = Wa, Ua
-                    W1, U1, X, b = W2, U2, X2, b2
-                    W_prev = W
+            res_plain = float(torch.linalg.norm(v1 - v))
+            va = aa.extrapolate(v.reshape(-1), v1.reshape(-1))
+            accepted = False
+            if va is not None:
+                va = va.view(N, N)
+                va = 0.5 * (va + va.T)
+                va1, Wa, Xa, ba = T(va, rho)
+                if float(torch.linalg.norm(va1 - va)) < res_plain:
+                    v, v1, W, X, b = va, va1, Wa, Xa, ba
+                    accepted = True
                 else:
                     aa.reset()
-                    W, U = W1, U1
-                    W1, U1, X, b = step(W, U, rho)
-            else:
-                W, U = W1, U1
-                W1, U1, X, b = step(W, U, rho)
+            if not accepted:
+                v = v1
+                v1, W, X, b = T(v, rho)
         else:
-            W, U = W1, U1
-            W1, U1, X, b = step(W, U, rho)
+            v = v1
+            v1, W, X, b = T(v, rho)
         if it % (check_every if it > 20 * check_every else max(1, check_every // 5)) == 0 or it == max_iter:
+            n_checks += 1
+            near = r_p < 10 * tol and r_d < 10 * tol
+            if (near or n_checks % 4 == 0) and not L.verify_projection():
+                # the partial eigensolver missed part of the spectrum: redo this step exactly
+                v1, W, X, b = T(v, rho)
+                if aa is not None:
+                    aa.reset()
+            v1 = 0.5 * (v1 + v1.T)                        # wash out rounding asymmetry
+            W1, b = L.prox_K(v1, rho)
+            U1 = v1 - W1
             nx, nw = float(torch.linalg.norm(X)), float(torch.linalg.norm(W1))
             r_p = float(torch.linalg.norm(X - W1)) / max(nx, nw, 1e-300)
             r_d = rho * float(torch.linalg.norm(W1 - W)) / max(rho * float(torch.linalg.norm(U1)), 1e-300)
+            # inexact projections: keep the eigen-solver's error four orders below the current residuals
+            L.projector.rtol = min(1e-4, 1e-4 * max(tol, r_p, r_d))
             obj = L.objective(W1)
             hist["iter"].append(it)
             hist["objective"].append(obj)
@@ -365,14 +417,17 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
             if ratio > 5 or ratio < 1 / 5:
                 f = min(max(ratio, 0.1), 10.0)
                 rho *= f
-                U = U / f
-                W1, U1, X, b = step(W, U, rho)
+                v = W1 + U1 / f
+                L.projector.rescaled()
+                v1, W, X, b = T(v, rho)
                 if aa is not None:
                     aa.reset()
-    W, U = W1, U1
-    obj = L.objective(W)
+    W1, b = L.prox_K(v1, rho)
+    U1 = v1 - W1
+    hist["projections"] = L.projector.stats()
+    obj = L.objective(W1)
     if lb is None or not converged:
-        lb = L.lower_bound(rho * U)
+        lb = L.lower_bound(rho * U1)
     Q = X[:n, :n]
     Q = L.unscale_Q(0.5 * (Q + Q.T).detach().cpu().numpy())
     return ADMMResult(
@@ -384,38 +439,57 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
 
 
 class _Anderson:
-    """Type-II Anderson acceleration (Walker & Ni 2011) with a ridge-regularised least squares."""
+    """Type-II Anderson acceleration (Walker & Ni 2011) with a ridge-regularised least squares.
+
+    The last ``memory`` differences ΔG, ΔF live in preallocated ring buffers and the normal matrix ΔFᵀΔF is
+    updated by one row per step, so a step costs three passes over the buffers (no re-stacking).
+    """
 
     def __init__(self, memory):
         self.m = memory
+        self.dG = self.dF = None
         self.reset()
 
     def reset(self):
         self.x_prev = self.g_prev = None
-        self.dG, self.dF = [], []
+        self.count = 0
+        self.head = 0
 
     def extrapolate(self, x, g):
-        f = g - x
-        if self.x_prev is not None:
-            self.dG.append(g - self.g_prev)
-            self.dF.append(f - (self.g_prev - self.x_prev))
-            if len(self.dF) > self.m:
-                self.dG.pop(0)
-                self.dF.pop(0)
-        self.x_prev, self.g_prev = x, g
-        if not self.dF:
-            return None
         import torch
 
-        F = torch.stack(self.dF, 1)
-        A = F.T @ F
-        A = A + 1e-10 * float(A.diagonal().max().clamp_min(1e-300)) * torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+        f = g - x
+        if self.dF is None or self.dF.shape[1] != x.numel():
+            self.dG = torch.empty((self.m, x.numel()), dtype=x.dtype, device=x.device)
+            self.dF = torch.empty_like(self.dG)
+            self.FtF = torch.zeros((self.m, self.m), dtype=x.dtype, device=x.device)
+        if self.x_prev is not None:
+            j = self.head
+            torch.sub(g, self.g_prev, out=self.dG[j])
+            torch.sub(f, self.g_prev, out=self.dF[j])
+            self.dF[j].add_(self.x_prev)
+            self.head = (j + 1) % self.m
+            self.count = min(self.count + 1, self.m)
+        self.x_prev, self.g_prev = x, g
+        if self.count == 0:
+            return None
+        k = self.count
+        j = (self.head - 1) % self.m
+        prods = self.dF[:k] @ torch.stack([self.dF[j], f], 1)    # one pass over the buffer
+        self.FtF[:k, j] = prods[:, 0]
+        self.FtF[j, :k] = prods[:, 0]
+        rhs = prods[:, 1]
+        A = self.FtF[:k, :k]
+        A = A + 1e-10 * float(A.diagonal().max().clamp_min(1e-300)) * torch.eye(k, dtype=A.dtype, device=A.device)
         try:
-            gamma = torch.linalg.solve(A, F.T @ f)
+            gamma = torch.linalg.solve(A, rhs)
         except RuntimeError:
             self.reset()
             return None
-        return g - torch.stack(self.dG, 1) @ gamma
+        if not bool(torch.isfinite(gamma).all()):
+            self.reset()
+            return None
+        return g - gamma @ self.dG[:k]
 
 
 def _split_b(b, L):
