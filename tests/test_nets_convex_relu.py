@@ -61,16 +61,33 @@ def test_recovered_network_attains_convex_optimum_and_adam_never_beats_it():
 
 
 def test_torch_solver_matches_interior_point():
+    """ADMM (solver="torch") against Clarabel on the same convex programs; exhaustive 2-D gates, so no ReLU network
+    can beat the convex optimum and the certified bound must lie below it."""
     X, y = _data2d(n=8, seed=1)
     gates = _all_gates_2d(X)
-    for gated in (False, True):
-        ref = ConvexReLU(lam=0.2, gates=gates, gated=gated, solver="cvxpy").fit(X, y)
+    cases = [("squared", y, False, 1e-4, 4000), ("squared", y, True, 1e-6, 4000),
+             ("squared", np.c_[y, np.cos(X[:, 0])], True, 1e-6, 4000),      # nuclear-norm (vector-output) program
+             ("logistic", np.where(y > np.median(y), 1.0, -1.0), True, 1e-4, 4000)]
+    for loss, tgt, gated, rel, iters in cases:
+        ref = ConvexReLU(loss=loss, lam=0.2, gates=gates, gated=gated, solver="cvxpy").fit(X, tgt)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            m = ConvexReLU(lam=0.2, gates=gates, gated=gated, solver="torch", tol=1e-7, max_iter=2500).fit(X, y)
-        assert m.objective_ == pytest.approx(ref.objective_, rel=1e-2), gated
-        assert m.lower_bound_ <= ref.objective_ * (1 + 1e-6)     # a valid lower bound
-        assert m.network_objective_ >= ref.objective_ * (1 - 1e-6)
+            m = ConvexReLU(loss=loss, lam=0.2, gates=gates, gated=gated, solver="torch", tol=1e-7,
+                           max_iter=iters).fit(X, tgt)
+        case = (loss, np.shape(tgt), gated)
+        assert m.solver_ == "torch"
+        assert m.network_objective_ == pytest.approx(ref.objective_, rel=rel), case
+        assert m.lower_bound_ <= ref.objective_ * (1 + 1e-7), case          # a valid lower bound
+        assert m.network_objective_ >= ref.objective_ * (1 - 1e-6), case
+        assert m.gap_ <= 20 * rel * ref.objective_, case                    # and a useful one
+        if gated:
+            assert m.converged_, case
+
+
+def test_torch_solver_bad_solver_name():
+    X, y = _data2d()
+    with pytest.raises(ValueError, match="solver"):
+        ConvexReLU(solver="fista").fit(X, y)
 
 
 def test_whitened_one_hot_closed_form_and_collapse():

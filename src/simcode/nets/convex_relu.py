@@ -25,9 +25,10 @@ Convex program over sampled activation patterns D_i = diag(1[X g_i ≥ 0]) (samp
   min ℓ(Y, Σ_i D_i X V_i) + λ Σ_i ‖V_i‖_* (V_i ∈ R^{d×c}, nuclear norm; group ℓ2 for c = 1) is exact for any c
   (the variational form of the nuclear norm).
 
-Solver: FISTA with backtracking and adaptive restart for the gated problem; an augmented-Lagrangian method
-(PHR multipliers for the cone constraints, FISTA inner loop) for the exact ReLU problem, both in torch on CPU
-or GPU. Certificate: a Lagrange dual point built from Θ = −∇ℓ(F) and the cone multipliers, scaled into dual
+Solvers: ``"cvxpy"`` (Clarabel interior point) or ``"torch"``: ADMM with exact linear solves (one n × n Cholesky
+factor for the whole run, through (2D_i − I)² = I and Woodbury), over-relaxation and residual balancing, in torch on
+CPU or GPU (see ``ConvexReLU._fit_admm``); the same splitting serves the gated and exact programs and all losses.
+Certificate: a Lagrange dual point built from Θ = −∇ℓ(F) and the cone multipliers, scaled into dual
 feasibility, gives a lower bound on the (sampled-pattern) convex optimum; ``gap_`` = objective of the
 recovered ReLU network − that bound. Recovery (slides' normalisation): u ↦ w = u/√‖u‖, v = ±√‖u‖ e_k
 (ReLU); V_i = Σ σ a bᵀ ↦ w = √σ a, v = √σ b (gated).
@@ -77,11 +78,12 @@ class ConvexReLU:
     n_patterns : number of random gates g_i ~ N(0, I_d) sampled (duplicates removed).
     gated : solve the gated-ReLU program instead of the exact ReLU program.
     gates : optional (d × m) array of gates to use instead of sampling (e.g. an exhaustive set).
-    solver : "cvxpy" (Clarabel interior point: exact, small/medium problems, CPU), "torch" (FISTA /
-        augmented Lagrangian, CPU or GPU, large problems) or "auto" (cvxpy when the convex program has at most
+    solver : "cvxpy" (Clarabel interior point: exact, small/medium problems, CPU), "torch" (ADMM with one
+        n × n Cholesky factor, CPU or GPU, large problems; ``rho`` is its initial penalty) or "auto" (cvxpy
+        when the convex program has at most
         ~2·10⁵ cone-constraint rows, torch otherwise or on CUDA).
     prune_tol : hidden units whose group norm is below ``prune_tol`` × the largest are dropped on recovery.
-    tol : relative duality-gap tolerance; ``max_iter``: total inner iterations (torch solver).
+    tol : relative duality-gap tolerance (gap ≤ tol · max(1, ℓ(0))); ``max_iter``: ADMM iterations (torch solver).
     device : "auto" | "cpu" | "cuda"; float64 unless ``dtype`` says otherwise.
 
     Attributes after ``fit``: ``gates_`` (d × m), ``coef_`` (the convex variables), ``objective_`` (convex
