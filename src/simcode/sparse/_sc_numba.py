@@ -42,11 +42,12 @@ def _chol_solve(L, s, rhs, out):
         for k in range(i):
             v -= L[i, k] * out[k]
         out[i] = v / L[i, i]
+    # Lᵀ x = y, row-oriented (axpy on the contiguous rows of L, not a strided column walk)
     for i in range(s - 1, -1, -1):
-        v = out[i]
-        for k in range(i + 1, s):
-            v -= L[k, i] * out[k]
-        out[i] = v / L[i, i]
+        xi = out[i] / L[i, i]
+        out[i] = xi
+        for k in range(i):
+            out[k] -= L[i, k] * xi
 
 
 @njit(cache=True, nogil=True)
@@ -325,12 +326,13 @@ def _lars_batch(B, G, lam, nonneg, max_support, max_steps, nchunk, Z, status, st
             steps[i] = ns
 
 
-def lars_lasso(B, G, lam, nonneg: bool, max_support: int | None = None, max_steps: int | None = None):
+def lars_lasso(B, G, lam, nonneg: bool, max_support: int | None = None, max_steps: int | None = None,
+               n_features: int | None = None):
     """Exact lasso codes from Gram quantities: ``(Z, status, steps, stats)`` (NumPy arrays).
 
     ``B`` (n × K) = X Dᵀ, ``G`` (K × K) = D Dᵀ, ``lam`` a float or an (n,) array, ``nonneg`` for z ≥ 0.
     ``status[i]``: 0 finished, 1 step limit reached, 2 support would exceed ``max_support``
-    (default K; the Cholesky pivots keep it ≤ rank D anyway). ``stats[i]`` = (z·c, ‖z‖₁, z·b, ‖c‖∞ or max c)
+    (default min(K, n_features): G_AA is singular beyond rank D ≤ n_features, so this only bounds the workspace). ``stats[i]`` = (z·c, ‖z‖₁, z·b, ‖c‖∞ or max c)
     with c = b − zG, from which :func:`gap_from_stats` certifies each sample.
     """
     B = np.ascontiguousarray(B, dtype=np.float64)
@@ -338,7 +340,8 @@ def lars_lasso(B, G, lam, nonneg: bool, max_support: int | None = None, max_step
     n, K = B.shape
     lam_a = np.broadcast_to(np.asarray(lam, dtype=np.float64).reshape(-1), (n,)).copy() if np.ndim(lam) else \
         np.full(n, float(lam))
-    smax = K if max_support is None else int(min(max_support, K))
+    p = n_features if n_features is not None else K
+    smax = min(K, p) if max_support is None else int(min(max_support, K))
     msteps = 8 * K + 100 if max_steps is None else int(max_steps)
     Z = np.zeros((n, K))
     status = np.zeros(n, np.int64)

@@ -14,7 +14,8 @@ Dictionary step from the sufficient statistics :math:`A = Z^\top Z/n`, :math:`B 
 constraint the exact minimiser :math:`D = (A + \omega I)^{-1}B` (002 Appendix A, :math:`A^* = \frac{XZ^\top}{T}
 (\frac{ZZ^\top}{T} + \omega I)^{-1}`); for unit-norm atoms exact block-coordinate minimisation over atoms,
 :math:`d_k \leftarrow \Pi_{\|\cdot\|\le1}\big(d_k + (B_k - A_kD)/A_{kk}\big)` (Mairal et al. 2010, Alg. 2).
-Codes: :func:`simcode.sparse.fista.active_set` for ℓ1 / ℓ1 ≥ 0 (exact, certified), :func:`simcode.sparse.fista.fista`
+Codes: :func:`simcode.sparse.fista.active_set` for ℓ1 / ℓ1 ≥ 0 (exact, certified; compiled LARS on CPU),
+:func:`simcode.sparse.fista.fista`
 for other priors, warm-started; a sample keeps its previous code if the new one is not
 better, so in batch mode :math:`F` never increases.
 
@@ -405,7 +406,7 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
             raise NotFittedError("DictionaryLearning is not fitted yet; call fit or partial_fit first")
 
     def transform(self, X):
-        """Codes of ``X`` under the learned dictionary (same prior and λ), by FISTA."""
+        """Codes of ``X`` under the learned dictionary (same prior and λ): exact for ``l1``/``l1_nonneg``, else FISTA."""
         self._check_fitted()
         prior, lam = self._check_params()
         Xt, was_np = self._data(X)

@@ -24,6 +24,10 @@ step, :math:`\|z^{k+1} - y^k\| \le \text{tol}\,\|z^{k+1}\|` (the prox fixed-poin
 are removed from the working batch. For ``l1``/``l1_nonneg`` an optional *polish* step solves the equality
 system on the current support and sign pattern, :math:`z_S G_{SS} = B_S - \lambda\,\mathrm{sign}(z_S)`, and
 keeps it for the samples whose duality gap then certifies ε-optimality.
+
+Exact lasso codes: :func:`active_set` (what :func:`sparse_encode` uses for ``l1``/``l1_nonneg``) runs a compiled
+LARS–homotopy per sample on CPU data (:mod:`simcode.sparse._sc_numba`) and a batched torch active-set method on
+CUDA tensors (:mod:`simcode.sparse._sc_activeset`), both certified per sample by the same duality gap.
 """
 
 from __future__ import annotations
@@ -579,7 +583,7 @@ def _active_set_lars(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, *, tol, tol_
     D64 = Dt.detach().to(torch.float64).numpy()
     lam_np = lam_v[:, 0].to(torch.float64).numpy() if isinstance(lam_v, torch.Tensor) else float(lam_v)
     Z, _, steps, stats = lars_lasso(X64 @ D64.T, D64 @ D64.T, lam_np, nonneg, max_support=max_support,
-                                    max_steps=max_iter)
+                                    max_steps=max_iter, n_features=X64.shape[1])
     if dt != torch.float64:
         Z = Z.astype(np.float32).astype(np.float64)  # certify the codes actually returned
         P, gap = _gap_l1_np(X64, Z, D64, lam_np, nonneg)
@@ -616,7 +620,8 @@ def sparse_encode(X, D, lam=1.0, prior="l1", *, algorithm: str = "auto", **kwarg
 
     ``lam`` is on the scale of this objective, which equals scikit-learn's ``sparse_encode(..., alpha=lam,
     algorithm="lasso_cd")`` and SPAMS' ``lasso(lambda1=lam, mode=2)``. ``algorithm``: ``"auto"`` (the
-    active-set method for ``l1``/``l1_nonneg``, FISTA otherwise), ``"active_set"``, ``"fista"`` or ``"ista"``.
+    exact :func:`active_set` for ``l1``/``l1_nonneg`` — the compiled LARS path for CPU data, the batched torch
+    active set for CUDA tensors — and FISTA otherwise), ``"active_set"``, ``"fista"`` or ``"ista"``.
     Keyword arguments go to the solver; see :func:`fista`.
     """
     if algorithm not in ("auto", "active_set", "fista", "ista"):
