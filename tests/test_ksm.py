@@ -39,6 +39,13 @@ def test_r2_matches_sklearn():
     assert r2_score(torch.as_tensor(X), torch.as_tensor(Xh)) == pytest.approx(r2_score(X, Xh))
     with pytest.raises(ValueError, match="same shape"):
         r2_score(X, Xh[:, :3])
+    # uniform average over features (scikit-learn's default), incl. constant features predicted exactly or not
+    Xc = np.column_stack([X, np.zeros(50), np.ones(50)])
+    Xch = np.column_stack([Xh, np.zeros(50), np.ones(50) + 0.1 * rng.standard_normal(50)])
+    assert r2_score(Xc, Xch, multioutput="uniform_average") == pytest.approx(sk(Xc, Xch), rel=1e-12)
+    assert r2_score(Xc, Xch, multioutput="uniform_average") < r2_score(Xc, Xch) - 0.1
+    with pytest.raises(ValueError, match="multioutput"):
+        r2_score(X, Xh, multioutput="raw_values")
 
 
 def test_p_sparsity_limits_and_p2_identity():

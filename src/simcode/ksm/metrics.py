@@ -44,20 +44,33 @@ def _np(a, name: str, ndim: int = 2) -> np.ndarray:
     return a
 
 
-def r2_score(X, X_hat) -> float:
-    r"""Coefficient of determination of a reconstruction, pooled over all features.
+def r2_score(X, X_hat, multioutput: str = "variance_weighted") -> float:
+    r"""Coefficient of determination of a reconstruction :math:`\hat X` of ``X`` (rows = samples).
 
-    :math:`R^2 = 1 - \sum_{t,n}(x_{tn} - \hat x_{tn})^2 / \sum_{t,n}(x_{tn} - \bar x_n)^2`, with
-    :math:`\bar x_n` the mean of feature ``n`` over samples (scikit-learn's ``r2_score`` with
-    ``multioutput="variance_weighted"``). This is the :math:`R^2` of 002 Table 1 / Figure 2(f) for
-    :math:`\hat X = \hat A Z` (paper orientation).
+    * ``"variance_weighted"`` (default), pooled over features:
+      :math:`R^2 = 1 - \sum_{t,n}(x_{tn} - \hat x_{tn})^2 / \sum_{t,n}(x_{tn} - \bar x_n)^2`, with
+      :math:`\bar x_n` the mean of feature ``n`` over samples (scikit-learn's ``r2_score`` with
+      ``multioutput="variance_weighted"``);
+    * ``"uniform_average"``: the mean over features of each feature's own :math:`R^2` — the default of
+      scikit-learn's ``r2_score`` and of torchmetrics' ``R2Score`` (a constant feature scores 1 if predicted
+      exactly, else 0, as scikit-learn's ``force_finite``).
+
+    Paper 002 reports an ":math:`R^2` score" (Table 1, Figs. 2(f), 7-9) without defining it; the two
+    conventions differ when features have unequal variances (digit pixels, the two moons coordinates).
     """
     X = _np(X, "X")
     X_hat = _np(X_hat, "X_hat")
     if X.shape != X_hat.shape:
         raise ValueError(f"X and X_hat must have the same shape, got {X.shape} and {X_hat.shape}")
-    ss_tot = float(((X - X.mean(0)) ** 2).sum())
-    ss_res = float(((X - X_hat) ** 2).sum())
+    if multioutput not in ("variance_weighted", "uniform_average"):
+        raise ValueError(f"multioutput must be 'variance_weighted' or 'uniform_average', got {multioutput!r}")
+    ss_tot_f = ((X - X.mean(0)) ** 2).sum(0)
+    ss_res_f = ((X - X_hat) ** 2).sum(0)
+    if multioutput == "uniform_average":
+        ok = ss_tot_f > 0
+        r = np.where(ok, 1.0 - ss_res_f / np.where(ok, ss_tot_f, 1.0), np.where(ss_res_f == 0, 1.0, 0.0))
+        return float(r.mean())
+    ss_tot, ss_res = float(ss_tot_f.sum()), float(ss_res_f.sum())
     if ss_tot == 0.0:
         return 1.0 if ss_res == 0.0 else float("-inf")
     return 1.0 - ss_res / ss_tot
