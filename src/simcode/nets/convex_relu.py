@@ -37,6 +37,7 @@ recovered ReLU network − that bound. Recovery (slides' normalisation): u ↦ w
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
@@ -88,7 +89,9 @@ class ConvexReLU:
 
     Attributes after ``fit``: ``gates_`` (d × m), ``coef_`` (the convex variables), ``objective_`` (convex
     objective), ``network_objective_`` (non-convex objective of the recovered network), ``lower_bound_``,
-    ``gap_``, ``max_violation_`` (cone constraints), ``n_iter_``, ``converged_``, ``history_``.
+    ``gap_``, ``max_violation_`` (cone constraints), ``n_iter_``, ``converged_``, ``history_``; the torch solver
+    also keeps ``trace_``: every 10 iterations a dict of iteration, seconds since the start, convex objective,
+    ReLU-network objective and certified lower bound.
     """
 
     def __init__(self, loss: str = "squared", lam: float = 1e-2, n_patterns: int = 200, gated: bool = False,
@@ -230,6 +233,7 @@ class ConvexReLU:
         Over-relaxation 1.6. Stops when the certified gap (recovered-network objective − dual bound from
         Θ = −∇ℓ(Mv) and the cone multipliers ν = −ρα) is below ``tol`` × max(1, ℓ(0)).
         """
+        t0 = time.perf_counter()
         dev, dt = Xt.device, Xt.dtype
         n, d = Xt.shape
         m, c = D.shape[0], Yt.shape[1]
@@ -310,7 +314,7 @@ class ConvexReLU:
         z = alp = None
         if not self.gated:
             z, alp = torch.zeros(n, ns, m, c, dtype=dt, device=dev), torch.zeros(n, ns, m, c, dtype=dt, device=dev)
-        history, converged, viol, it = [], False, 0.0, 0
+        history, trace, converged, viol, it = [], [], False, 0.0, 0
         check = 10
         while it < self.max_iter:
             it += 1
@@ -352,6 +356,8 @@ class ConvexReLU:
             mu = None if self.gated else (-rho * kap * alp).clamp_min(0).permute(1, 2, 0, 3)
             _, lb = self._certificate(public(v), mu, Xt, Yt, D, S, lam, Theta=-dloss(F))
             history.append(obj)
+            trace.append(dict(iteration=it, seconds=time.perf_counter() - t0, objective=obj, network_objective=net,
+                              lower_bound=lb))
             if self.verbose:
                 print(f"iter {it}: obj {obj:.10g} network {net:.10g} bound {lb:.10g} rho {rho:.3g} r {r:.2e} s {s:.2e}")
             # converged when both the convex objective of v and its ReLU network are within tol of the bound
@@ -371,6 +377,7 @@ class ConvexReLU:
             viol = float((-(Sn * XU_of(v))).clamp_min(0).max()) / max(1.0, float(Yt.abs().max()))
         self.n_iter_ = it
         self.history_ = history
+        self.trace_ = trace
         return self._finish(V, mu, Xt, Yt, D, S, lam, converged, viol)
 
     def _fit_cvxpy(self, Xn, Yn, Dm, lam, Xt, Yt, D, S):

@@ -17,15 +17,18 @@ def is_torch(*xs) -> bool:
     return any(isinstance(x, torch.Tensor) for x in xs)
 
 
-def to_tensor(x, name: str, *, ndim=2, min_rows: int = 1, device=None, dtype=None) -> torch.Tensor:
-    """Validate ``x`` (finite, numeric, ``ndim`` dimensions) and return a floating torch tensor."""
+def to_tensor(x, name: str, *, ndim=2, min_rows: int = 1, device=None, dtype=None,
+              keep_float32: bool = False) -> torch.Tensor:
+    """Validate ``x`` (finite, numeric, ``ndim`` dimensions) and return a floating torch tensor (NumPy input is
+    read as float64, or kept float32 when ``keep_float32`` — e.g. RDMs the caller computed in single precision)."""
     if isinstance(x, torch.Tensor):
         t = x.detach()
         if not (t.is_floating_point()):
             t = t.to(torch.float64 if t.device.type == "cpu" else torch.float32)
     else:
         try:
-            a = np.asarray(x, dtype=np.float64)
+            f32 = keep_float32 and getattr(x, "dtype", None) == np.float32
+            a = np.asarray(x, dtype=np.float32 if f32 else np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} must be a numeric array: {exc}") from None
         t = torch.from_numpy(np.ascontiguousarray(a))

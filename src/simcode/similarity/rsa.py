@@ -148,14 +148,16 @@ def rsa(rdm1, rdm2, method: str = "pearson"):
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     torch_in = is_torch(rdm1, rdm2)
-    a = to_tensor(rdm1, "rdm1", ndim=(1, 2))
-    b = to_tensor(rdm2, "rdm2", ndim=(1, 2)).to(a.device, a.dtype)
+    a = to_tensor(rdm1, "rdm1", ndim=(1, 2), keep_float32=True)
+    b = to_tensor(rdm2, "rdm2", ndim=(1, 2), keep_float32=True).to(a.device, a.dtype)
     if a.ndim == 2 and a.shape[0] != a.shape[1]:
         raise ValueError(f"rdm1 must be square or condensed, got shape {tuple(a.shape)}")
     if b.ndim == 2 and b.shape[0] != b.shape[1]:
         raise ValueError(f"rdm2 must be square or condensed, got shape {tuple(b.shape)}")
     if method in ("whitened_cosine", "whitened_pearson"):
         return out(_whitened(a, b, method == "whitened_pearson"), torch_in)
+    if not torch_in:                     # NumPy float32 RDMs: the other comparisons run in float64
+        a, b = a.double(), b.double()
     va, vb = _vec(a), _vec(b)
     if va.shape != vb.shape:
         raise ValueError(f"rdm1 and rdm2 must describe the same number of stimuli, got {va.numel()} and "
