@@ -195,3 +195,14 @@ def test_cuda_keeps_torch_path():
     np.testing.assert_allclose(r.objective.cpu().numpy(), ref.objective, rtol=1e-8)
     with pytest.raises(ValueError, match="CPU"):
         active_set(torch.tensor(X, device="cuda"), torch.tensor(D, device="cuda"), 0.2, solver="lars")
+
+
+def test_support_reaches_rank_without_fallback():
+    # K > p and a tiny λ: the path fills p atoms; every further atom is linearly dependent and is excluded
+    X, D = _problem(n=8, p=5, K=12, seed=9)
+    Z, status, _, stats = lars_lasso(X @ D.T, D @ D.T, 1e-4, False, n_features=5)
+    assert np.all(status == 0) and np.all((Z != 0).sum(1) <= 5)
+    P, gap = gap_from_stats((X * X).sum(1), stats, 1e-4)
+    assert np.all(gap <= 1e-8 * P + 1e-14)
+    for i in range(3):
+        assert P[i] == pytest.approx(_cvx(X[i], D, 1e-4, False), rel=1e-6, abs=1e-9)

@@ -142,7 +142,8 @@ def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, m
                 continue
             cj = c[j]
             aj = a[j]
-            # join with sign +1 when c_j − γ a_j = μ − γ, i.e. γ = (μ − c_j)/(1 − a_j); tested without a division
+            # join with sign +1 when c_j − γ a_j = μ − γ, i.e. γ = (μ − c_j)/(1 − a_j)
+            # (the test against the current γ needs no division)
             d = 1.0 - aj
             num = mu - cj
             if d > 1e-12 and num < gamma * d:
@@ -189,9 +190,6 @@ def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, m
             status = 0
             break
         if kind == 1:
-            if s >= max_support:
-                status = 2
-                break
             # append a row to the Cholesky factor: L y = G_{A,j}
             for i in range(s):
                 rhs[i] = G[act[i], jj]
@@ -206,6 +204,9 @@ def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, m
             if d <= piv_tol * G[jj, jj]:
                 excl[jj] = True  # linearly dependent on the active atoms
                 continue
+            if s >= max_support:
+                status = 2
+                break
             for i in range(s):
                 L[s, i] = tmp[i]
             L[s, s] = np.sqrt(d)
@@ -275,7 +276,7 @@ def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, m
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
 def _cert_stats(b, G, z, nonneg, a, out):
-    """Quantities of the duality gap from Gram terms: out = (z·c, ‖z‖₁, z·b, max_j c_j or |c_j|), c = b − zG."""
+    """Duality-gap quantities from Gram terms: out = (z·c, ‖z‖₁, z·b, max_j c_j or |c_j|), c = b − zG."""
     K = b.shape[0]
     for j in range(K):
         a[j] = b[j]
@@ -332,8 +333,9 @@ def lars_lasso(B, G, lam, nonneg: bool, max_support: int | None = None, max_step
 
     ``B`` (n × K) = X Dᵀ, ``G`` (K × K) = D Dᵀ, ``lam`` a float or an (n,) array, ``nonneg`` for z ≥ 0.
     ``status[i]``: 0 finished, 1 step limit reached, 2 support would exceed ``max_support``
-    (default min(K, n_features): G_AA is singular beyond rank D ≤ n_features, so this only bounds the workspace). ``stats[i]`` = (z·c, ‖z‖₁, z·b, ‖c‖∞ or max c)
-    with c = b − zG, from which :func:`gap_from_stats` certifies each sample.
+    (default min(K, n_features): G_AA is singular beyond rank D ≤ n_features, so this only bounds the
+    workspace). ``stats[i]`` = (z·c, ‖z‖₁, z·b, ‖c‖∞ or max c) with c = b − zG, from which
+    :func:`gap_from_stats` certifies each sample.
     """
     B = np.ascontiguousarray(B, dtype=np.float64)
     G = np.ascontiguousarray(G, dtype=np.float64)
