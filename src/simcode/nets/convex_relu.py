@@ -47,6 +47,7 @@ from simcode._utils import check_positive, check_random_state, resolve_device, w
 __all__ = ["ConvexReLU"]
 
 _LOSSES = ("squared", "logistic", "cross_entropy")
+_ADMM_RELAX = 1.6          # over-relaxation of the ADMM (Boyd et al. 2011 §3.4.3)
 
 
 def _loss(F: torch.Tensor, Y: torch.Tensor, kind: str) -> torch.Tensor:
@@ -307,7 +308,7 @@ class ConvexReLU:
 
         scale = max(1.0, float(_loss(torch.zeros_like(Yt), Yt, kind)))
         rho = float(self.rho) * (1.0 if kind == "squared" else 0.25)
-        relax = 1.6
+        relax = _ADMM_RELAX
         u = torch.zeros(shape, dtype=dt, device=dev)
         v, bet = torch.zeros_like(u), torch.zeros_like(u)
         F, gam = torch.zeros_like(Yt), torch.zeros_like(Yt)
