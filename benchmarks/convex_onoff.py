@@ -36,7 +36,9 @@ def run_simcode(n, device, tol):
     prob = Problem([activity_cost(p), readout_cost(v, weight=0.5, affine=True)], [nonnegative()])
     t0 = time.perf_counter()
     sol = prob.solve(backend="firstorder", device=device, tol=tol, recover_z=False)
-    return time.perf_counter() - t0, sol.objective, sol.certificate.gap, sol.n_iter
+    t = time.perf_counter() - t0
+    print("   simcode projections:", sol.history.get("projections"), flush=True)
+    return t, sol.objective, sol.certificate.gap, sol.n_iter
 
 
 def run_cvxpy(n, solver, tol):

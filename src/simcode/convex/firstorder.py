@@ -90,6 +90,7 @@ class _Lifted:
         self.d_np = d
         self.d = t(d)
         self.C = t(C / np.outer(d, d))
+        self.C_diag = t(np.diag(C) / d**2) if not np.any(C - np.diag(np.diag(C))) else None   # cheap path
         self.quad = t(quad / np.outer(d, d) ** 2) if quad > 0 else None
         self.m = sum(r.Y.shape[1] for r in self.readouts)
         N = n + self.m
@@ -161,7 +162,10 @@ class _Lifted:
         n = self.n
         W = torch.empty_like(V)
         Qh = W[:n, :n]
-        if self.quad is None:
+        if self.quad is None and self.C_diag is not None:
+            Qh.copy_(V[:n, :n])
+            Qh.diagonal().sub_(self.C_diag / rho)
+        elif self.quad is None:
             torch.sub(V[:n, :n], self.C, alpha=1.0 / rho, out=Qh)
         else:
             Qh.copy_((rho * V[:n, :n] - self.C) / (rho + 2 * self.quad))
@@ -184,7 +188,7 @@ class _Lifted:
     def objective(self, W):
         n = self.n
         Q = W[:n, :n]
-        val = (self.C * Q).sum()
+        val = (self.C_diag * Q.diagonal()).sum() if self.C_diag is not None else (self.C * Q).sum()
         if self.quad is not None:
             val = val + (self.quad * Q * Q).sum()
         if self.m:
@@ -363,8 +367,7 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
             va = aa.extrapolate(v.reshape(-1), v1.reshape(-1))
             accepted = False
             if va is not None:
-                va = va.view(N, N)
-                va = 0.5 * (va + va.T)
+                va = va.view(N, N)      # symmetric: a combination of symmetric iterates
                 va1, Wa, Xa, ba = T(va, rho)
                 if float(torch.linalg.norm(va1 - va)) < res_plain:
                     v, v1, W, X, b = va, va1, Wa, Xa, ba
