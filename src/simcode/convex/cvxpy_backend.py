@@ -88,7 +88,15 @@ def cvxpy_solve(problem, solver="CLARABEL", tol=1e-6, verbose=False, force=False
         warnings.warn(f"cvxpy+{solver} finished with status {status!r}", ConvergenceWarning, stacklevel=3)
     Qv = 0.5 * (Q.value + Q.value.T)
     stats = prob.solver_stats
-    cert = Certificate(lower_bound=None, gap=None, primal_residual=None, completely_positive=None,
+    # SCS reports its dual objective: a lower bound up to SCS's own feasibility tolerance (not a proof).
+    # Clarabel's duals are not exposed through cvxpy; the rigorous certificate is the first-order back-end's.
+    lb = gap = res = None
+    info = (stats.extra_stats or {}).get("info") if isinstance(stats.extra_stats, dict) else None
+    if info and "dobj" in info:
+        lb = float(info["dobj"])
+        gap = (float(prob.value) - lb) / max(1.0, abs(float(prob.value)))
+        res = float(info.get("res_pri", np.nan))
+    cert = Certificate(lower_bound=lb, gap=gap, primal_residual=res, completely_positive=None,
                        factor_residual=None, cp_tol=1e-4, solver_status=status)
     return Solution(Q=Qv, objective=float(prob.value), status="optimal" if status == cp.OPTIMAL else status,
                     n_iter=int(stats.num_iters or 0), backend=f"cvxpy[{solver}]", certificate=cert,
