@@ -61,15 +61,24 @@ class PSDProjector:
         self.n_partial = 0
         self.n_matvec_blocks = 0
         self.n_verify_fail = 0
+        self._fails = 0           # consecutive partial failures
+        self._pause = 0           # calls left before the partial path is tried again
 
     # ------------------------------------------------------------------ public
     def __call__(self, A):
         N = A.shape[0]
-        if self.enabled and self.V is not None and N >= self.min_size:
+        if self._pause > 0:
+            self._pause -= 1
+        elif self.enabled and self.V is not None and N >= self.min_size:
             X = self._partial(A)
             if X is not None:
                 self.n_partial += 1
+                self._fails = 0
                 return X
+            # repeated failures (a spectrum the filter cannot separate cheaply): stop trying for a while
+            self._fails += 1
+            if self._fails >= 3:
+                self._pause, self._fails = 50, 0
         return self._full(A)
 
     def rescaled(self):
