@@ -406,7 +406,7 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
             raise NotFittedError("DictionaryLearning is not fitted yet; call fit or partial_fit first")
 
     def transform(self, X):
-        """Codes of ``X`` under the learned dictionary (same prior and λ): exact for ``l1``/``l1_nonneg``, else FISTA."""
+        """Codes of ``X`` under the learned dictionary (same prior and λ; exact for l1 / l1_nonneg)."""
         self._check_fitted()
         prior, lam = self._check_params()
         Xt, was_np = self._data(X)
