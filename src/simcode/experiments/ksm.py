@@ -245,7 +245,8 @@ def ksm_digits(ctx: Context) -> None:
              "dictionary that is a Gaussian W with unit-norm rows (init='random'). §6.3 says explicitly when W "
              "starts from data points (moons), §6.2 does not. Before this change W started from random digits: "
              "their codes are sparse from the start and the App. F sparsity then drifted down (0.768 → 0.744, "
-             "pooled R² 0.929), failing the sparsity claim; from the Gaussian start the codes get sparser as in Fig. 4.")
+             "pooled R² 0.929), failing the sparsity claim; from the Gaussian start the codes get sparser as in "
+             "Fig. 4.")
 
 
 @experiment("ksm-patches", description="KSM on whitened 16×16 natural-image patches: R² and Gabor-like atoms (002 §6.2, Fig. 4b)",

@@ -206,8 +206,8 @@ def smpc_30d(ctx: Context) -> None:
              "0.65) and the network re-converges to the true latents with a few units relabelled: the paper's "
              "unit-by-unit error then stays ≈ 0.13 while the error after Hungarian matching of units reaches "
              "0.001 (seed 0, 1500 iterations); with the blocks both are ≈ 0.001. R²: " + _MDS_NOTE +
-             " With the non-negative N(5, 1) latents that §7.1 describes the value is ≈ 0.66 (uniform and pooled), under other R² "
-             "conventions 0.70-0.77 (metrics r2_mds_optimum_*_convention); with random-sign latents it would be "
+             " With the non-negative N(5, 1) latents that §7.1 describes the value is ≈ 0.66 (uniform and "
+             "pooled), under other R² conventions 0.70-0.77 (metrics r2_mds_optimum_*_convention); with random-sign latents it would be "
              "≈ 0.99 (metric r2_mds_optimum_signed_latents). 0.9 follows from none of these readings, and the R² "
              "curve rises monotonically towards the closed form rather than settling near 0.9. Also tried (seed 0, "
              "diagnostics only): a slower η_Ω (0.005, 0.0005: R² 0.60, 0.58 after 800 iterations) and neural "
