@@ -79,6 +79,27 @@ def run(ctx: Context) -> None:
     ctx.metric("fraction of Adam runs ending within 1% of the optimum",
                float(np.mean(final <= model.objective_ * 1.01)))
 
+    # the first-order solver (ADMM in torch: the GPU path) on the same program
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fo = ConvexReLU(lam=lam, gates=gates, solver="torch", device=ctx.device, dtype=None, tol=1e-7,
+                        max_iter=3000 if ctx.quick else 20000).fit(X, y)
+    ctx.metric("ADMM (solver='torch'): iterations, network objective, certified lower bound",
+               [int(fo.n_iter_), fo.network_objective_, fo.lower_bound_])
+    ctx.claim("first-order ADMM solver reaches the interior-point optimum (relative difference of the recovered "
+              "networks' objectives)", source="003 equivalent convex problem",
+              measured=float(abs(fo.network_objective_ - model.objective_) / model.objective_), expected=0.0,
+              kind="at_most", tol=1e-4)
+    ctx.claim("the ADMM certificate is a valid lower bound (bound ≤ interior-point optimum)",
+              source="Lagrange duality", measured=bool(fo.lower_bound_ <= model.objective_ * (1 + 1e-9)),
+              expected="bound below the optimum", kind="true")
+    ctx.note("The ADMM solver (solver='torch', the GPU path) reaches the 1e-2–1e-3 range in a few hundred iterations "
+             "but its tail is slow on this 1-D problem with exhaustive, nearly parallel activation cones (linear "
+             "convergence with a rate near 1; varying ρ, the block weights and over-relaxation did not change it). "
+             "On the pyscnn benchmark problem it certifies a 2e-6 relative gap (benchmarks/results/similarity.md).")
+
     # whitened closed form (Corollary 1): X = I, one-hot balanced labels satisfy its condition
     C, per = 3, 3
     Xw = np.eye(C * per)

@@ -48,6 +48,8 @@ __all__ = ["ConvexReLU"]
 
 _LOSSES = ("squared", "logistic", "cross_entropy")
 _ADMM_RELAX = 1.6          # over-relaxation of the ADMM (Boyd et al. 2011 §3.4.3)
+_ADMM_W = 1.0              # weight of the v = u block, in units of the mean eigenvalue of XᵀX
+_ADMM_KAPPA = 1.0          # weight of the cone block
 
 
 def _loss(F: torch.Tensor, Y: torch.Tensor, kind: str) -> torch.Tensor:
@@ -246,9 +248,9 @@ class ConvexReLU:
         sigD = (sig[None, :, None] * Dt[:, None, :])[..., None]          # (n, ns, m, 1)
         Sn = St[:, None, :, None]                                         # (n, 1, m, 1)
         XT = Xt.T.contiguous()
-        w = max(float((Xt * Xt).sum()) / d, 1e-12)         # weight of the v = u block: mean eigenvalue of XᵀX
+        w = _ADMM_W * max(float((Xt * Xt).sum()) / d, 1e-12)   # weight of the v = u block: mean eigenvalue of XᵀX
         eye_d = torch.eye(d, dtype=dt, device=dev)
-        kap = 1.0                       # weight of the cone block (z = κ C u); κ = 1 balanced best in our tests
+        kap = _ADMM_KAPPA                # weight of the cone block (z = κ C u)
         Q = w * eye_d if self.gated else kap * kap * (XT @ Xt) + w * eye_d
         Qinv = torch.linalg.inv(Q)
         Qinv = (Qinv + Qinv.T) / 2
@@ -315,7 +317,7 @@ class ConvexReLU:
         z = alp = None
         if not self.gated:
             z, alp = torch.zeros(n, ns, m, c, dtype=dt, device=dev), torch.zeros(n, ns, m, c, dtype=dt, device=dev)
-        history, trace, converged, viol, it = [], [], False, 0.0, 0
+        history, trace, converged, viol, it, best_lb = [], [], False, 0.0, 0, -math.inf
         check = 10
         while it < self.max_iter:
             it += 1
@@ -356,6 +358,7 @@ class ConvexReLU:
                                                       kind)) + lam * pen)
             mu = None if self.gated else (-rho * kap * alp).clamp_min(0).permute(1, 2, 0, 3)
             _, lb = self._certificate(public(v), mu, Xt, Yt, D, S, lam, Theta=-dloss(F))
+            lb = best_lb = max(lb, best_lb)
             history.append(obj)
             trace.append(dict(iteration=it, seconds=time.perf_counter() - t0, objective=obj, network_objective=net,
                               lower_bound=lb))
@@ -379,7 +382,7 @@ class ConvexReLU:
         self.n_iter_ = it
         self.history_ = history
         self.trace_ = trace
-        return self._finish(V, mu, Xt, Yt, D, S, lam, converged, viol)
+        return self._finish(V, mu, Xt, Yt, D, S, lam, converged, viol, best_lb)
 
     def _fit_cvxpy(self, Xn, Yn, Dm, lam, Xt, Yt, D, S):
         """Exact interior-point solve of the same convex program (cvxpy + Clarabel)."""
@@ -441,11 +444,12 @@ class ConvexReLU:
         return self._finish(V, mu, Xt, Yt, D, S, lam, converged=prob.status == "optimal",
                             viol=getattr(self, "max_violation_", 0.0) if not self.gated else 0.0)
 
-    def _finish(self, V, mu, Xt, Yt, D, S, lam, converged, viol):
+    def _finish(self, V, mu, Xt, Yt, D, S, lam, converged, viol, best_bound=-math.inf):
         self.coef_ = V
         F = self._forward(V, Xt, D)
         self.objective_ = float(_loss(F, Yt, self.loss)) + lam * float(self._penalty(V))
         gap, lb = self._certificate(V, mu, Xt, Yt, D, S, lam)
+        lb = max(lb, best_bound)           # every dual-feasible point seen gives a valid bound: keep the best
         self.lower_bound_ = lb
         self.max_violation_ = viol
         W1, W2 = self.to_network()
