@@ -80,15 +80,16 @@ def _problem(rng, K=2, L=8, T=60, nonneg=True):
     return h, y, M
 
 
+@pytest.mark.parametrize("kernel", ["auto", "torch"])
 @pytest.mark.parametrize("prior", ["l1", "l1_nonneg"])
-def test_csc_matches_cvxpy(prior):
+def test_csc_matches_cvxpy(prior, kernel):
     rng = np.random.default_rng(3)
     h, y, M = _problem(rng, nonneg=prior == "l1_nonneg")
     lam = 0.2
     z = cp.Variable(M.shape[1], nonneg=prior == "l1_nonneg")
     prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(y - M @ z) + lam * cp.norm1(z)))
     prob.solve(solver=cp.CLARABEL)
-    res = conv_sparse_code(y, h, lam, prior, max_iter=5000, tol=1e-8, check_every=5)
+    res = conv_sparse_code(y, h, lam, prior, max_iter=5000, tol=1e-8, check_every=5, kernel=kernel)
     assert res.converged and res.gap <= 1e-8
     assert res.codes.shape == (2, 53)
     assert abs(res.objective - prob.value) <= 1e-6 * prob.value
@@ -135,13 +136,15 @@ def test_csc_2d_matches_cvxpy():
                                M @ res.codes.ravel(), atol=1e-10)
 
 
-def test_chunked_matches_whole_signal():
+@pytest.mark.parametrize("kernel", ["auto", "torch"])
+def test_chunked_matches_whole_signal(kernel):
     rng = np.random.default_rng(6)
     h, y, M = _problem(rng, K=2, L=8, T=600)
     y = np.concatenate([y, y[::-1]])  # 1200 samples
     lam = 0.1
-    full = conv_sparse_code(y, h, lam, "l1_nonneg", max_iter=3000, tol=1e-9)
-    ch = conv_sparse_code(y, h, lam, "l1_nonneg", max_iter=3000, tol=1e-9, chunk_size=150, overlap=40)
+    full = conv_sparse_code(y, h, lam, "l1_nonneg", max_iter=3000, tol=1e-9, kernel=kernel)
+    ch = conv_sparse_code(y, h, lam, "l1_nonneg", max_iter=3000, tol=1e-9, chunk_size=150, overlap=40,
+                          kernel=kernel)
     assert ch.codes.shape == full.codes.shape
     assert abs(ch.objective - full.objective) <= 1e-4 * full.objective
     assert np.abs(ch.codes - full.codes).max() < 1e-2 * np.abs(full.codes).max()
@@ -291,3 +294,9 @@ def test_cdl_compiled_csc_step_matches_torch_step(boundary):
     np.testing.assert_allclose(a.atoms_, b.atoms_, atol=1e-5)
     with pytest.raises(ValueError, match="kernel"):
         ConvDictionaryLearning(2, 6, kernel="gpu").fit(Y)
+
+
+def test_csc_kernel_argument_is_checked():
+    h = np.ones((1, 3)) / np.sqrt(3)
+    with pytest.raises(ValueError, match="kernel"):
+        conv_sparse_code(np.ones(20), h, 0.1, "l1", kernel="cuda")

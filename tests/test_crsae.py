@@ -252,7 +252,8 @@ def test_supervised_training_lowers_the_denoising_error():
     rng = np.random.default_rng(15)
     h, clean = _toy(rng, N=64)
     noisy = clean + 0.3 * rng.standard_normal(clean.shape)
-    ae = CRsAE(2, 10, lam=0.3, n_iter=15, n_epochs=4, batch_size=16, lr=0.01, init=h + 0.2 * rng.standard_normal(h.shape),
+    init = h + 0.2 * rng.standard_normal(h.shape)
+    ae = CRsAE(2, 10, lam=0.3, n_iter=15, n_epochs=4, batch_size=16, lr=0.01, init=init,
                random_state=0).fit(noisy, clean)
     assert ae.loss_history_[-1] < 0.8 * ae.loss_history_[0]
     assert np.mean((ae.predict(noisy) - clean) ** 2) < np.mean((noisy - clean) ** 2)

@@ -29,7 +29,9 @@ __all__: list[str] = []
 
 
 @njit(cache=True, nogil=True, fastmath=False)
-def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gram, out):  # pragma: no cover
+def _fista_1d(y, w, xm, h, e, X, Z, Tm, alpha, tau, betas, n_iter, nonneg, restart, use_gram):  # pragma: no cover
+    # X, Z (N, K, M) codes and momentum points, Tm (N,) FISTA t: read as the starting state, updated in place
+    # w (1 or N, S) data-term weights; xm (1 or N, M) code mask (codes forced to 0 where xm == 0)
     N, C, S = y.shape
     K, _, L = h.shape
     M = S - L + 1
@@ -42,6 +44,8 @@ def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gr
     xn = np.empty((K, M), dt)
     nz_k = np.empty(K * M, np.int64)
     nz_m = np.empty(K * M, np.int64)
+    ws = np.empty(S, np.int64)
+    u = np.empty((C, S), dt)
     # Gram of the filter banks, reversed lags: G[k, k2, j] = sum_c sum_l e[k,c,l] h[k2,c,l-d], d = L-1-j
     W = 2 * L - 1
     G = np.zeros((K, K, W), dt)
@@ -56,22 +60,19 @@ def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gr
                             acc += e[k, c, l] * h[k2, c, l - d]
                 G[k, k2, j] = acc
     dense_cost = 2 * C * L * M
-    # samples with w != 1: the Gram form is corrected there by E^T((1 - w) * Hz)
-    nw = 0
-    for s in range(S):
-        if w[s] != 1.0:
-            nw += 1
-    ws = np.empty(nw, np.int64)
-    q = 0
-    for s in range(S):
-        if w[s] != 1.0:
-            ws[q] = s
-            q += 1
-    u = np.empty((C, nw), dt)
-    corr_cost = 2 * nw * C * K * L
     for n in range(N):
-        x[:, :] = x0[n]
-        z[:, :] = x0[n]
+        wn = w[n] if w.shape[0] > 1 else w[0]
+        xmn = xm[n] if xm.shape[0] > 1 else xm[0]
+        # samples with w != 1: the Gram form is corrected there by E^T((1 - w) * Hz)
+        nw = 0
+        for s in range(S):
+            if wn[s] != 1.0:
+                ws[nw] = s
+                nw += 1
+        corr_cost = 2 * nw * C * K * L
+        x[:, :] = X[n]
+        z[:, :] = Z[n]
+        t = Tm[n]
         nnz = 0
         for k in range(K):
             for m in range(M):
@@ -82,7 +83,7 @@ def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gr
         if use_gram:  # E^T (w y) once per signal
             for c in range(C):
                 for s in range(S):
-                    r[c, s] = w[s] * y[n, c, s]
+                    r[c, s] = wn[s] * y[n, c, s]
             for k in range(K):
                 for m in range(M):
                     ety[k, m] = 0.0
@@ -91,7 +92,6 @@ def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gr
                         ev = e[k, c, l]
                         for m in range(M):
                             ety[k, m] += ev * r[c, m + l]
-        t = 1.0
         for it in range(n_iter):
             if use_gram and nnz * K * W + corr_cost <= dense_cost:
                 # sparse z: g = E^T(w y) - (E^T H) z + E^T((1 - w) H z), scattering each non-zero's Gram column
@@ -107,7 +107,7 @@ def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gr
                         for k in range(K):
                             for l in range(lo, hi):
                                 acc += h[k, c, l] * z[k, s - l]
-                        u[c, q] = (1.0 - w[s]) * acc
+                        u[c, q] = (1.0 - wn[s]) * acc
                     for c in range(C):
                         uv = u[c, q]
                         if uv != 0.0:
@@ -137,7 +137,7 @@ def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gr
                                 r[c, m + l] -= hv * z[k, m]
                 for c in range(C):
                     for s in range(S):
-                        r[c, s] *= w[s]
+                        r[c, s] *= wn[s]
                 for k in range(K):
                     for m in range(M):
                         g[k, m] = 0.0
@@ -161,6 +161,7 @@ def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gr
                             v = v + tau
                         else:
                             v = 0.0
+                    v = v * xmn[m]
                     xn[k, m] = v
                     dot += (v - x[k, m]) * (z[k, m] - v)
             if restart:
@@ -184,15 +185,20 @@ def _fista_1d(y, w, h, e, x0, alpha, tau, betas, n_iter, nonneg, restart, use_gr
                         nz_k[nnz] = k
                         nz_m[nnz] = m
                         nnz += 1
-        out[n] = x
+        X[n] = x
+        Z[n] = z
+        Tm[n] = t
 
 
 def fista_1d(y: np.ndarray, h: np.ndarray, alpha: float, tau: float, n_iter: int, *, nonneg: bool = True,
-             betas=None, x0=None, mask=None, enc=None) -> np.ndarray:
+             betas=None, x0=None, mask=None, enc=None, code_mask=None, state=None) -> np.ndarray:
     """Run the fused kernel. ``y`` (N, C, S), ``h`` (K, C, L) decoder filters, ``enc`` (K, C, L) encoder
     filters (``h`` if ``None``: weight tying); ``betas`` (n_iter,) fixed momenta or ``None`` for FISTA with
-    gradient restart; ``x0`` (N, K, S−L+1) warm start (zeros if ``None``); ``mask`` (S,) 0/1 weights of the
-    data term (ones if ``None``). Returns the codes (N, K, S−L+1) in ``y``'s dtype.
+    gradient restart; ``x0`` (N, K, S−L+1) warm start (zeros if ``None``); ``mask`` (S,) or (N, S) 0/1 weights
+    of the data term (ones if ``None``); ``code_mask`` (M,) or (N, M) 0/1: codes forced to 0 where 0;
+    ``state``: a dict ``{"z", "t"}`` of momentum points and FISTA ``t`` per signal, read and updated in place so
+    that consecutive calls continue one FISTA run (``x0`` is then the current iterate). Returns the codes
+    (N, K, S−L+1) in ``y``'s dtype.
 
     An iteration whose momentum point ``z`` is sparse uses
     ``Eᵀ(w(y − Hz)) = Eᵀ(wy) − (EᵀH)z + Eᵀ((1 − w)Hz)`` with the filters' Gram (auto/cross-correlations over
@@ -206,10 +212,16 @@ def fista_1d(y: np.ndarray, h: np.ndarray, alpha: float, tau: float, n_iter: int
     y = np.ascontiguousarray(y)
     h = np.ascontiguousarray(h, dtype=dt)
     e = h if enc is None else np.ascontiguousarray(enc, dtype=dt)
-    x0 = np.zeros((N, K, M), dt) if x0 is None else np.ascontiguousarray(x0, dtype=dt)
-    w = np.ones(S, dt) if mask is None else np.ascontiguousarray(mask, dtype=dt).reshape(S)
+    X = np.zeros((N, K, M), dt) if x0 is None else np.array(x0, dtype=dt, order="C", copy=True)
+    w = np.ones((1, S), dt) if mask is None else np.ascontiguousarray(mask, dtype=dt).reshape(-1, S)
+    xm = np.ones((1, M), dt) if code_mask is None else np.ascontiguousarray(code_mask, dtype=dt).reshape(-1, M)
+    if state is not None and "z" in state:
+        Z, Tm = state["z"], state["t"]
+    else:
+        Z, Tm = X.copy(), np.ones(N)
+        if state is not None:
+            state["z"], state["t"] = Z, Tm
     restart = betas is None
     b = np.zeros(max(n_iter, 1), dt) if restart else np.ascontiguousarray(betas, dtype=dt)
-    out = np.empty((N, K, M), dt)
-    _fista_1d(y, w, h, e, x0, dt.type(alpha), dt.type(tau), b, int(n_iter), bool(nonneg), restart, True, out)
-    return out
+    _fista_1d(y, w, xm, h, e, X, Z, Tm, dt.type(alpha), dt.type(tau), b, int(n_iter), bool(nonneg), restart, True)
+    return X

@@ -126,6 +126,60 @@ def _g(prior: Prior, x: torch.Tensor) -> torch.Tensor:
 # FISTA core (torch in, torch out)
 
 
+def _objective_gap(y, op, x, lam, prior, gap_kind, ymask):
+    """Summed primal objective and the largest relative duality gap over signals (ℓ1 priors; else ``None``).
+
+    Dual point: the scaled residual θ = r·min(1, λ/‖Hᵀr‖_∞) (ℓ1) or λ/max(Hᵀr)_+ (ℓ1 ≥ 0); dual value
+    ⟨My, θ⟩ − ½‖θ‖²."""
+    n = y.shape[0]
+    r = y - op.synth(x)
+    if ymask is not None:
+        r = r * ymask
+    fit = 0.5 * (r * r).reshape(n, -1).sum(1)
+    primal = fit + lam * _g(prior, x)
+    if gap_kind is None:
+        return float(primal.sum()), None
+    corr = op.adjoint(r).reshape(n, -1)
+    s = corr.abs().amax(1) if gap_kind == "l1" else corr.amax(1).clamp_min(0)
+    scale = torch.where(s > lam, lam / s.clamp_min(1e-300), torch.ones_like(s))
+    theta = r * scale.reshape((n,) + (1,) * (r.ndim - 1))
+    ym = y if ymask is None else y * ymask
+    dual = (ym * theta).reshape(n, -1).sum(1) - 0.5 * (theta * theta).reshape(n, -1).sum(1)
+    rel = (primal - dual).clamp_min(0) / primal.abs().clamp_min(1e-12)
+    return float(primal.sum()), float(rel.max())
+
+
+def _use_compiled(kernel, y, gap_kind):
+    if kernel not in ("auto", "torch"):
+        raise ValueError(f"kernel must be 'auto' or 'torch', got {kernel!r}")
+    return kernel == "auto" and y.device.type == "cpu" and y.ndim == 3 and gap_kind is not None
+
+
+def _fista_compiled(y, op, lam, prior, step, x0, *, max_iter, tol, check_every, gap_kind, ymask=None,
+                    xmask=None):
+    """:func:`_fista` (ℓ1 priors, 1-D, CPU) with the iterations in the compiled kernel, per-signal restart;
+    the kernel keeps its momentum state between duality-gap checks. Returns (x, info dict)."""
+    from ._conv_numba import fista_1d
+
+    yn, hn = y.detach().numpy(), op.atoms.detach().numpy()
+    wm = None if ymask is None else ymask.reshape(-1, y.shape[-1]).numpy()
+    xm = None if xmask is None else xmask.reshape(-1, x0.shape[-1]).numpy()
+    state = {}
+    xn = x0.detach().numpy()
+    hist, converged, gap, it = [], False, None, 0
+    while it < max_iter:
+        n_it = min(check_every, max_iter - it)
+        xn = fista_1d(yn, hn, step, lam * step, n_it, nonneg=gap_kind == "l1_nonneg", x0=xn, mask=wm,
+                      code_mask=xm, state=state)
+        it += n_it
+        primal, gap = _objective_gap(y, op, torch.from_numpy(xn), lam, prior, gap_kind, ymask)
+        hist.append(primal)
+        if gap <= tol:
+            converged = True
+            break
+    return torch.from_numpy(xn), {"n_iter": it, "converged": converged, "gap": gap, "history": hist}
+
+
 def _fista(y, op, lam, prior, step, x0, *, max_iter, tol, check_every, gap_kind, ymask=None, xmask=None):
     """FISTA with gradient restart on 0.5||M(y - Hx)||^2 + lam g(x). Returns (x, info dict)."""
     n = y.shape[0]
@@ -153,21 +207,9 @@ def _fista(y, op, lam, prior, step, x0, *, max_iter, tol, check_every, gap_kind,
         z = x_new + beta * d
         x_prev, x, t = x, x_new, t_new
         if it % check_every == 0 or it == max_iter:
-            r = y - op.synth(x)
-            if ymask is not None:
-                r = r * ymask
-            fit = 0.5 * (r * r).reshape(n, -1).sum(1)
-            primal = fit + lam * _g(prior, x)
-            hist.append(float(primal.sum()))
+            primal, gap = _objective_gap(y, op, x, lam, prior, gap_kind, ymask)
+            hist.append(primal)
             if gap_kind is not None:
-                corr = op.adjoint(r).reshape(n, -1)
-                s = corr.abs().amax(1) if gap_kind == "l1" else corr.amax(1).clamp_min(0)
-                scale = torch.where(s > lam, lam / s.clamp_min(1e-300), torch.ones_like(s))
-                theta = r * scale.reshape((n,) + (1,) * (r.ndim - 1))
-                ym = y if ymask is None else y * ymask
-                dual = (ym * theta).reshape(n, -1).sum(1) - 0.5 * (theta * theta).reshape(n, -1).sum(1)
-                rel = (primal - dual).clamp_min(0) / primal.abs().clamp_min(1e-12)
-                gap = float(rel.max())
                 if gap <= tol:
                     converged = True
                     break
@@ -216,7 +258,8 @@ def conv_synthesis(codes, atoms, spatial_dims: int | None = None, method: str = 
 def conv_sparse_code(signals, atoms, lam: float, prior="l1", *, max_iter: int = 500, tol: float = 1e-4,
                      method: str = "auto", init=None, spatial_dims: int | None = None,
                      chunk_size: int | None = None, overlap: int | None = None, chunk_batch: int = 512,
-                     check_every: int = 10, boundary: str = "valid", device=None) -> CSCResult:
+                     check_every: int = 10, boundary: str = "valid", device=None,
+                     kernel: str = "auto") -> CSCResult:
     r"""Convolutional sparse coding by FISTA: :math:`\min_x \tfrac12\|y - Hx\|_2^2 + \lambda g(x)` per signal.
 
     Implements the CSC step of paper 004 ("Convolutional sparse coding step", separable over signals)
@@ -242,6 +285,9 @@ def conv_sparse_code(signals, atoms, lam: float, prior="l1", *, max_iter: int = 
         for filters that stick out of the signal, e.g. spikes cut by a window edge: code length
         ``length + atom_length - 1``, the data term only counts observed samples).
     device : ``None`` (the tensor's device, CPU for NumPy), ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    kernel : ``"auto"``: for 1-D signals on CPU with ℓ1 or non-negative ℓ1 priors, the FISTA iterations run in
+        the compiled kernel of :mod:`simcode.sparse._conv_numba` (per-signal gradient restart, sparse-Gram
+        iterations), with the same duality-gap checks; ``"torch"``: always the batched torch FISTA.
 
     Returns
     -------
@@ -268,7 +314,8 @@ def conv_sparse_code(signals, atoms, lam: float, prior="l1", *, max_iter: int = 
         if init is not None:
             raise ValueError("init (warm start) cannot be combined with chunk_size")
         return _chunked(y, a, lam, prior, step, batched, was_tensor, gap_kind, chunk_size, overlap,
-                        chunk_batch, max_iter=max_iter, tol=tol, method=method, check_every=check_every)
+                        chunk_batch, max_iter=max_iter, tol=tol, method=method, check_every=check_every,
+                        kernel=kernel)
     if boundary not in ("valid", "full"):
         raise ValueError(f"boundary must be 'valid' or 'full', got {boundary!r}")
     ymask = None
@@ -285,8 +332,9 @@ def conv_sparse_code(signals, atoms, lam: float, prior="l1", *, max_iter: int = 
             x0 = x0.unsqueeze(0)
         if tuple(x0.shape) != code_shape:
             raise ValueError(f"init must have shape {code_shape} (or without the batch axis), got {tuple(x0.shape)}")
+    solver = _fista_compiled if _use_compiled(kernel, y, gap_kind) else _fista
     with torch.no_grad():
-        x, info = _fista(y, op, lam, prior, step, x0, max_iter=max_iter, tol=tol, check_every=check_every,
+        x, info = solver(y, op, lam, prior, step, x0, max_iter=max_iter, tol=tol, check_every=check_every,
                          gap_kind=gap_kind, ymask=ymask)
     if not info["converged"]:
         detail = f"relative duality gap {info['gap']:.2e} > tol {tol:g}" if gap_kind else f"tol {tol:g}"
@@ -308,7 +356,7 @@ def _pad_full(y, fsize):
 
 
 def _chunked(y, a, lam, prior, step, batched, was_tensor, gap_kind, chunk, overlap, chunk_batch, *,
-             max_iter, tol, method, check_every):
+             max_iter, tol, method, check_every, kernel="auto"):
     """Code long 1-D signals as a batch of overlapping windows (see :func:`conv_sparse_code`)."""
     Lf = a.shape[-1]
     if not isinstance(chunk, numbers.Integral) or chunk < 1:
@@ -336,12 +384,13 @@ def _chunked(y, a, lam, prior, step, batched, was_tensor, gap_kind, chunk, overl
     K = a.shape[0]
     cores = []
     n_iter, conv_all, gaps = 0, True, []
+    solver = _fista_compiled if _use_compiled(kernel, y, gap_kind) else _fista
     with torch.no_grad():
         for s in range(0, N * nch, chunk_batch):
             sl = slice(s, s + chunk_batch)
             yb = segs[sl] * ymask[sl]
             x0 = torch.zeros(yb.shape[0], K, cseg, dtype=y.dtype, device=y.device)
-            x, info = _fista(yb, op, lam, prior, step, x0, max_iter=max_iter, tol=tol, check_every=check_every,
+            x, info = solver(yb, op, lam, prior, step, x0, max_iter=max_iter, tol=tol, check_every=check_every,
                              gap_kind=gap_kind, ymask=ymask[sl], xmask=xmask[sl])
             cores.append(x[:, :, ov: ov + chunk])
             n_iter = max(n_iter, info["n_iter"])
