@@ -152,7 +152,8 @@ def _objective_gap(y, op, x, lam, prior, gap_kind, ymask):
 def _use_compiled(kernel, y, gap_kind):
     if kernel not in ("auto", "torch"):
         raise ValueError(f"kernel must be 'auto' or 'torch', got {kernel!r}")
-    return kernel == "auto" and y.device.type == "cpu" and y.ndim == 3 and gap_kind is not None
+    return (kernel == "auto" and y.device.type == "cpu" and y.ndim == 3 and gap_kind is not None
+            and y.dtype in (torch.float32, torch.float64))
 
 
 def _fista_compiled(y, op, lam, prior, step, x0, *, max_iter, tol, check_every, gap_kind, ymask=None,
@@ -609,7 +610,7 @@ class ConvDictionaryLearning:
         Yf = torch.fft.rfftn(yb, s=nfft, dim=dims).reshape(N, C, -1)
         op = ConvOperator(h, sig, self.method)
         x = torch.zeros((N, K) + op.code_shape, dtype=dtype, device=dev)
-        use_kernel = (self.kernel == "auto" and dev.type == "cpu" and sdim == 1 and gap_kind is not None)
+        use_kernel = _use_compiled(self.kernel, yb, gap_kind)
         if use_kernel:
             from ._conv_numba import fista_1d
 

@@ -231,6 +231,7 @@ class CRsAE:
 
     def _use_kernel(self, y):
         return (self.kernel == "auto" and y.device.type == "cpu" and y.ndim == 3 and self.family == "gaussian"
+                and y.dtype in (torch.float32, torch.float64)
                 and self.residual == "linear" and type(self._prior).__name__ in ("L1", "L1NonNeg")
                 and self._prior.name in ("l1", "l1_nonneg"))
 
