@@ -45,6 +45,7 @@ def _fista_1d(y, w, xm, h, e, X, Z, Tm, alpha, tau, betas, n_iter, nonneg, resta
     nz_k = np.empty(K * M, np.int64)
     nz_m = np.empty(K * M, np.int64)
     ws = np.empty(S, np.int64)
+    wq = np.empty(S, np.int64)
     u = np.empty((C, S), dt)
     # Gram of the filter banks, reversed lags: G[k, k2, j] = sum_c sum_l e[k,c,l] h[k2,c,l-d], d = L-1-j
     W = 2 * L - 1
@@ -66,10 +67,12 @@ def _fista_1d(y, w, xm, h, e, X, Z, Tm, alpha, tau, betas, n_iter, nonneg, resta
         # samples with w != 1: the Gram form is corrected there by E^T((1 - w) * Hz)
         nw = 0
         for s in range(S):
+            wq[s] = -1
             if wn[s] != 1.0:
                 ws[nw] = s
+                wq[s] = nw
                 nw += 1
-        corr_cost = 2 * nw * C * K * L
+        corr_cost = nw * C
         x[:, :] = X[n]
         z[:, :] = Z[n]
         t = Tm[n]
@@ -93,21 +96,30 @@ def _fista_1d(y, w, xm, h, e, X, Z, Tm, alpha, tau, betas, n_iter, nonneg, resta
                         for m in range(M):
                             ety[k, m] += ev * r[c, m + l]
         for it in range(n_iter):
-            if use_gram and nnz * K * W + corr_cost <= dense_cost:
+            if use_gram and nnz * (K * W + L) + corr_cost <= dense_cost:
                 # sparse z: g = E^T(w y) - (E^T H) z + E^T((1 - w) H z), scattering each non-zero's Gram column
                 for k in range(K):
                     for m in range(M):
                         g[k, m] = ety[k, m]
+                # u = (1 - w) H z on the masked samples, from the non-zeros of z whose footprint reaches them
+                for q in range(nw):
+                    for c in range(C):
+                        u[c, q] = 0.0
+                if nw > 0:
+                    for q in range(nnz):
+                        k2 = nz_k[q]
+                        m2 = nz_m[q]
+                        v = z[k2, m2]
+                        for l in range(L):
+                            qq = wq[m2 + l]
+                            if qq >= 0:
+                                f = (1.0 - wn[m2 + l]) * v
+                                for c in range(C):
+                                    u[c, qq] += f * h[k2, c, l]
                 for q in range(nw):
                     s = ws[q]
                     lo = max(0, s - M + 1)
                     hi = min(L, s + 1)
-                    for c in range(C):
-                        acc = 0.0
-                        for k in range(K):
-                            for l in range(lo, hi):
-                                acc += h[k, c, l] * z[k, s - l]
-                        u[c, q] = (1.0 - wn[s]) * acc
                     for c in range(C):
                         uv = u[c, q]
                         if uv != 0.0:
@@ -203,8 +215,9 @@ def fista_1d(y: np.ndarray, h: np.ndarray, alpha: float, tau: float, n_iter: int
     An iteration whose momentum point ``z`` is sparse uses
     ``Eᵀ(w(y − Hz)) = Eᵀ(wy) − (EᵀH)z + Eᵀ((1 − w)Hz)`` with the filters' Gram (auto/cross-correlations over
     lags ``|d| < L``) scattered from each non-zero of ``z`` (exact: valid codes have no boundary terms), and
-    the last term evaluated only at the samples where ``w ≠ 1`` (the padding of a ``"full"`` boundary): cost
-    ``nnz(z)·K·(2L−1) + 2·n_masked·C·K·L`` instead of ``2·K·C·L·M``; otherwise the dense iteration."""
+    the last term evaluated only at the samples where ``w ≠ 1`` (the padding of a ``"full"`` boundary) from the
+    non-zeros of ``z`` that reach them: cost about ``nnz(z)·(K·(2L−1) + L)`` instead of ``2·K·C·L·M``; otherwise
+    the dense iteration."""
     dt = y.dtype
     N, C, S = y.shape
     K, _, L = h.shape
