@@ -486,7 +486,9 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
     every converged sample. Same inputs and result as :func:`fista`; ``max_iter`` bounds the path steps (LARS,
     default 8 × n_atoms + 100) or active-set iterations (torch, default 4 × n_atoms + 10); ``max_support``
     defaults to n_atoms (LARS) or 64 (torch). ``n_polished`` of the result counts the samples finished by
-    the first method, the rest by the fallbacks.
+    the first method, the rest by the fallbacks. For float32 on the LARS path the float64 solution's certificate
+    decides convergence and fallbacks; ``objective``, ``duality_gap`` and ``stop_value`` are those of the
+    returned (float32-rounded) codes.
     """
     from ._sc_activeset import active_set_lasso
 
@@ -584,12 +586,10 @@ def _active_set_lars(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, *, tol, tol_
     lam_np = lam_v[:, 0].to(torch.float64).numpy() if isinstance(lam_v, torch.Tensor) else float(lam_v)
     Z, _, steps, stats = lars_lasso(X64 @ D64.T, D64 @ D64.T, lam_np, nonneg, max_support=max_support,
                                     max_steps=max_iter, n_features=X64.shape[1])
-    if dt != torch.float64:
-        Z = Z.astype(np.float32).astype(np.float64)  # certify the codes actually returned
-        P, gap = _gap_l1_np(X64, Z, D64, lam_np, nonneg)
-    else:
-        P, gap = gap_from_stats(np.einsum("ij,ij->i", X64, X64), stats, lam_np)
-    crit = np.where(gap == 0, 0.0, gap / np.maximum(P, np.finfo(np.float64).tiny))
+    tiny = np.finfo(np.float64).tiny
+    P, gap = gap_from_stats(np.einsum("ij,ij->i", X64, X64), stats, lam_np)
+    crit = np.where(gap == 0, 0.0, gap / np.maximum(P, tiny))
+    # the float64 certificate decides which samples need the fallback (rounding to float32 cannot be fixed by it)
     bad = np.flatnonzero(crit > tol_eff)
     converged = True
     n_iter = int(steps.max()) if steps.size else 0
@@ -603,6 +603,11 @@ def _active_set_lars(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, *, tol, tol_
         converged = sub.converged
         n_iter += sub.n_iter
     n_conv = int(np.sum(crit <= tol_eff))
+    if dt != torch.float64:
+        # report objective and gap of the codes actually returned (rounded to float32)
+        Z = Z.astype(np.float32).astype(np.float64)
+        P, gap = _gap_l1_np(X64, Z, D64, lam_np, nonneg)
+        crit = np.where(gap == 0, 0.0, gap / np.maximum(P, tiny))
 
     def out(a):
         a = a[0] if squeeze else a
