@@ -366,7 +366,7 @@ def gap_from_stats(xx, stats, lam):
     rr = np.maximum(xx - zb - zc, 0.0)
     rx = xx - zb
     P = 0.5 * rr + lam * l1
-    sig = np.minimum(lam / np.maximum(cmax, np.finfo(np.float64).tiny), 1.0)
+    sig = np.where(cmax <= lam, 1.0, lam / np.where(cmax <= lam, 1.0, cmax))
     gap = np.where(sig >= 1.0, lam * l1 - zc, P - sig * rx + 0.5 * sig * sig * rr)
     return P, np.maximum(gap, 0.0)
 

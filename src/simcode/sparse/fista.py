@@ -570,7 +570,7 @@ def _gap_l1_np(X, Z, D, lam, nonneg: bool):
     rx = np.einsum("ij,ij->i", R, X)
     P = 0.5 * rr + lam * (Z.sum(1) if nonneg else np.abs(Z).sum(1))
     cmax = np.maximum(C.max(1), 0.0) if nonneg else np.abs(C).max(1)
-    s = np.minimum(lam / np.maximum(cmax, np.finfo(np.float64).tiny), 1.0)
+    s = np.where(cmax <= lam, 1.0, lam / np.where(cmax <= lam, 1.0, cmax))
     gap = np.maximum(P - (s * rx - 0.5 * s * s * rr), 0.0)
     return P, gap
 
