@@ -138,6 +138,12 @@ def test_whitened_rsa_matches_numpy_formula_square_condensed_and_upper_triangle(
         rsa(np.full_like(a, 2.0), b, "whitened_pearson")      # nothing left after removing the mean
     with pytest.raises(ValueError, match="dtype"):
         rdm(X, dtype="int8")
+    bad = a.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="rdm1 contains NaN"):
+        rsa(bad, b, "whitened_cosine")
+    with pytest.raises(ValueError, match="rdm2 contains NaN"):
+        rsa(ssd.squareform(a), np.where(ssd.squareform(b) > 1, np.inf, ssd.squareform(b)), "whitened_pearson")
 
 
 def test_crossnobis_matches_bruteforce_loops():

@@ -18,7 +18,7 @@ def is_torch(*xs) -> bool:
 
 
 def to_tensor(x, name: str, *, ndim=2, min_rows: int = 1, device=None, dtype=None,
-              keep_float32: bool = False) -> torch.Tensor:
+              keep_float32: bool = False, check_finite: bool = True) -> torch.Tensor:
     """Validate ``x`` (finite, numeric, ``ndim`` dimensions) and return a floating torch tensor (NumPy input is
     read as float64, or kept float32 when ``keep_float32`` — e.g. RDMs the caller computed in single precision)."""
     if isinstance(x, torch.Tensor):
@@ -43,7 +43,7 @@ def to_tensor(x, name: str, *, ndim=2, min_rows: int = 1, device=None, dtype=Non
         raise ValueError(f"{name} must have at least {min_rows} rows (stimuli), got shape {tuple(t.shape)}")
     # one read-only pass: a NaN/inf anywhere makes the sum non-finite (an overflowing sum of finite values is
     # re-checked elementwise before raising)
-    if t.numel() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
+    if check_finite and t.numel() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return t
 

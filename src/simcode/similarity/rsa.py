@@ -110,6 +110,8 @@ def _whitened(a: torch.Tensor, b: torch.Tensor, pearson: bool):
     if n < 3:
         raise ValueError("RDMs need at least 3 stimuli (2 dissimilarities) to be compared")
     ab, aa, bb, Ra, Rb = _whitened_stats(a, b, n)
+    if not (math.isfinite(aa) and math.isfinite(bb) and math.isfinite(ab)):
+        raise ValueError(f"rdm{1 if not math.isfinite(aa) else 2} contains NaN or infinite values")
     if pearson:
         m = n * (n - 1) / 2
         ma, mb = float(Ra.sum()) / (2 * m), float(Rb.sum()) / (2 * m)
@@ -148,8 +150,10 @@ def rsa(rdm1, rdm2, method: str = "pearson"):
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     torch_in = is_torch(rdm1, rdm2)
-    a = to_tensor(rdm1, "rdm1", ndim=(1, 2), keep_float32=True)
-    b = to_tensor(rdm2, "rdm2", ndim=(1, 2), keep_float32=True).to(a.device, a.dtype)
+    # the whitened methods detect NaN/inf through their own sums (Σa², Σb² are finite iff every entry is)
+    lazy = method in ("whitened_cosine", "whitened_pearson")
+    a = to_tensor(rdm1, "rdm1", ndim=(1, 2), keep_float32=True, check_finite=not lazy)
+    b = to_tensor(rdm2, "rdm2", ndim=(1, 2), keep_float32=True, check_finite=not lazy).to(a.device, a.dtype)
     if a.ndim == 2 and a.shape[0] != a.shape[1]:
         raise ValueError(f"rdm1 must be square or condensed, got shape {tuple(a.shape)}")
     if b.ndim == 2 and b.shape[0] != b.shape[1]:
