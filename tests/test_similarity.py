@@ -127,6 +127,8 @@ def test_whitened_rsa_matches_numpy_formula_square_condensed_and_upper_triangle(
         A2[np.tril_indices(300, -1)] = 123.0
         np.fill_diagonal(A2, 5.0)
         assert rsa(A2, B, method) == pytest.approx(ref, abs=1e-10)
+        # mixed layouts take the device-agnostic torch path (the one CUDA tensors use)
+        assert rsa(A2, b, method) == pytest.approx(ref, abs=1e-10)
         v = rsa(torch.from_numpy(A).float(), torch.from_numpy(B).float(), method)
         assert isinstance(v, torch.Tensor) and float(v) == pytest.approx(ref, abs=1e-5)
     # the full pipeline at float64 equals linear CKA (an identity) to 1e-10
