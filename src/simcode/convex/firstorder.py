@@ -395,7 +395,7 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
             r_p = float(torch.linalg.norm(X - W1)) / max(nx, nw, 1e-300)
             r_d = rho * float(torch.linalg.norm(W1 - W)) / max(rho * float(torch.linalg.norm(U1)), 1e-300)
             # inexact projections: keep the eigen-solver's error four orders below the current residuals
-            L.projector.rtol = min(1e-4, 1e-4 * max(tol, r_p, r_d))
+            L.projector.rtol = min(1e-4, max(1e-4 * max(tol, r_p, r_d), 100 * torch.finfo(dtype).eps))
             obj = L.objective(W1)
             hist["iter"].append(it)
             hist["objective"].append(obj)
