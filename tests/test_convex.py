@@ -204,3 +204,29 @@ def test_firstorder_on_cuda_matches_closed_form():
     assert sol.backend.startswith("firstorder[cuda")
     assert sol.objective == pytest.approx(onoff_value(v, p, 0.5), rel=1e-5)
     assert sol.certificate.gap <= 1e-5
+
+
+def test_onoff_code_is_one_on_and_one_off_neuron():
+    """000 §5: above the sparsity threshold the optimal code is one ON and one OFF neuron (not a split one)."""
+    v, p = onoff_stimulus("exponential", 0.2, 60)
+    sol = Problem([activity_cost(p), readout_cost(v, 0.5, affine=True)], [nonnegative()]).solve(
+        backend="firstorder", random_state=0)
+    Z = sol.Z
+    assert Z.shape[1] == 2
+    on = int(np.argmax(Z[np.argmax(v)]))
+    off = 1 - on
+    assert Z[np.argmin(v), on] <= 1e-6 * Z[:, on].max()        # ON is silent at the smallest stimulus
+    assert Z[np.argmax(v), off] <= 1e-6 * Z[:, off].max()      # OFF is silent at the largest
+    assert np.allclose(Z @ sol.W[0] + sol.b[0], v[:, None], atol=1e-3)
+
+
+def test_factor_ignores_eigenvalues_at_the_level_of_solver_noise():
+    rng = np.random.default_rng(3)
+    Z0 = np.abs(rng.standard_normal((30, 2)))
+    Q = Z0 @ Z0.T
+    u = np.abs(rng.standard_normal(30))
+    Qn = Q + 1e-7 * np.linalg.norm(Q) * np.outer(u, u) / (u @ u)       # a rank-one "rounding" term
+    f = factor_nonneg(Qn, random_state=0)
+    assert f.Z.shape[1] == 2 and f.residual <= 1e-6
+    exact = factor_nonneg(Qn, rank_tol=1e-8, random_state=0)           # a stricter rank keeps all 3
+    assert exact.Z.shape[1] == 3

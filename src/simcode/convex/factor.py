@@ -41,11 +41,15 @@ def _polar(M):
 
 
 def factor_nonneg(Q, n_components=None, n_restarts=10, max_iter=300, polish_iter=500, tol=1e-8,
-                  random_state=None) -> FactorResult:
+                  rank_tol=1e-6, random_state=None) -> FactorResult:
     """Non-negative factor Z (n × k) with Z Zᵀ ≈ Q; see the module docstring for the method.
 
     ``n_components`` defaults to the numerical rank of Q (more neurons can help a CP matrix whose
-    CP-rank exceeds its rank).
+    CP-rank exceeds its rank). A solver's Q is accurate only to its tolerance, and its rounding (or the
+    clipping of tiny negative entries) adds eigenvalues far below the largest; these would show up as a
+    neuron split in two. So when fewer eigenvalues exceed ``rank_tol`` × the largest than exceed 1e-9 × it,
+    that smaller number of neurons is tried first and kept if it reproduces Q to relative residual
+    ``rank_tol``.
     """
     Q = check_array(Q, "Q", ndim=2)
     if Q.shape[0] != Q.shape[1]:
@@ -61,6 +65,11 @@ def factor_nonneg(Q, n_components=None, n_restarts=10, max_iter=300, polish_iter
         raise ValueError(f"Q must be positive semidefinite (smallest eigenvalue {w.min():.3g})")
     keep = w > 1e-9 * w.max()
     r = int(keep.sum())
+    r_loose = int((w > rank_tol * w.max()).sum())
+    if n_components is None and 1 <= r_loose < r:
+        f = factor_nonneg(Q, r_loose, n_restarts, max_iter, polish_iter, tol, rank_tol, random_state)
+        if f.residual <= rank_tol:
+            return f
     k = r if n_components is None else int(n_components)
     if k < 1:
         raise ValueError(f"n_components must be >= 1, got {k}")
