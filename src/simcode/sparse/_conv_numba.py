@@ -28,6 +28,21 @@ from numba import njit
 __all__: list[str] = []
 
 
+@njit(cache=True, nogil=True)
+def _correlate(e, r, out):  # pragma: no cover - compiled
+    """out[k, m] = Σ_c Σ_l e[k, c, l] r[c, m + l]: the adjoint Eᵀr of the convolution with filters e."""
+    K, C, L = e.shape
+    M = out.shape[1]
+    for k in range(K):
+        for m in range(M):
+            out[k, m] = 0.0
+        for c in range(C):
+            for l in range(L):
+                ev = e[k, c, l]
+                for m in range(M):
+                    out[k, m] += ev * r[c, m + l]
+
+
 @njit(cache=True, nogil=True, fastmath=False)
 def _fista_1d(y, w, xm, h, e, X, Z, Tm, alpha, tau, betas, n_iter, nonneg, restart, use_gram):  # pragma: no cover
     # X, Z (N, K, M) codes and momentum points, Tm (N,) FISTA t: read as the starting state, updated in place
@@ -87,14 +102,7 @@ def _fista_1d(y, w, xm, h, e, X, Z, Tm, alpha, tau, betas, n_iter, nonneg, resta
             for c in range(C):
                 for s in range(S):
                     r[c, s] = wn[s] * y[n, c, s]
-            for k in range(K):
-                for m in range(M):
-                    ety[k, m] = 0.0
-                for c in range(C):
-                    for l in range(L):
-                        ev = e[k, c, l]
-                        for m in range(M):
-                            ety[k, m] += ev * r[c, m + l]
+            _correlate(e, r, ety)
         for it in range(n_iter):
             if use_gram and nnz * (K * W + L) + corr_cost <= dense_cost:
                 # sparse z: g = E^T(w y) - (E^T H) z + E^T((1 - w) H z), scattering each non-zero's Gram column
@@ -150,14 +158,7 @@ def _fista_1d(y, w, xm, h, e, X, Z, Tm, alpha, tau, betas, n_iter, nonneg, resta
                 for c in range(C):
                     for s in range(S):
                         r[c, s] *= wn[s]
-                for k in range(K):
-                    for m in range(M):
-                        g[k, m] = 0.0
-                    for c in range(C):
-                        for l in range(L):
-                            ev = e[k, c, l]
-                            for m in range(M):
-                                g[k, m] += ev * r[c, m + l]
+                _correlate(e, r, g)
             # x_new = prox(z + alpha g); restart test <x_new - x, z - x_new> > 0
             dot = 0.0
             for k in range(K):

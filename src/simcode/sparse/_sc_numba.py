@@ -142,21 +142,12 @@ def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, m
                 continue
             cj = c[j]
             aj = a[j]
-            # join with sign +1 when c_j − γ a_j = μ − γ, i.e. γ = (μ − c_j)/(1 − a_j)
-            # (the test against the current γ needs no division)
-            d = 1.0 - aj
-            num = mu - cj
-            if d > 1e-12 and num < gamma * d:
-                g = num / d
-                if g < 0.0:
-                    g = 0.0
-                gamma = g
-                kind = 1
-                jj = j
-                sj = 1.0
-            if not nonneg:
-                d = 1.0 + aj
-                num = mu + cj
+            # join with sign σ when σ(c_j − γ a_j) = μ − γ, i.e. γ = (μ − σc_j)/(1 − σa_j); σ = +1 only
+            # for z ≥ 0 (the test against the current γ needs no division)
+            for t in range(1 if nonneg else 2):
+                sg = 1.0 - 2.0 * t
+                d = 1.0 - sg * aj
+                num = mu - sg * cj
                 if d > 1e-12 and num < gamma * d:
                     g = num / d
                     if g < 0.0:
@@ -164,7 +155,7 @@ def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, m
                     gamma = g
                     kind = 1
                     jj = j
-                    sj = -1.0
+                    sj = sg
         for i in range(s):
             if act[i] == just_added:
                 continue
