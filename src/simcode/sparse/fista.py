@@ -25,9 +25,9 @@ are removed from the working batch. For ``l1``/``l1_nonneg`` an optional *polish
 system on the current support and sign pattern, :math:`z_S G_{SS} = B_S - \lambda\,\mathrm{sign}(z_S)`, and
 keeps it for the samples whose duality gap then certifies ε-optimality.
 
-Exact lasso codes: :func:`active_set` (what :func:`sparse_encode` uses for ``l1``/``l1_nonneg``) runs a compiled
-LARS–homotopy per sample on CPU data (:mod:`simcode.sparse._sc_numba`) and a batched torch active-set method on
-CUDA tensors (:mod:`simcode.sparse._sc_activeset`), both certified per sample by the same duality gap.
+Exact lasso codes: :func:`active_set` (what :func:`sparse_encode` uses for ``l1``/``l1_nonneg``) runs compiled
+working-set coordinate descent or LARS–homotopy per sample on CPU data (:mod:`simcode.sparse._sc_cdws`,
+:mod:`simcode.sparse._sc_numba`) and a batched torch active-set method on CUDA tensors (:mod:`simcode.sparse._sc_activeset`), both certified per sample by the same duality gap.
 """
 
 from __future__ import annotations
@@ -469,25 +469,30 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
                solver: str = "auto") -> SparseCodingResult:
     """Exact lasso codes (``l1`` or ``l1_nonneg``), certified per sample by the duality gap.
 
-    Two exact solvers, picked by ``solver``:
+    Three certified solvers, picked by ``solver``:
 
-    * ``"lars"`` (the ``"auto"`` choice for CPU data, NumPy or CPU tensors, float32 or float64): a compiled
-      (numba, parallel over samples) LARS–homotopy per sample with incremental Cholesky updates, from
-      ``G = D Dᵀ`` and ``B = X Dᵀ`` computed once by BLAS, in float64 whatever the input dtype (see
-      :mod:`simcode.sparse._sc_numba`; Efron et al. 2004 §3.1). It does not use ``init``.
+    * ``"cd"`` and ``"lars"`` (compiled with numba, parallel over samples, in float64 whatever the input dtype,
+      from ``G = D Dᵀ`` and ``B = X Dᵀ`` computed once by BLAS; neither uses ``init``): working-set coordinate
+      descent in Gram form with Newton polishing, stopped on the duality gap (:mod:`simcode.sparse._sc_cdws`),
+      or the LARS–homotopy per sample with incremental Cholesky updates (:mod:`simcode.sparse._sc_numba`;
+      Efron et al. 2004 §3.1), exact to rounding. ``"auto"`` on CPU data solves the first 64 samples by
+      coordinate descent and continues with whichever of the two its operation counts predict to be cheaper
+      (coordinate descent for large supports, LARS for small supports and coherent dictionaries); see
+      :func:`simcode.sparse._sc_cdws.lasso_gram`.
     * ``"torch"`` (the ``"auto"`` choice for CUDA tensors): feature-sign search (Lee et al. 2007) /
       Lawson–Hanson run for all samples at once with padded batched Cholesky solves (see
       :mod:`simcode.sparse._sc_activeset`), warm-started from ``init``; ``n_add`` violating atoms are added
       per iteration until that first fails for a sample.
 
     Each sample's result is checked with the duality gap; samples that fail (support larger than
-    ``max_support``, singular support Gram matrix, too many iterations) go to the next method — LARS → torch
-    active set → :func:`fista` warm-started from the active-set point — so the returned certificate holds for
+    ``max_support``, singular support Gram matrix, too many iterations) go to the next method — coordinate
+    descent → LARS → torch active set → :func:`fista` warm-started from the active-set point — so the returned certificate holds for
     every converged sample. Same inputs and result as :func:`fista`; ``max_iter`` bounds the path steps (LARS,
-    default 8 × n_atoms + 100) or active-set iterations (torch, default 4 × n_atoms + 10); ``max_support``
+    default 8 × n_atoms + 100; coordinate descent has its own budget of 1000 sweeps) or active-set iterations (torch, default 4 × n_atoms + 10); ``max_support``
     defaults to n_atoms (LARS) or 64 (torch). ``n_polished`` of the result counts the samples finished by
     the first method, the rest by the fallbacks. For float32 on the LARS path the float64 solution's certificate
-    decides convergence and fallbacks; ``objective``, ``duality_gap`` and ``stop_value`` are those of the
+    decides convergence and fallbacks (coordinate descent stops at ``max(tol, 20 eps)`` of the input dtype);
+    ``objective``, ``duality_gap`` and ``stop_value`` are those of the
     returned (float32-rounded) codes.
     """
     from ._sc_activeset import active_set_lasso
@@ -495,8 +500,8 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
     prior = get_prior(prior)
     if not isinstance(prior, (L1, L1NonNeg)):
         raise ValueError(f"active_set solves the lasso only: prior must be 'l1' or 'l1_nonneg', got {prior!r}")
-    if solver not in ("auto", "lars", "torch"):
-        raise ValueError(f"solver must be 'auto', 'lars' or 'torch', got {solver!r}")
+    if solver not in ("auto", "cd", "lars", "torch"):
+        raise ValueError(f"solver must be 'auto', 'cd', 'lars' or 'torch', got {solver!r}")
     tol = float(tol)
     if not math.isfinite(tol) or tol < 0:
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
@@ -509,15 +514,15 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
     nonneg = isinstance(prior, L1NonNeg)
     dt = Xt.dtype
     tol_eff = max(tol, 20 * torch.finfo(dt).eps)
-    if solver == "auto":
-        solver = "lars" if Xt.device.type == "cpu" else "torch"
-    if solver == "lars":
+    if solver == "auto" and Xt.device.type != "cpu":
+        solver = "torch"
+    if solver in ("auto", "cd", "lars"):
         if Xt.device.type != "cpu":
-            raise ValueError("solver='lars' runs on the CPU only; use solver='torch' for CUDA tensors")
-        _check_init(init, n, K, Xt, squeeze)  # validated, not used: the path starts from z = 0
-        return _active_set_lars(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, tol=tol, tol_eff=tol_eff,
-                                max_iter=max_iter, max_support=max_support, fallback_max_iter=fallback_max_iter,
-                                n_add=n_add)
+            raise ValueError(f"solver={solver!r} runs on the CPU only; use solver='torch' for CUDA tensors")
+        _check_init(init, n, K, Xt, squeeze)  # validated, not used: both compiled solvers start from z = 0
+        return _active_set_cpu(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, method=solver, tol=tol,
+                               tol_eff=tol_eff, max_iter=max_iter, max_support=max_support,
+                               fallback_max_iter=fallback_max_iter, n_add=n_add)
     max_support = 64 if max_support is None else int(max_support)
     if max_iter is None:
         max_iter = 4 * K + 10
@@ -575,19 +580,22 @@ def _gap_l1_np(X, Z, D, lam, nonneg: bool):
     return P, gap
 
 
-def _active_set_lars(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, *, tol, tol_eff, max_iter, max_support,
-                     fallback_max_iter, n_add):
-    """CPU path of :func:`active_set`: numba LARS per sample, float64 certificate, torch active set fallback."""
-    from ._sc_numba import gap_from_stats, lars_lasso
+def _active_set_cpu(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, *, method, tol, tol_eff, max_iter, max_support,
+                    fallback_max_iter, n_add):
+    """CPU path of :func:`active_set`: compiled coordinate descent or LARS per sample (float64 certificate),
+    torch active set → FISTA for any sample neither certifies."""
+    from ._sc_cdws import lasso_gram
+    from ._sc_numba import gap_from_stats
 
     dt = Xt.dtype
     X64 = Xt.detach().to(torch.float64).numpy()
     D64 = Dt.detach().to(torch.float64).numpy()
     lam_np = lam_v[:, 0].to(torch.float64).numpy() if isinstance(lam_v, torch.Tensor) else float(lam_v)
-    Z, _, steps, stats = lars_lasso(X64 @ D64.T, D64 @ D64.T, lam_np, nonneg, max_support=max_support,
-                                    max_steps=max_iter, n_features=X64.shape[1])
+    xx = np.einsum("ij,ij->i", X64, X64)
+    Z, _, steps, stats, _ = lasso_gram(X64 @ D64.T, D64 @ D64.T, lam_np, nonneg, xx, tol=tol_eff, method=method,
+                                       max_support=max_support, max_steps=max_iter, n_features=X64.shape[1])
     tiny = np.finfo(np.float64).tiny
-    P, gap = gap_from_stats(np.einsum("ij,ij->i", X64, X64), stats, lam_np)
+    P, gap = gap_from_stats(xx, stats, lam_np)
     crit = np.where(gap == 0, 0.0, gap / np.maximum(P, tiny))
     # the float64 certificate decides which samples need the fallback (rounding to float32 cannot be fixed by it)
     bad = np.flatnonzero(crit > tol_eff)
