@@ -68,10 +68,12 @@ def _data_gaussian(n, p, K, rng):
 
 
 def compile_times():
-    """Numba compile time of the LARS kernel with a cold cache, and the load time with a warm one (subprocess)."""
+    """Numba compile time of the LARS and coordinate-descent kernels with a cold cache, and the load time with a warm one (subprocess)."""
     code = ("import time, numpy as np; t = time.perf_counter(); "
             "from simcode.sparse._sc_numba import lars_lasso, dict_bcd_unit_norm; "
+            "from simcode.sparse._sc_cdws import cd_lasso; "
             "D = np.eye(3); lars_lasso(D, D, 0.1, False); lars_lasso(D, D, 0.1, True); "
+            "cd_lasso(D, D, 0.1, False, np.ones(3)); cd_lasso(D, D, 0.1, True, np.ones(3)); "
             "dict_bcd_unit_norm(D.copy(), D, D, 1); print(time.perf_counter() - t)")
     out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,14 +93,22 @@ def lasso_problem(name, X, D, lam, threads, device, rows, repeat, with_lars):
     n = X.shape[0]
     m = min(n, 2000)
     results = {}
-    active_set(X[:50], D, lam)  # warm-up: JIT compile / cache load excluded
+    from simcode.sparse._sc_cdws import lasso_gram
+
+    for s in ("lars", "cd"):
+        active_set(X[:50], D, lam, solver=s)  # warm-up: JIT compile / cache load excluded
+    auto_pick = lasso_gram(X @ D.T, D @ D.T, lam, False, (X * X).sum(1), tol=1e-6, n_features=X.shape[1])[-1]
     t, c, r = _timeit(lambda: active_set(X, D, lam, tol=1e-6), repeat)
-    results["simcode active_set: LARS (numba), f64"] = (t, c, _obj(X, D, r.codes, lam),
-                                                         f"max rel. gap {r.stop_value.max():.1e}; "
-                                                         f"{n - r.n_polished} to fallback")
+    results[f"simcode active_set (auto → {auto_pick}), f64"] = (t, c, _obj(X, D, r.codes, lam),
+                                                               f"max rel. gap {r.stop_value.max():.1e}; "
+                                                               f"{n - r.n_polished} to fallback")
+    for s, label in (("lars", "LARS"), ("cd", "working-set CD")):
+        t, c, r = _timeit(lambda: active_set(X, D, lam, tol=1e-6, solver=s), repeat)
+        results[f"simcode active_set solver='{s}': {label} (numba), f64"] = (
+            t, c, _obj(X, D, r.codes, lam), f"max rel. gap {r.stop_value.max():.1e}; {n - r.n_polished} to fallback")
     X32, D32 = X.astype(np.float32), D.astype(np.float32)
     t, c, r = _timeit(lambda: active_set(X32, D32, lam, tol=1e-6), repeat)
-    results["simcode active_set: LARS (numba), f32 in/out"] = (t, c, _obj(X, D, r.codes.astype(np.float64), lam),
+    results["simcode active_set (auto), f32 in/out"] = (t, c, _obj(X, D, r.codes.astype(np.float64), lam),
                                                                 f"max rel. gap {r.stop_value.max():.1e}")
     ref_m = active_set(X[:m], D, lam, tol=1e-10)
     o_ref = _obj(X[:m], D, ref_m.codes, lam)
@@ -133,7 +143,7 @@ def lasso_problem(name, X, D, lam, threads, device, rows, repeat, with_lars):
         t, c, Z = _timeit(lambda: sk_encode(X, D, algorithm="lasso_lars", alpha=lam, n_jobs=threads))
         results["scikit-learn lasso_lars"] = (t, c, _obj(X, D, Z, lam), "")
     best = min(v[2] for v in results.values() if v[2] is not None)
-    base_t, base_c = results["simcode active_set: LARS (numba), f64"][:2]
+    base_t, base_c = results[f"simcode active_set (auto → {auto_pick}), f64"][:2]
     for k, (t, c, o, note) in results.items():
         rel = "" if o is None else f"{(o - best) / best:.1e}"
         rows.append((name, k, f"{t:.3f}", f"{c:.3f}", rel, f"{t / base_t:.2f}" if np.isfinite(t) else "",

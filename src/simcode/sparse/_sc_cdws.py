@@ -130,10 +130,10 @@ def _polish(b, lam, nonneg, p, W, GW, zW, cW, S, GS, rhs, sol):
 
 @njit(cache=True, nogil=True, fastmath=_FM)
 def _cdws_one(b, xx, G, lam, nonneg, tol, z, c, W, inW, GW, ginv, zW, cW, cand, score, S, GS, rhs, sol, p0,
-              max_sweeps, stats):
+              max_sweeps, max_support, stats):
     """Working-set coordinate descent for one sample; writes z. Returns (status, sweeps):
     status 0 certified (gap ≤ tol · primal; ``stats`` then hold the certificate quantities), 1 sweep budget
-    spent, 2 working set would exceed its capacity."""
+    spent, 2 working set would exceed its capacity or the certified support exceeds ``max_support``."""
     K = b.shape[0]
     wmax = GW.shape[0]
     for j in range(K):
@@ -181,6 +181,10 @@ def _cdws_one(b, xx, G, lam, nonneg, tol, z, c, W, inW, GW, ginv, zW, cW, cand, 
         stats[3] = cmax
         if gap <= tol * P:
             status = 0
+            for i in range(p):
+                if zW[i] != 0.0:
+                    status -= 1
+            status = 0 if -status <= max_support else 2  # support over the caller's bound: not accepted
             break
         if sweeps >= max_sweeps:
             break
@@ -331,7 +335,7 @@ def _cdws_batch(B, xx, G, lam, nonneg, tol, wmax, p0, max_sweeps, max_support, m
         excl = np.zeros(K, np.bool_)
         for i in range(start, stop):
             st, ns, wk = _cdws_one(B[i], xx[i], G, lam[i], nonneg, tol, Z[i], c, W, inW, GW, ginv, zW, cW, cand,
-                                   score, S, GS, rhs, sol, p0, max_sweeps, stats[i])
+                                   score, S, GS, rhs, sol, p0, max_sweeps, max_support, stats[i])
             if st != 0:
                 st, ns2 = _lars_one(B[i], G, lam[i], nonneg, Z[i], L, act, sgn, sol, a, c, rhs, tmp, pos, excl,
                                     max_support, max_steps)
@@ -351,8 +355,8 @@ def cd_lasso(B, G, lam, nonneg: bool, xx, tol: float = 1e-6, max_sweeps: int | N
     ``B`` (n × K) = X Dᵀ, ``G`` (K × K) = D Dᵀ, ``lam`` a float or an (n,) array, ``xx`` (n,) = ‖x_i‖²,
     ``tol`` the relative duality gap at which a sample is finished. ``status[i]``: 0 certified by coordinate
     descent; 10 + the LARS status (:func:`simcode.sparse._sc_numba.lars_lasso`) for samples that exceeded the
-    sweep budget (``max_sweeps``, default 1000) or the working set's capacity (min(K, 4 × n_features + 64))
-    and were solved by the LARS fallback in the same pass. ``steps[i]`` counts sweeps (+ LARS steps);
+    sweep budget (``max_sweeps``, default 1000) or the working set's capacity (min(K, 4 × n_features + 64)),
+    or whose support exceeds ``max_support`` (default min(K, n_features)), and were solved by the LARS fallback in the same pass. ``steps[i]`` counts sweeps (+ LARS steps);
     ``work[i]`` the inner-loop element operations of coordinate descent (a machine-independent cost used by
     :func:`lasso_gram` to choose a solver). ``stats`` as in :func:`~simcode.sparse._sc_numba.lars_lasso`;
     :func:`~simcode.sparse._sc_numba.gap_from_stats` turns them into the certificate.
