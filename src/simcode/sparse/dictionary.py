@@ -14,7 +14,7 @@ Dictionary step from the sufficient statistics :math:`A = Z^\top Z/n`, :math:`B 
 constraint the exact minimiser :math:`D = (A + \omega I)^{-1}B` (002 Appendix A, :math:`A^* = \frac{XZ^\top}{T}
 (\frac{ZZ^\top}{T} + \omega I)^{-1}`); for unit-norm atoms exact block-coordinate minimisation over atoms,
 :math:`d_k \leftarrow \Pi_{\|\cdot\|\le1}\big(d_k + (B_k - A_kD)/A_{kk}\big)` (Mairal et al. 2010, Alg. 2).
-Codes: :func:`simcode.sparse.fista.active_set` for ℓ1 / ℓ1 ≥ 0 (exact, certified; compiled LARS on CPU),
+Codes: :func:`simcode.sparse.fista.active_set` for ℓ1 / ℓ1 ≥ 0 (certified; compiled descent or LARS on CPU),
 :func:`simcode.sparse.fista.fista`
 for other priors, warm-started; a sample keeps its previous code if the new one is not
 better, so in batch mode :math:`F` never increases.
@@ -257,8 +257,14 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             if isinstance(prior, (L1, L1NonNeg)):
+                # on CPU, the compiled solver chosen by active_set's pilot is reused for the next 16 calls
+                # (minibatches): the pilot would otherwise cost up to a quarter of each small batch
+                n_calls = getattr(self, "_coding_calls", 0)
+                solver = getattr(self, "_coding_solver", "auto") if n_calls % 16 else "auto"
                 res = active_set(Xt, D, lam, prior, init=init, tol=self.coding_tol,
-                                 fallback_max_iter=self.coding_max_iter)
+                                 fallback_max_iter=self.coding_max_iter, solver=solver)
+                self._coding_calls = n_calls + 1
+                self._coding_solver = res.solver if res.solver in ("cd", "lars") else "auto"
             else:
                 res = fista(Xt, D, lam, prior, init=init, tol=self.coding_tol, max_iter=self.coding_max_iter,
                             L=max(lipschitz_constant(D), 1e-12))

@@ -74,6 +74,9 @@ class SparseCodingResult:
     lipschitz : float
     n_polished : int
         Samples finished by the support solve (``polish=True``).
+    solver : str
+        For :func:`active_set`: the first solver used for the samples after the pilot (``"cd"``, ``"lars"`` or
+        ``"torch"``); pass it back as ``solver=`` to skip the pilot on similar problems. Empty otherwise.
     """
 
     codes: object
@@ -88,6 +91,7 @@ class SparseCodingResult:
     history: list = field(default_factory=list)
     lipschitz: float = float("nan")
     n_polished: int = 0
+    solver: str = ""
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -563,7 +567,7 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
     res = SparseCodingResult(codes=out(Z), converged=converged, status="converged" if converged else "max_iter",
                              n_iter=n_iter, objective=out(obj), duality_gap=out(gap), stop_value=out(crit),
                              criterion="duality_gap", n_converged=n_conv, history=[], lipschitz=float("nan"),
-                             n_polished=n - n_fallback)
+                             n_polished=n - n_fallback, solver="torch")
     return res
 
 
@@ -592,7 +596,7 @@ def _active_set_cpu(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, *, method, to
     D64 = Dt.detach().to(torch.float64).numpy()
     lam_np = lam_v[:, 0].to(torch.float64).numpy() if isinstance(lam_v, torch.Tensor) else float(lam_v)
     xx = np.einsum("ij,ij->i", X64, X64)
-    Z, _, steps, stats, _ = lasso_gram(X64 @ D64.T, D64 @ D64.T, lam_np, nonneg, xx, tol=tol_eff, method=method,
+    Z, _, steps, stats, used = lasso_gram(X64 @ D64.T, D64 @ D64.T, lam_np, nonneg, xx, tol=tol_eff, method=method,
                                        max_support=max_support, max_steps=max_iter, n_features=X64.shape[1])
     tiny = np.finfo(np.float64).tiny
     P, gap = gap_from_stats(xx, stats, lam_np)
@@ -625,7 +629,7 @@ def _active_set_cpu(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, *, method, to
     return SparseCodingResult(codes=out(Z), converged=converged, status="converged" if converged else "max_iter",
                               n_iter=n_iter, objective=out(P), duality_gap=out(gap), stop_value=out(crit),
                               criterion="duality_gap", n_converged=n_conv, history=[], lipschitz=float("nan"),
-                              n_polished=int(Z.shape[0] - bad.size))
+                              n_polished=int(Z.shape[0] - bad.size), solver=used)
 
 
 def sparse_encode(X, D, lam=1.0, prior="l1", *, algorithm: str = "auto", **kwargs):
