@@ -148,6 +148,9 @@ def test_auto_choice_follows_the_cost_and_results_agree():
     lam_c = 0.1 * float(np.median(np.abs(Xc @ Dc.T).max(1)))
     *_, method = lasso_gram(Xc @ Dc.T, Dc @ Dc.T, lam_c, False, (Xc * Xc).sum(1), tol=1e-9, pilot=16, n_features=32)
     assert method == "lars"
+    # the result names the solver used
+    assert active_set(X, D, lam, solver="lars").solver == "lars"
+    assert active_set(X, D, lam, solver="cd").solver == "cd"
     # all three CPU solvers of active_set give the same certified objective
     objs = {s: active_set(X, D, lam, tol=1e-10, solver=s).objective for s in ("auto", "cd", "lars")}
     ref = _obj(X, D, active_set(X, D, lam, tol=1e-10, solver="lars").codes, lam)
