@@ -68,7 +68,8 @@ def _data_gaussian(n, p, K, rng):
 
 
 def compile_times():
-    """Numba compile time of the LARS and coordinate-descent kernels with a cold cache, and the load time with a warm one (subprocess)."""
+    """Numba compile time of the LARS and coordinate-descent kernels with a cold cache, and the load time with a
+    warm one (subprocess)."""
     code = ("import time, numpy as np; t = time.perf_counter(); "
             "from simcode.sparse._sc_numba import lars_lasso, dict_bcd_unit_norm; "
             "from simcode.sparse._sc_cdws import cd_lasso; "

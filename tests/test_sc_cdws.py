@@ -1,36 +1,14 @@
 """Working-set coordinate-descent lasso (simcode.sparse._sc_cdws): checked against cvxpy, scikit-learn's Lasso,
 the KKT conditions, an independent residual-based duality gap and closed-form degenerate cases."""
 
-import cvxpy as cp
 import numpy as np
 import pytest
 from sklearn.linear_model import Lasso
 
+from lasso_reference import cvx_optimum as _cvx, obj as _obj, problem as _problem
 from simcode.sparse._sc_cdws import _top_k, cd_lasso, lasso_gram
 from simcode.sparse._sc_numba import gap_from_stats
 from simcode.sparse.fista import active_set
-
-
-def _problem(n=30, p=10, K=20, seed=0, coherent=False):
-    rng = np.random.default_rng(seed)
-    D = rng.standard_normal((K, p))
-    if coherent:
-        D = D + 2.0 * rng.standard_normal(p)
-    D /= np.linalg.norm(D, axis=1, keepdims=True)
-    return rng.standard_normal((n, p)), D
-
-
-def _obj(X, D, Z, lam):
-    return 0.5 * ((X - Z @ D) ** 2).sum(1) + lam * np.abs(Z).sum(1)
-
-
-def _cvx(x, D, lam, nonneg):
-    z = cp.Variable(D.shape[0])
-    cons = [z >= 0] if nonneg else []
-    pen = cp.sum(z) if nonneg else cp.norm1(z)
-    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(x - D.T @ z) + lam * pen), cons)
-    prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
-    return prob.value
 
 
 def _residual_gap(X, D, Z, lam, nonneg):
@@ -66,11 +44,8 @@ def test_cd_matches_cvxpy_and_certifies(nonneg, coherent):
 
 def test_cd_large_support_matches_sklearn():
     # the regime the solver is for: many atoms, supports of tens of atoms, several working-set rounds
-    rng = np.random.default_rng(5)
-    K, p = 96, 48
-    D = rng.standard_normal((K, p))
-    D /= np.linalg.norm(D, axis=1, keepdims=True)
-    X = rng.standard_normal((6, p))
+    p = 48
+    X, D = _problem(n=6, p=p, K=96, seed=5)
     lam = 0.1 * float(np.median(np.abs(X @ D.T).max(1)))
     Z, status, steps, stats, _ = cd_lasso(X @ D.T, D @ D.T, lam, False, (X * X).sum(1), tol=1e-12, p0=8,
                                           n_features=p)
@@ -133,12 +108,9 @@ def test_top_k_selects_the_largest():
 
 
 def test_auto_choice_follows_the_cost_and_results_agree():
-    rng = np.random.default_rng(7)
     # supports of tens of atoms among hundreds (Gaussian dictionary, λ = 0.3 λ_max): coordinate descent
-    K, p = 256, 128
-    D = rng.standard_normal((K, p))
-    D /= np.linalg.norm(D, axis=1, keepdims=True)
-    X = rng.standard_normal((80, p))
+    p = 128
+    X, D = _problem(n=80, p=p, K=256, seed=7)
     lam = 0.3 * float(np.median(np.abs(X @ D.T).max(1)))
     B, G, xx = X @ D.T, D @ D.T, (X * X).sum(1)
     *_, method = lasso_gram(B, G, lam, False, xx, tol=1e-9, pilot=16, n_features=p)

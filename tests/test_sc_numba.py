@@ -1,38 +1,15 @@
 """Compiled LARS lasso (simcode.sparse._sc_numba) and the CPU path of active_set: checked against scikit-learn's
 Lasso, cvxpy, the KKT conditions, a NumPy Cholesky and closed-form degenerate cases."""
 
-import cvxpy as cp
 import numpy as np
 import pytest
 import torch
 from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from sklearn.linear_model import Lasso
 
+from lasso_reference import cvx_optimum as _cvx, obj as _obj, problem as _problem
 from simcode.sparse._sc_numba import _chol_delete, gap_from_stats, lars_lasso
 from simcode.sparse.fista import active_set, sparse_encode
-
-
-def _problem(n=30, p=10, K=20, seed=0, coherent=False):
-    rng = np.random.default_rng(seed)
-    D = rng.standard_normal((K, p))
-    if coherent:  # strongly correlated atoms: the lasso path then drops variables
-        D = D + 2.0 * rng.standard_normal(p)
-    D /= np.linalg.norm(D, axis=1, keepdims=True)
-    X = rng.standard_normal((n, p))
-    return X, D
-
-
-def _obj(X, D, Z, lam):
-    return 0.5 * ((X - Z @ D) ** 2).sum(1) + lam * np.abs(Z).sum(1)
-
-
-def _cvx(x, D, lam, nonneg):
-    z = cp.Variable(D.shape[0])
-    cons = [z >= 0] if nonneg else []
-    pen = cp.sum(z) if nonneg else cp.norm1(z)
-    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(x - D.T @ z) + lam * pen), cons)
-    prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
-    return prob.value
 
 
 def _kkt(X, D, Z, lam, nonneg, atol):

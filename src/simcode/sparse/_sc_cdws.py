@@ -97,8 +97,22 @@ def _chol_factor(A, s):
     return True
 
 
+@njit(cache=True, nogil=True)
+def _primal_and_gap(xx, zb, zc, l1, cmax, lam):
+    """Primal objective and duality gap from Gram terms (scalar form of
+    :func:`simcode.sparse._sc_numba.gap_from_stats`; same dual point θ = σ r, σ = min(1, λ/cmax))."""
+    rr = xx - zb - zc
+    if rr < 0.0:
+        rr = 0.0
+    P = 0.5 * rr + lam * l1
+    if cmax <= lam:
+        return P, lam * l1 - zc
+    sig = lam / cmax
+    return P, P - sig * (xx - zb) + 0.5 * sig * sig * rr
+
+
 @njit(cache=True, nogil=True, fastmath=_FM)
-def _polish(b, lam, nonneg, p, W, GW, zW, cW, S, GS, rhs, sol):
+def _polish(b, lam, p, W, GW, zW, cW, S, GS, rhs, sol):
     """Exact solve on the support and sign pattern of zW (Cholesky of G_SS); applied when the signs agree."""
     s = 0
     for i in range(p):
@@ -166,25 +180,17 @@ def _cdws_one(b, xx, G, lam, nonneg, tol, z, c, W, inW, GW, ginv, zW, cW, cand, 
                 score[j] = v
                 cand[nv] = j
                 nv += 1
-        rr = xx - zb - zc
-        if rr < 0.0:
-            rr = 0.0
-        P = 0.5 * rr + lam * l1
-        if cmax <= lam:
-            gap = lam * l1 - zc
-        else:
-            sig = lam / cmax
-            gap = P - sig * (xx - zb) + 0.5 * sig * sig * rr
+        P, gap = _primal_and_gap(xx, zb, zc, l1, cmax, lam)
         stats[0] = zc
         stats[1] = l1
         stats[2] = zb
         stats[3] = cmax
         if gap <= tol * P:
-            status = 0
+            ns = 0
             for i in range(p):
                 if zW[i] != 0.0:
-                    status -= 1
-            status = 0 if -status <= max_support else 2  # support over the caller's bound: not accepted
+                    ns += 1
+            status = 0 if ns <= max_support else 2  # a support over the caller's bound is not accepted
             break
         if sweeps >= max_sweeps:
             break
@@ -257,7 +263,7 @@ def _cdws_one(b, xx, G, lam, nonneg, tol, z, c, W, inW, GW, ginv, zW, cW, cand, 
             if quiet >= 10:
                 quiet = 0
                 work += p * p // 4
-                _polish(b, lam, nonneg, p, W, GW, zW, cW, S, GS, rhs, sol)
+                _polish(b, lam, p, W, GW, zW, cW, S, GS, rhs, sol)
             zc = 0.0
             l1 = 0.0
             zb = 0.0
@@ -275,16 +281,7 @@ def _cdws_one(b, xx, G, lam, nonneg, tol, z, c, W, inW, GW, ginv, zW, cW, cand, 
                     l1 += abs(zi)
                 elif v > vz:
                     vz = v
-            rr = xx - zb - zc
-            if rr < 0.0:
-                rr = 0.0
-            Pw = 0.5 * rr + lam * l1
-            if cmax <= lam:
-                gw = lam * l1 - zc
-            else:
-                sig = lam / cmax
-                gw = Pw - sig * (xx - zb) + 0.5 * sig * sig * rr
-            if gw <= target:
+            if _primal_and_gap(xx, zb, zc, l1, cmax, lam)[1] <= target:
                 break
             full = vz > lam
         # full correlations, recomputed from scratch: c = b − Σ_S z_i G[W_i, :]
@@ -356,7 +353,8 @@ def cd_lasso(B, G, lam, nonneg: bool, xx, tol: float = 1e-6, max_sweeps: int | N
     ``tol`` the relative duality gap at which a sample is finished. ``status[i]``: 0 certified by coordinate
     descent; 10 + the LARS status (:func:`simcode.sparse._sc_numba.lars_lasso`) for samples that exceeded the
     sweep budget (``max_sweeps``, default 1000) or the working set's capacity (min(K, 4 × n_features + 64)),
-    or whose support exceeds ``max_support`` (default min(K, n_features)), and were solved by the LARS fallback in the same pass. ``steps[i]`` counts sweeps (+ LARS steps);
+    or whose support exceeds ``max_support`` (default min(K, n_features)), and were solved by the LARS fallback
+    in the same pass. ``steps[i]`` counts sweeps (+ LARS steps);
     ``work[i]`` the inner-loop element operations of coordinate descent (a machine-independent cost used by
     :func:`lasso_gram` to choose a solver). ``stats`` as in :func:`~simcode.sparse._sc_numba.lars_lasso`;
     :func:`~simcode.sparse._sc_numba.gap_from_stats` turns them into the certificate.

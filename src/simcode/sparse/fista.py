@@ -27,7 +27,8 @@ keeps it for the samples whose duality gap then certifies ε-optimality.
 
 Exact lasso codes: :func:`active_set` (what :func:`sparse_encode` uses for ``l1``/``l1_nonneg``) runs compiled
 working-set coordinate descent or LARS–homotopy per sample on CPU data (:mod:`simcode.sparse._sc_cdws`,
-:mod:`simcode.sparse._sc_numba`) and a batched torch active-set method on CUDA tensors (:mod:`simcode.sparse._sc_activeset`), both certified per sample by the same duality gap.
+:mod:`simcode.sparse._sc_numba`) and a batched torch active-set method on CUDA tensors
+(:mod:`simcode.sparse._sc_activeset`), all certified per sample by the same duality gap.
 """
 
 from __future__ import annotations
@@ -490,11 +491,12 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
 
     Each sample's result is checked with the duality gap; samples that fail (support larger than
     ``max_support``, singular support Gram matrix, too many iterations) go to the next method — coordinate
-    descent → LARS → torch active set → :func:`fista` warm-started from the active-set point — so the returned certificate holds for
-    every converged sample. Same inputs and result as :func:`fista`; ``max_iter`` bounds the path steps (LARS,
-    default 8 × n_atoms + 100; coordinate descent has its own budget of 1000 sweeps) or active-set iterations (torch, default 4 × n_atoms + 10); ``max_support``
+    descent → LARS → torch active set → :func:`fista` warm-started from the active-set point — so the returned
+    certificate holds for every converged sample. Same inputs and result as :func:`fista`; ``max_iter`` bounds
+    the path steps (LARS, default 8 × n_atoms + 100; coordinate descent has its own budget of 1000 sweeps) or
+    active-set iterations (torch, default 4 × n_atoms + 10); ``max_support``
     defaults to n_atoms (LARS) or 64 (torch). ``n_polished`` of the result counts the samples finished by
-    the first method, the rest by the fallbacks. For float32 on the LARS path the float64 solution's certificate
+    the first method, the rest by the fallbacks. For float32 on the CPU path the float64 solution's certificate
     decides convergence and fallbacks (coordinate descent stops at ``max(tol, 20 eps)`` of the input dtype);
     ``objective``, ``duality_gap`` and ``stop_value`` are those of the
     returned (float32-rounded) codes.
