@@ -11,9 +11,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-from ._utils import ConvergenceWarning  # noqa: E402
+from .core import ConvergenceWarning, Representation  # noqa: E402
 
-_SUBMODULES = ("convex", "identify", "similarity", "sparse", "ksm", "nets", "data", "sweep",
+_SUBMODULES = ("core", "convex", "identify", "similarity", "sparse", "ksm", "nets", "data", "sweep",
                "experiments", "report")
 
 
@@ -23,4 +23,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'simcode' has no attribute {name!r}")
 
 
-__all__ = ["ConvergenceWarning", "__version__", *_SUBMODULES]
+__all__ = ["ConvergenceWarning", "Representation", "__version__", *_SUBMODULES]

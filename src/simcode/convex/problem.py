@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._utils import ConvergenceWarning, resolve_device
+from ..core.exceptions import InfeasibleProblemError
 from .factor import factor_nonneg
 from .terms import Constraint, Nonnegative, ReadoutCost, Term
 
@@ -26,10 +27,6 @@ __all__ = ["Problem", "Solution", "Certificate", "InfeasibleProblemError"]
 
 #: largest n each cvxpy solver is allowed to attempt without ``force=True`` (SCS takes ~12 min at 320)
 CVXPY_MAX_N = {"CLARABEL": 120, "SCS": 400}
-
-
-class InfeasibleProblemError(ValueError):
-    """The problem has no feasible point (reported, never returned as a number)."""
 
 
 @dataclass
