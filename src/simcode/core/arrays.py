@@ -233,7 +233,7 @@ def check_number(value, name: str, *, low=None, high=None, low_inclusive: bool =
     if is_tensor(v) or isinstance(v, np.ndarray):
         if getattr(v, "ndim", 1) != 0 and getattr(v, "numel", lambda: v.size)() != 1:
             raise TypeError(f"{name} must be a real number, got an array of shape {tuple(v.shape)}")
-        if str(v.dtype).endswith(("bool", "complex64", "complex128")) or getattr(v.dtype, "kind", "") in "bc":
+        if str(v.dtype).endswith(("bool", "complex64", "complex128")) or getattr(v.dtype, "kind", "") in ("b", "c"):
             raise TypeError(f"{name} must be a real number, got dtype {v.dtype}")
         v = v.item()
     if not _is_real_number(v):
