@@ -1,6 +1,6 @@
 """Benchmark: simcode.sweep on sequential, loky and a Dask LocalCluster, next to the bare engines.
 
-200 ON/OFF solves (``simcode.sweep.SWEEPABLE["onoff"]``: p_zero × λ) — or, with ``--stand-in`` or
+200 ON/OFF solves (``simcode.experiments.SWEEPABLE["onoff"]``: p_zero × λ) — or, with ``--stand-in`` or
 while ``simcode.identify.solve_onoff`` does not exist, a stand-in point of similar cost (a dense
 least-squares solve). For each runner: wall time, speed-up over sequential, and overhead per point
 
@@ -64,7 +64,7 @@ def point_fn(stand):
         try:
             from simcode.identify import solve_onoff  # noqa: F401
 
-            from simcode.sweep import SWEEPABLE
+            from simcode.experiments import SWEEPABLE
 
             return SWEEPABLE["onoff"], "onoff (solve_onoff, exponential law, 24 stimulus values)"
         except (ImportError, AttributeError):

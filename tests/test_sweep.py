@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simcode import _sweep_backends as sweep_backends
-from simcode.sweep import SWEEPABLE, expand_grid, plot_sweep, point_seed, run_cli_sweep, sweep
+from simcode.sweep import backends as sweep_backends
+from simcode.cli import run_cli_sweep
+from simcode.experiments import SWEEPABLE
+from simcode.sweep import expand_grid, plot_sweep, point_seed, sweep
 
 try:  # ship this module's functions to worker processes by value (workers need not import tests/)
     import cloudpickle
@@ -334,7 +336,7 @@ def test_plot_sweep_draws_the_table():
 
 
 def test_parse_param():
-    from simcode._sweep_cli import parse_param
+    from simcode.cli import parse_param
 
     assert parse_param("lam=0.1,1") == ("lam", [0.1, 1])
     assert parse_param("law=exponential,uniform") == ("law", ["exponential", "uniform"])
@@ -351,10 +353,10 @@ def toy(a: int = 1, b: float = 0.5, random_state=None):
 
 
 def test_run_cli_sweep_writes_table_and_figure(tmp_path, monkeypatch):
-    from simcode import _sweep_cli
+    from simcode.experiments import sweep_points
 
     monkeypatch.setitem(SWEEPABLE, "toy", toy)
-    monkeypatch.setitem(_sweep_cli.MAIN_METRIC, "toy", "prod")
+    monkeypatch.setitem(sweep_points.MAIN_METRIC, "toy", "prod")
     out = tmp_path / "out"
     table = run_cli_sweep("toy", ["a=1,2,3", "b=0.5,1.5"], backend="sequential", out=str(out), seed=0)
     check_table(table)

@@ -6,15 +6,21 @@ Exit codes: 0 every claim passed; 1 some claim failed (or an experiment crashed)
 
 from __future__ import annotations
 
+import math
 import os
 import time
-from typing import List, Optional
+from pathlib import Path
+from typing import Any, List, Optional
+
+import numpy as np
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+
+__all__ = ["app", "parse_param", "run_cli_sweep"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="simcode: normative models of neural representation through the similarity matrix.")
@@ -114,22 +120,137 @@ def reproduce(
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
-@app.command()
+# --------------------------------------------------------------------------------------------- simcode sweep
+def _parse_value(tok: str):
+    t = tok.strip()
+    if t == "":
+        raise ValueError("empty value")
+    low = t.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "none":
+        return None
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        return t
+
+
+def parse_param(spec: str) -> tuple[str, list]:
+    """Parse ``--param`` text: ``name=v1,v2,...`` or ``name=start:stop:num`` (``num`` evenly spaced
+    values, ``numpy.linspace``). Values become int, float, bool (true/false), None (none) or text.
+    """
+    if not isinstance(spec, str) or spec.count("=") != 1:
+        raise ValueError(f"--param must look like name=v1,v2,... or name=start:stop:num, got {spec!r}")
+    name, rhs = (s.strip() for s in spec.split("="))
+    if not name.isidentifier():
+        raise ValueError(f"--param name must be an identifier, got {name!r} in {spec!r}")
+    parts = rhs.split(":")
+    if len(parts) == 3 and "," not in rhs:
+        try:
+            start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
+        except ValueError:
+            raise ValueError(f"--param range must be start:stop:num with numbers, got {spec!r}") from None
+        if num < 1:
+            raise ValueError(f"--param range needs num >= 1, got {spec!r}")
+        return name, [float(f"{v:.12g}") for v in np.linspace(start, stop, num)]  # 0.1, not 0.09999999999999999
+    try:
+        values = [_parse_value(t) for t in rhs.split(",")]
+    except ValueError:
+        raise ValueError(f"--param has an empty value in {spec!r}; expected name=v1,v2,...") from None
+    return name, values
+
+
+def run_cli_sweep(experiment: str, params: list[str], backend: str = "loky", scheduler: str | None = None,
+                  n_jobs: int = -1, out: str = "simcode-sweep", seed: int = 0, console=None) -> Any:
+    """What ``simcode sweep EXPERIMENT --param name=v1,v2 ...`` does.
+
+    Runs the grid of :data:`simcode.experiments.SWEEPABLE` ``[experiment]`` (its default grid, with every ``--param``
+    replacing that parameter's values) and writes into ``out``: ``sweep.csv`` (and
+    ``sweep.parquet`` when pyarrow is installed), ``sweep.png`` (a heat-map for two swept
+    parameters, a line for one) and ``cache/`` (one file per finished point: re-running the same
+    command resumes). Raises ``ValueError`` for usage errors. Returns the table.
+    """
+    import inspect
+
+    from .experiments.sweep_points import DEFAULT_GRIDS, MAIN_METRIC, SWEEPABLE
+    from .sweep import plot_sweep, sweep
+
+    if experiment not in SWEEPABLE:
+        raise ValueError(f"unknown sweepable experiment {experiment!r}; valid names: {', '.join(SWEEPABLE)}")
+    fn = SWEEPABLE[experiment]
+    accepted = [p for p in inspect.signature(fn).parameters if p != "random_state"]
+    grid = {k: list(v) for k, v in DEFAULT_GRIDS.get(experiment, {}).items()}
+    for spec in params or []:
+        name, values = parse_param(spec)
+        if name not in accepted:
+            raise ValueError(f"{experiment!r} has no parameter {name!r}; valid parameters: {', '.join(accepted)}")
+        grid[name] = values
+    if not grid:
+        raise ValueError(f"give at least one --param for {experiment!r}; valid parameters: {', '.join(accepted)}")
+    out_path = Path(out)
+    try:
+        out_path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out!r} cannot be created: {exc}") from None
+    n_points = math.prod(len(v) for v in grid.values())
+    if console is not None:
+        console.print(f"sweep {experiment}: {n_points} points on {backend} "
+                      + " × ".join(f"{k}[{len(v)}]" for k, v in grid.items()))
+    table = sweep(fn, grid, backend=backend, n_jobs=n_jobs, scheduler=scheduler, random_state=seed,
+                  cache_dir=out_path / "cache", progress=console if console is not None else False)
+    table.to_csv(out_path / "sweep.csv", index=False)
+    written = ["sweep.csv"]
+    try:
+        import pyarrow  # noqa: F401
+
+        table.to_parquet(out_path / "sweep.parquet", index=False)
+        written.append("sweep.parquet")
+    except ImportError:
+        pass
+    swept = [k for k, v in grid.items() if len(v) > 1]
+    metric = MAIN_METRIC.get(experiment)
+    if swept and metric in table.columns and table[metric].notna().any():
+        fig = plot_sweep(table, metric, params=swept)
+        fig.savefig(out_path / "sweep.png", dpi=120)
+        written.append("sweep.png")
+    if console is not None:
+        n_err = int(table["error"].notna().sum())
+        console.print(f"{len(table)} points ({table.attrs.get('n_cached', 0)} from cache), {n_err} failed; "
+                      f"wrote {', '.join(written)} to {out_path}")
+        if n_err:
+            console.print("first error: " + str(table.loc[table['error'].notna(), 'error'].iloc[0]))
+    return table
+
+
+def _sweep_help() -> str:
+    from .experiments.sweep_points import DEFAULT_GRIDS, SWEEPABLE
+    import inspect
+
+    lines = ["Run a parameter grid of a sweepable experiment; write sweep.csv, sweep.png and a resumable cache.",
+             "", "--param takes name=v1,v2,... or name=start:stop:num (num evenly spaced values).", "",
+             "Sweepable experiments (parameters; default grid):"]
+    for name, fn in SWEEPABLE.items():
+        params = [p for p in inspect.signature(fn).parameters if p != "random_state"]
+        grid = ", ".join(f"{k}={v}" for k, v in DEFAULT_GRIDS.get(name, {}).items())
+        lines.append(f"  {name}: {', '.join(params)}" + (f"; default grid {grid}" if grid else ""))
+    return "\n\n".join([lines[0], lines[2], lines[4] + "\n" + "\n".join(lines[5:])])
+
+
+@app.command(help=_sweep_help())
 def sweep(
-    experiment: str = typer.Argument(..., help="A sweepable experiment (see simcode.sweep.SWEEPABLE)."),
-    param: List[str] = typer.Option([], "--param", help="name=v1,v2,... (repeatable)."),
+    experiment: str = typer.Argument(..., help="A sweepable experiment (listed above)."),
+    param: List[str] = typer.Option([], "--param", help="name=v1,v2,... or name=start:stop:num (repeatable)."),
     backend: str = typer.Option("loky", "--backend", help="sequential | loky | dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address."),
     n_jobs: int = typer.Option(-1, "--n-jobs"),
     out: str = typer.Option("simcode-sweep", "--out"),
     seed: int = typer.Option(0, "--seed"),
 ):
-    """Run a parameter grid of a sweepable experiment; write the table and a figure."""
-    try:
-        from .sweep import run_cli_sweep
-    except ImportError as exc:  # pragma: no cover
-        console.print(f"[red]sweeps unavailable: {exc}[/red]")
-        raise typer.Exit(2)
     try:
         run_cli_sweep(experiment, param, backend=backend, scheduler=scheduler, n_jobs=n_jobs,
                       out=out, seed=seed, console=console)

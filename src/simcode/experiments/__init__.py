@@ -11,7 +11,15 @@ import pkgutil
 
 from ._registry import REGISTRY, Claim, Context, Experiment, RunResult, experiment
 
-__all__ = ["Claim", "Context", "Experiment", "RunResult", "experiment", "registry", "run"]
+__all__ = ["Claim", "Context", "Experiment", "RunResult", "experiment", "registry", "run", "SWEEPABLE"]
+
+
+def __getattr__(name):
+    if name == "SWEEPABLE":  # the papers' sweepable point functions (simcode sweep)
+        from .sweep_points import SWEEPABLE
+
+        return SWEEPABLE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _loaded = False
 

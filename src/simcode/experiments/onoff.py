@@ -25,7 +25,8 @@ def run(ctx: Context) -> None:
 
     from simcode.data import onoff_stimulus
     from simcode.identify.onoff import critical_p_zero, solve_onoff
-    from simcode.sweep import SWEEPABLE, sweep
+    from simcode.experiments.sweep_points import SWEEPABLE
+    from simcode.sweep import sweep
 
     n_points = 16 if ctx.quick else 30
     step = 0.05 if ctx.quick else 0.02
