@@ -7,8 +7,14 @@ import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
-from simcode.sparse.spikesort import (detect_spikes, dictionary_error, match_atoms, match_spike_times,
-                                      shift_invariant_error, sort_spikes, spike_sorting_scores)
+from simcode.sparse.atoms import AtomMatch, dictionary_error, match_atoms, shift_invariant_error
+from simcode.sparse.spikesort import detect_spikes, match_spike_times, sort_spikes, spike_sorting_scores
+
+
+def _brute_shift_error(a, b):
+    """min over every lag of the sine of the angle, straight from np.correlate (independent of the module)."""
+    c = np.abs(np.correlate(a, b, mode="full")).max()
+    return np.sqrt(max(0.0, 1 - (c / (np.linalg.norm(a) * np.linalg.norm(b))) ** 2))
 
 
 def test_dictionary_error_is_sine_of_angle():
@@ -43,7 +49,7 @@ def test_match_atoms_equals_brute_force():
     A = rng.standard_normal((4, 10))
     B = rng.standard_normal((5, 12))
     m = match_atoms(A, B)
-    E = np.array([[shift_invariant_error(a, b)[0] for b in B] for a in A])
+    E = np.array([[_brute_shift_error(a, b) for b in B] for a in A])
     best = min(itertools.permutations(range(5), 4), key=lambda p: sum(E[i, p[i]] for i in range(4)))
     assert tuple(m.assignment) == best
     np.testing.assert_allclose(m.errors, [E[i, best[i]] for i in range(4)])
@@ -53,6 +59,58 @@ def test_match_atoms_equals_brute_force():
     m2 = match_atoms(A, C)
     np.testing.assert_array_equal(m2.assignment, np.argsort(perm))
     assert m2.errors.max() < 1e-7
+
+
+def test_match_atoms_without_shifts_is_plain_hungarian_on_abs_cosine():
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((4, 9))
+    B = rng.standard_normal((6, 9))
+    m = match_atoms(A, B, max_shift=0)
+    cos = np.abs(A @ B.T) / np.outer(np.linalg.norm(A, axis=1), np.linalg.norm(B, axis=1))
+    best = min(itertools.permutations(range(6), 4), key=lambda p: sum(np.sqrt(1 - cos[i, p[i]] ** 2)
+                                                                   for i in range(4)))
+    assert tuple(m.assignment) == best
+    np.testing.assert_allclose(m.cosines, [cos[i, best[i]] for i in range(4)], atol=1e-12)
+    np.testing.assert_allclose(m.errors, dictionary_error(A, B[list(best)]), atol=1e-12)
+    assert m.mean_error == pytest.approx(np.mean(m.errors))
+    np.testing.assert_array_equal(m.shifts, 0)
+    # a sign-flipped, rescaled permutation is recovered exactly; a 3-D (K, C, L) layout works the same way
+    perm = [3, 1, 0, 2]
+    m2 = match_atoms(A, -2.0 * A[perm], max_shift=0)
+    np.testing.assert_array_equal(m2.assignment, np.argsort(perm))
+    assert m2.n_recovered() == 4 and m2.n_recovered(threshold=1.0) == 0
+    m3 = match_atoms(A.reshape(4, 3, 3), (-2.0 * A[perm]).reshape(4, 3, 3), max_shift=0)
+    np.testing.assert_array_equal(m3.assignment, np.argsort(perm))
+    # fewer learned atoms than true ones: the unmatched true atom gets error 1 and assignment -1
+    m4 = match_atoms(A, A[[2, 0]], max_shift=0)
+    np.testing.assert_array_equal(m4.assignment, [1, -1, 0, -1])
+    np.testing.assert_allclose(m4.errors[[1, 3]], 1.0)
+    assert m4.n_recovered() == 2
+    with pytest.raises(ValueError, match="same length"):
+        match_atoms(A, B[:, :5], max_shift=0)
+    with pytest.raises(ValueError, match="max_shift"):
+        match_atoms(A, B, max_shift=-2)
+    with pytest.raises(ValueError, match="all-zero"):
+        match_atoms(np.zeros((2, 9)), B)
+    with pytest.raises(TypeError, match="AtomMatch"):
+        spike_sorting_scores([np.arange(3)], np.arange(3), np.zeros(3, int), (np.array([0]), None), 1)
+    assert isinstance(m, AtomMatch)
+
+
+def test_match_atoms_with_bounded_shift_matches_brute_force():
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((3, 2, 8))  # two channels
+    B = rng.standard_normal((3, 2, 8))
+    for max_shift in (1, 3):
+        m = match_atoms(A, B, max_shift=max_shift)
+        E = np.empty((3, 3))
+        for i in range(3):
+            for j in range(3):
+                c = sum(np.correlate(A[i, ch], B[j, ch], mode="full") for ch in range(2))
+                lags = np.arange(-7, 8)
+                c = np.abs(c[np.abs(lags) <= max_shift]).max()
+                E[i, j] = np.sqrt(1 - (c / (np.linalg.norm(A[i]) * np.linalg.norm(B[j]))) ** 2)
+        np.testing.assert_allclose(m.error_matrix, E, atol=1e-12)
 
 
 def test_match_spike_times_is_a_maximum_matching():

@@ -1,127 +1,22 @@
-r"""Spike sorting with a convolutional dictionary: detections from codes, and the lecture's error metrics.
+r"""Spike sorting with a convolutional dictionary: spike detections from CSC codes, scored against ground truth.
 
-Paper 004 ("AE performs dictionary learning"): the dictionary error between a true filter ``h`` and a
-learned one ``ĥ`` is
-
-.. math::  \mathrm{err}(h, \hat h) = \sqrt{1 - \frac{\langle h, \hat h\rangle^2}{\|h\|_2^2\|\hat h\|_2^2}},
-
-the sine of the angle between them (0 = same shape up to scale and sign). A learned filter can be a shifted
-copy of the true one, so :func:`match_atoms` takes the error after the best shift and the best one-to-one
-assignment of learned to true filters (Hungarian algorithm). Spikes are the peaks of each code above a
-threshold (:func:`detect_spikes`); :func:`spike_sorting_scores` compares them with ground truth within a
-time tolerance after correcting each learned filter's shift.
+A long recording is coded by non-negative ℓ1 convolutional sparse coding (:func:`sort_spikes`, chunked
+:func:`~simcode.sparse.conv.conv_sparse_code`); spikes are the peaks of each atom's code above a threshold
+(:func:`detect_spikes`). Learned atoms are matched to the true templates by
+:func:`simcode.sparse.atoms.match_atoms` (lecture 004's error ``err(h, ĥ)`` after the best shift, Hungarian
+assignment), and :func:`spike_sorting_scores` compares the detections with ground truth within a time tolerance
+after correcting each learned atom's shift.
 """
 
 from __future__ import annotations
 
-import numbers
-from dataclasses import dataclass
-
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from scipy.signal import find_peaks
 
-from simcode._utils import check_array, check_positive
+from ..core import check_array, check_int, check_number
+from .atoms import AtomMatch, match_atoms
 
-__all__ = ["dictionary_error", "shift_invariant_error", "match_atoms", "AtomMatch", "detect_spikes",
-           "match_spike_times", "spike_sorting_scores", "sort_spikes"]
-
-
-def _as_atoms(h, name):
-    a = check_array(h, name, ndim=(1, 2, 3))
-    if a.ndim == 1:
-        a = a[None, None]
-    elif a.ndim == 2:
-        a = a[:, None]
-    return a  # (K, C, L)
-
-
-def dictionary_error(h, h_hat) -> float | np.ndarray:
-    r"""``err(h, ĥ) = sqrt(1 - <h, ĥ>² / (‖h‖² ‖ĥ‖²))`` (paper 004), without shifts.
-
-    ``h`` and ``h_hat`` have the same shape; with 2-D input ``(K, L)`` the error is computed row by row.
-    """
-    a = check_array(h, "h", ndim=(1, 2, 3))
-    b = check_array(h_hat, "h_hat", ndim=(1, 2, 3))
-    if a.shape != b.shape:
-        raise ValueError(f"h and h_hat must have the same shape, got {a.shape} and {b.shape}")
-    if a.ndim == 1:
-        a, b = a[None], b[None]
-    a = a.reshape(a.shape[0], -1)
-    b = b.reshape(b.shape[0], -1)
-    na, nb = (a * a).sum(1), (b * b).sum(1)
-    if np.any(na == 0) or np.any(nb == 0):
-        raise ValueError("dictionary_error is undefined for an all-zero filter")
-    cos2 = np.clip((a * b).sum(1) ** 2 / (na * nb), 0.0, 1.0)
-    err = np.sqrt(1.0 - cos2)
-    return float(err[0]) if np.ndim(h) == 1 else err
-
-
-def _xcorr_max(a, b, max_shift):
-    """max over lags s of |Σ_c Σ_n a[c, n + s] b[c, n]| / (‖a‖‖b‖), and the lag."""
-    La, Lb = a.shape[-1], b.shape[-1]
-    c = sum(np.correlate(a[i], b[i], mode="full") for i in range(a.shape[0]))
-    lags = np.arange(-(Lb - 1), La)
-    if max_shift is not None:
-        keep = np.abs(lags) <= max_shift
-        c, lags = c[keep], lags[keep]
-    i = int(np.argmax(np.abs(c)))
-    return abs(c[i]) / (np.linalg.norm(a) * np.linalg.norm(b)), int(lags[i])
-
-
-def shift_invariant_error(h, h_hat, max_shift: int | None = None) -> tuple[float, int]:
-    """``min_s err(h, shift_s(ĥ))`` and the best lag ``s`` (``ĥ[n] ≈ h[n + s]``).
-
-    Shifted-out samples are lost (zero padding), so the error is 0 only when ``ĥ`` is a scaled, shifted copy
-    of ``h`` that still fits. Filters may have different lengths. A spike whose true template starts at
-    ``τ`` is coded by ``ĥ`` at ``τ + s``.
-    """
-    a = _as_atoms(h, "h")[0]
-    b = _as_atoms(h_hat, "h_hat")[0]
-    if a.shape[0] != b.shape[0]:
-        raise ValueError(f"h and h_hat must have the same number of channels, got {a.shape[0]} and {b.shape[0]}")
-    if np.linalg.norm(a) == 0 or np.linalg.norm(b) == 0:
-        raise ValueError("shift_invariant_error is undefined for an all-zero filter")
-    if max_shift is not None and (not isinstance(max_shift, numbers.Integral) or max_shift < 0):
-        raise ValueError(f"max_shift must be a non-negative integer or None, got {max_shift!r}")
-    cos, lag = _xcorr_max(a, b, max_shift)
-    return float(np.sqrt(max(0.0, 1.0 - min(1.0, cos) ** 2))), lag
-
-
-@dataclass
-class AtomMatch:
-    """Best assignment of learned filters to true ones.
-
-    ``assignment[i]`` is the learned filter matched to true filter ``i``; ``errors[i]`` the shift-invariant
-    error of that pair; ``shifts[i]`` its lag (see :func:`shift_invariant_error`); ``error_matrix[i, j]``
-    every pair's error.
-    """
-
-    assignment: np.ndarray
-    errors: np.ndarray
-    shifts: np.ndarray
-    error_matrix: np.ndarray
-
-
-def match_atoms(true_atoms, learned_atoms, max_shift: int | None = None) -> AtomMatch:
-    """Hungarian assignment of learned to true filters minimising the total shift-invariant error.
-
-    ``true_atoms`` ``(K, L)`` or ``(K, C, L)``; ``learned_atoms`` ``(K', L')`` / ``(K', C, L')`` with
-    ``K' >= K``.
-    """
-    A = _as_atoms(true_atoms, "true_atoms")
-    B = _as_atoms(learned_atoms, "learned_atoms")
-    if A.shape[1] != B.shape[1]:
-        raise ValueError(f"true_atoms and learned_atoms have different channel counts ({A.shape[1]} vs {B.shape[1]})")
-    if B.shape[0] < A.shape[0]:
-        raise ValueError(f"need at least as many learned atoms as true ones, got {B.shape[0]} < {A.shape[0]}")
-    E = np.empty((A.shape[0], B.shape[0]))
-    S = np.empty_like(E, dtype=int)
-    for i in range(A.shape[0]):
-        for j in range(B.shape[0]):
-            E[i, j], S[i, j] = shift_invariant_error(A[i], B[j], max_shift)
-    rows, cols = linear_sum_assignment(E)
-    return AtomMatch(assignment=cols, errors=E[rows, cols], shifts=S[rows, cols], error_matrix=E)
+__all__ = ["detect_spikes", "match_spike_times", "spike_sorting_scores", "sort_spikes"]
 
 
 def detect_spikes(codes, threshold=None, min_distance: int = 10, rel_threshold: float = 0.3):
@@ -140,10 +35,9 @@ def detect_spikes(codes, threshold=None, min_distance: int = 10, rel_threshold: 
     """
     X = check_array(codes, "codes", ndim=2)
     K = X.shape[0]
-    if not isinstance(min_distance, numbers.Integral) or min_distance < 1:
-        raise ValueError(f"min_distance must be a positive integer, got {min_distance!r}")
+    min_distance = check_int(min_distance, "min_distance", low=1)
     if threshold is None:
-        check_positive(rel_threshold, "rel_threshold")
+        rel_threshold = check_number(rel_threshold, "rel_threshold", low=0.0, low_inclusive=False)
         thr = rel_threshold * X.max(axis=1)
     else:
         try:
@@ -174,7 +68,7 @@ def match_spike_times(true_times, detected_times, tolerance: float) -> tuple[int
     """
     a = np.sort(np.asarray(true_times, dtype=float).ravel())
     b = np.sort(np.asarray(detected_times, dtype=float).ravel())
-    tolerance = check_positive(tolerance, "tolerance", strict=False)
+    tolerance = check_number(tolerance, "tolerance", low=0.0)
     i = j = tp = 0
     while i < a.size and j < b.size:
         if abs(a[i] - b[j]) <= tolerance:
@@ -194,8 +88,11 @@ def spike_sorting_scores(true_times, times, labels, match: AtomMatch, tolerance:
     ``true_times`` is a list of onset arrays per neuron; ``times``/``labels`` come from
     :func:`detect_spikes`; detections of learned atom ``match.assignment[i]`` are shifted by
     ``-match.shifts[i]`` and compared with neuron ``i``'s spikes within ``tolerance`` samples. Detections
-    of unassigned atoms count as false positives of no neuron (reported as ``unassigned``).
+    of unassigned atoms count as false positives of no neuron (reported as ``unassigned``); a neuron left
+    unmatched (``assignment == -1``, fewer learned atoms than neurons) has recall 0.
     """
+    if not isinstance(match, AtomMatch):
+        raise TypeError(f"match must be an AtomMatch from simcode.sparse.atoms.match_atoms, got {type(match).__name__}")
     times = np.asarray(times)
     labels = np.asarray(labels)
     if times.shape != labels.shape:
@@ -209,7 +106,7 @@ def spike_sorting_scores(true_times, times, labels, match: AtomMatch, tolerance:
         prec.append(tp / (tp + fp) if tp + fp else 0.0)
         rec.append(tp / (tp + fn) if tp + fn else 1.0)
         tps.append(tp)
-    unassigned = int(np.sum(~np.isin(labels, match.assignment)))
+    unassigned = int(np.sum(~np.isin(labels, match.assignment[match.assignment >= 0])))
     n_true = sum(len(t) for t in true_times)
     return {"precision": np.array(prec), "recall": np.array(rec),
             "overall_precision": sum(tps) / max(1, times.size), "overall_recall": sum(tps) / max(1, n_true),
