@@ -33,7 +33,7 @@ def spike_data(duration_s, seed=0):
 
 
 def max_err(tmpl, atoms):
-    from simcode.sparse.spikesort import match_atoms
+    from simcode.sparse.atoms import match_atoms
 
     return float(match_atoms(tmpl, atoms).errors.max())
 

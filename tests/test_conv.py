@@ -12,7 +12,7 @@ import torch
 from simcode._utils import ConvergenceWarning
 from simcode.sparse._conv_ops import ConvOperator
 from simcode.sparse.conv import (ConvDictionaryLearning, conv_lipschitz, conv_sparse_code, conv_synthesis)
-from simcode.sparse.spikesort import match_atoms
+from simcode.sparse.atoms import match_atoms
 
 
 def conv_matrix(h, T):

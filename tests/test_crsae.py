@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg as sl
 import torch
 
-from simcode.sparse.spikesort import match_atoms
+from simcode.sparse.atoms import match_atoms
 from simcode.sparse.unrolled import CRsAE, safe_exp
 
 

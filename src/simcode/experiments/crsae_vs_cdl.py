@@ -17,7 +17,7 @@ def run(ctx: Context) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from simcode.sparse.spikesort import match_atoms
+    from simcode.sparse.atoms import match_atoms
     from simcode.sparse.unrolled import CRsAE
 
     from .spike_sorting import ATOM_LENGTH, LAM, learn_cdl, simulate, windows

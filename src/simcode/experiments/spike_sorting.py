@@ -32,7 +32,7 @@ def windows(signal, n_windows):
 def learn_cdl(ctx: Context, Y, templates, n_epochs, label="CDL"):
     """ConvDictionaryLearning with an error-per-epoch trace (wall time, max err)."""
     from simcode.sparse.conv import ConvDictionaryLearning
-    from simcode.sparse.spikesort import match_atoms
+    from simcode.sparse.atoms import match_atoms
 
     trace = []
     t0 = time.perf_counter()
@@ -58,7 +58,8 @@ def run(ctx: Context) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from simcode.sparse.spikesort import match_atoms, sort_spikes, spike_sorting_scores
+    from simcode.sparse.atoms import match_atoms
+    from simcode.sparse.spikesort import sort_spikes, spike_sorting_scores
 
     if ctx.device == "cuda":
         duration, n_win, n_epochs = 17 * 60.0, 20_000, 40
