@@ -296,7 +296,8 @@ def main() -> None:
                 res[n][side]["check"] = out["check"]
             print(f"round {r + 1}/{a.rounds}: {n} done", file=sys.stderr, flush=True)
     load1 = os.getloadavg()
-    lines = [f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t0))}, {platform.processor() or platform.machine()}, "
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t0))
+    lines = [f"Run {stamp}, {platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} cores, Python {platform.python_version()}; 1 thread everywhere; {a.rounds} rounds × "
              f"{a.repeat} timed calls per side (old/new order alternating); load average before "
              f"{load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f}, after {load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f}.", "",

@@ -83,7 +83,7 @@ def reproduce(
         out_path = prepare_out_dir(out)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     os.environ.setdefault("MPLBACKEND", "Agg")
 
     results = []
@@ -256,7 +256,7 @@ def sweep(
                       out=out, seed=seed, console=console)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 if __name__ == "__main__":  # pragma: no cover
