@@ -89,3 +89,14 @@ def test_bad_arguments():
         make_grid_cells([0.5], 4, 100, 0.0, dim=2, arena="disk")
     with pytest.raises(ValueError, match="periods"):
         make_grid_cells([0.3], 4, 100, 0.0, dim=2, arena="torus")
+
+
+def test_non_numbers_raise_type_errors():
+    with pytest.raises(TypeError, match="n_cells"):
+        make_place_cells(4.0, 100, 0.1)
+    with pytest.raises(TypeError, match="width"):
+        make_place_cells(4, 100, "0.1")
+    with pytest.raises(TypeError, match="threshold"):
+        make_grid_cells([0.5], 3, 100, "0")
+    with pytest.raises(TypeError, match="dim"):
+        make_grid_cells([0.5], 3, 100, 0.0, dim=1.0)

@@ -25,12 +25,25 @@ def test_sparse_dictionary_data_statistics():
     assert (Cn < 0).any()
 
 
-@pytest.mark.parametrize("kw,name", [({"n_samples": 0}, "n_samples"), ({"sparsity": 1.5}, "sparsity"),
-                                     ({"amplitude": (6, 4)}, "amplitude"), ({"noise": -1}, "noise"),
-                                     ({"n_atoms": 2.5}, "n_atoms")])
-def test_sparse_dictionary_data_errors(kw, name):
-    with pytest.raises(ValueError, match=name):
+@pytest.mark.parametrize("kw,name,exc", [({"n_samples": 0}, "n_samples", ValueError),
+                                         ({"sparsity": 1.5}, "sparsity", ValueError),
+                                         ({"amplitude": (6, 4)}, "amplitude", ValueError),
+                                         ({"amplitude": "ab"}, "amplitude", TypeError),
+                                         ({"noise": -1}, "noise", ValueError),
+                                         ({"noise": np.nan}, "noise", ValueError),
+                                         ({"n_components": 2.5}, "n_components", TypeError),
+                                         ({"n_components": "3"}, "n_components", TypeError),
+                                         ({"sparsity": True}, "sparsity", TypeError),
+                                         ({"random_state": "x"}, "random_state", ValueError)])
+def test_sparse_dictionary_data_errors(kw, name, exc):
+    with pytest.raises(exc, match=name):
         make_sparse_dictionary_data(**kw)
+
+
+def test_sparse_dictionary_data_keyword_and_default_seed():
+    X, D, C = make_sparse_dictionary_data(n_samples=50, n_features=6, n_components=8, sparsity=0.25)
+    assert D.shape == (8, 6) and C.shape == (50, 8) and np.all((C != 0).sum(1) == 2)
+    np.testing.assert_allclose(X, C @ D)
 
 
 def test_image_patches_whitened():
@@ -46,6 +59,8 @@ def test_image_patches_whitened():
         load_image_patches(1, 10)
     with pytest.raises(ValueError, match="n_patches"):
         load_image_patches(8, 0)
+    with pytest.raises(TypeError, match="patch_size"):
+        load_image_patches(8.0, 10)
 
 
 def test_digits_and_moons():
@@ -58,6 +73,8 @@ def test_digits_and_moons():
     assert np.array_equal(X, make_moons(2500, 0.01, random_state=0)[0])
     with pytest.raises(ValueError, match="noise"):
         make_moons(100, -0.1)
+    with pytest.raises(TypeError, match="n_samples"):
+        make_moons("100")
 
 
 @pytest.mark.parametrize("law", ["uniform", "exponential", "half-normal"])
@@ -78,5 +95,9 @@ def test_onoff_stimulus_errors():
         onoff_stimulus("cauchy", 0.2)
     with pytest.raises(ValueError, match="x_max"):
         onoff_stimulus(lambda x: x, 0.2)
+    with pytest.raises(TypeError, match="n_points"):
+        onoff_stimulus("uniform", 0.2, 10.0)
+    with pytest.raises(TypeError, match="p_zero"):
+        onoff_stimulus("uniform", "0.2")
     v, p = onoff_stimulus(lambda x: x, 0.2, 11, x_max=2.0)
     assert p.sum() == pytest.approx(1)

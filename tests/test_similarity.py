@@ -253,8 +253,8 @@ def test_cka_feature_and_gram_agree_with_dense_reference(debiased):
     X, Y = _data()
     Xc, Yc = X - X.mean(0), Y - Y.mean(0)
     ref = _cka_ref(Xc @ Xc.T, Yc @ Yc.T, _hsic_song if debiased else _hsic_biased)
-    assert cka(X, Y, debiased=debiased, method="feature") == pytest.approx(ref, abs=1e-11)
-    assert cka(X, Y, debiased=debiased, method="gram") == pytest.approx(ref, abs=1e-11)
+    assert cka(X, Y, debiased=debiased, solver="feature") == pytest.approx(ref, abs=1e-11)
+    assert cka(X, Y, debiased=debiased, solver="gram") == pytest.approx(ref, abs=1e-11)
     # debiased HSIC is invariant to mean shifts, so the uncentred Gram gives the same number (Song et al.)
     if debiased:
         assert _cka_ref(X @ X.T, Y @ Y.T, _hsic_song) == pytest.approx(ref, abs=1e-10)

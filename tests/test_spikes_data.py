@@ -64,21 +64,24 @@ def test_amplitude_range_and_noise_level():
     assert abs(sig[mask].std() - 0.3) < 0.02
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"duration_s": -1}, "duration_s"),
-    ({"fs": 0}, "fs"),
-    ({"n_neurons": 0}, "n_neurons"),
-    ({"n_neurons": 2.5}, "n_neurons"),
-    ({"firing_rate_hz": -3}, "firing_rate_hz"),
-    ({"firing_rate_hz": [1, 2]}, "firing_rate_hz"),
-    ({"template_ms": 0}, "template_ms"),
-    ({"template_ms": 0.1}, "template_ms"),
-    ({"amplitude": (6, 4)}, "amplitude"),
-    ({"amplitude": "big"}, "amplitude"),
-    ({"noise_std": -0.1}, "noise_std"),
-    ({"refractory_ms": 50, "firing_rate_hz": 30}, "refractory_ms"),
-    ({"random_state": "x"}, "random_state"),
+@pytest.mark.parametrize("kwargs, name, exc", [
+    ({"duration_s": -1}, "duration_s", ValueError),
+    ({"fs": 0}, "fs", ValueError),
+    ({"n_neurons": 0}, "n_neurons", ValueError),
+    ({"n_neurons": 2.5}, "n_neurons", TypeError),
+    ({"firing_rate_hz": -3}, "firing_rate_hz", ValueError),
+    ({"firing_rate_hz": [1, 2]}, "firing_rate_hz", ValueError),
+    ({"template_ms": 0}, "template_ms", ValueError),
+    ({"template_ms": 0.1}, "template_ms", ValueError),
+    ({"amplitude": (6, 4)}, "amplitude", ValueError),
+    ({"amplitude": "big"}, "amplitude", ValueError),
+    ({"noise_std": -0.1}, "noise_std", ValueError),
+    ({"refractory_ms": 50, "firing_rate_hz": 30}, "refractory_ms", ValueError),
+    ({"random_state": "x"}, "random_state", ValueError),
+    ({"duration_s": "10"}, "duration_s", TypeError),
+    ({"firing_rate_hz": [30.0, np.nan, 30.0]}, "firing_rate_hz", ValueError),
+    ({"noise_std": True}, "noise_std", TypeError),
 ])
-def test_bad_arguments_raise(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+def test_bad_arguments_raise(kwargs, name, exc):
+    with pytest.raises(exc, match=name):
         make_spike_recording(**kwargs)

@@ -8,19 +8,11 @@ non-negativity constrain the rotations ``Z O`` of a code (a strictly positive co
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from simcode._utils import check_positive
+from ..core.arrays import check_int, check_number, check_option
 
 __all__ = ["make_place_cells", "make_grid_cells"]
-
-
-def _int(value, name, minimum=1):
-    if not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _square_side(n, name):
@@ -47,9 +39,10 @@ def make_place_cells(n_cells: int, n_positions: int, width: float, shape: str = 
     positions : (n_positions,) or (n_positions, 2).
     centers : (n_cells,) or (n_cells, 2).
     """
-    n_cells = _int(n_cells, "n_cells")
-    n_positions = _int(n_positions, "n_positions", 2)
-    width = check_positive(width, "width")
+    n_cells = check_int(n_cells, "n_cells", low=1)
+    n_positions = check_int(n_positions, "n_positions", low=2)
+    width = check_number(width, "width", low=0.0, low_inclusive=False)
+    check_option(shape, "shape", ("ring", "line", "2d"))
     if shape == "ring":
         pos = np.arange(n_positions) / n_positions
         cen = np.arange(n_cells) / n_cells
@@ -59,7 +52,7 @@ def make_place_cells(n_cells: int, n_positions: int, width: float, shape: str = 
         pos = np.linspace(0.0, 1.0, n_positions)
         cen = (np.arange(n_cells) + 0.5) / n_cells
         dist = np.abs(pos[:, None] - cen[None, :])
-    elif shape == "2d":
+    else:
         q = _square_side(n_positions, "n_positions")
         r = _square_side(n_cells, "n_cells")
         g = np.linspace(0.0, 1.0, q)
@@ -67,8 +60,6 @@ def make_place_cells(n_cells: int, n_positions: int, width: float, shape: str = 
         gc = (np.arange(r) + 0.5) / r
         cen = np.array([(a, b) for a in gc for b in gc])
         dist = np.linalg.norm(pos[:, None, :] - cen[None, :, :], axis=-1)
-    else:
-        raise ValueError(f"shape must be 'ring', 'line' or '2d', got {shape!r}")
     Z = np.maximum(0.0, 1.0 - (dist / width) ** 2)
     return Z, pos, cen
 
@@ -102,14 +93,11 @@ def make_grid_cells(periods, phases_per_module: int, n_positions: int, threshold
         raise ValueError(f"periods must be a sequence of positive numbers, got {periods!r}") from None
     if periods.ndim != 1 or periods.size == 0 or not np.all(np.isfinite(periods)) or np.any(periods <= 0):
         raise ValueError(f"periods must be a non-empty sequence of positive numbers, got {periods!r}")
-    P = _int(phases_per_module, "phases_per_module")
-    n_positions = _int(n_positions, "n_positions", 2)
-    if dim not in (1, 2):
-        raise ValueError(f"dim must be 1 or 2, got {dim!r}")
-    try:
-        threshold = float(threshold)
-    except (TypeError, ValueError):
-        raise ValueError(f"threshold must be a number, got {threshold!r}") from None
+    P = check_int(phases_per_module, "phases_per_module", low=1)
+    n_positions = check_int(n_positions, "n_positions", low=2)
+    dim = check_int(dim, "dim", low=1, high=2)
+    threshold = check_number(threshold, "threshold")
+    check_option(arena, "arena", ("square", "torus"))
     cells, module = [], []
     if dim == 1:
         if not -1.0 <= threshold < 1.0:

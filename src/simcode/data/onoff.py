@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.arrays import check_int, check_number
+
 __all__ = ["onoff_stimulus"]
 
 _LAWS = {
@@ -23,19 +25,17 @@ def onoff_stimulus(law="exponential", p_zero=0.3, n_points=200, x_max=None):
 
     Returns ``values`` (n_points,) with ``values[0] = 0`` and ``probs`` (n_points,) summing to 1.
     """
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 3:
-        raise ValueError(f"n_points must be an integer >= 3, got {n_points!r}")
-    if not (np.isfinite(p_zero) and 0 <= p_zero < 1):
-        raise ValueError(f"p_zero must be in [0, 1), got {p_zero!r}")
+    n_points = check_int(n_points, "n_points", low=3)
+    p_zero = check_number(p_zero, "p_zero", low=0.0, high=1.0, high_inclusive=False)
     if callable(law):
         density, default_max = law, None
-    elif law in _LAWS:
+    elif isinstance(law, str) and law in _LAWS:
         density, default_max = _LAWS[law]
     else:
         raise ValueError(f"law must be one of {sorted(_LAWS)} or a callable density, got {law!r}")
-    x_max = default_max if x_max is None else float(x_max)
-    if x_max is None or not (np.isfinite(x_max) and x_max > 0):
-        raise ValueError(f"x_max must be a positive number (required for a callable law), got {x_max!r}")
+    if x_max is None and default_max is None:
+        raise ValueError("x_max must be a positive number (required for a callable law), got None")
+    x_max = check_number(default_max if x_max is None else x_max, "x_max", low=0.0, low_inclusive=False)
     m = n_points - 1
     x = (np.arange(m) + 0.5) * (x_max / m)
     w = np.asarray(density(x), dtype=float)

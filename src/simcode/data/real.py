@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._utils import check_random_state
+from ..core.arrays import check_array, check_bool, check_int, check_number, check_random_state
 
 __all__ = ["load_digits_subset", "load_image_patches", "make_moons", "whiten_image"]
 
@@ -19,11 +19,11 @@ def load_digits_subset(classes=(0, 3, 4, 6, 7), normalize=True):
     """
     from sklearn.datasets import load_digits
 
-    d = load_digits()
-    classes = tuple(int(c) for c in classes)
-    bad = [c for c in classes if c not in range(10)]
-    if not classes or bad:
+    normalize = check_bool(normalize, "normalize")
+    classes = tuple(check_int(c, "classes", low=0, high=9) for c in np.atleast_1d(classes))
+    if not classes:
         raise ValueError(f"classes must be a non-empty subset of 0..9, got {classes!r}")
+    d = load_digits()
     mask = np.isin(d.target, classes)
     X = d.data[mask].astype(np.float64)
     if normalize:
@@ -35,7 +35,8 @@ def whiten_image(img, f0=0.4):
     """Olshausen & Field (1997) whitening: multiply the spectrum by ``|f| exp(-(|f|/f0)^4)`` with ``f0`` in
     cycles/pixel (0.4 ≈ their 200 cycles/picture on 512² images): flattens the 1/f amplitude spectrum
     and rolls off the noisy corners."""
-    img = np.asarray(img, dtype=np.float64)
+    img = check_array(img, "img", ndim=2, what="height × width")
+    f0 = check_number(f0, "f0", low=0.0, low_inclusive=False)
     h, w = img.shape
     fy = np.fft.fftfreq(h)[:, None]
     fx = np.fft.fftfreq(w)[None, :]
@@ -69,10 +70,9 @@ def load_image_patches(patch_size=16, n_patches=10000, whiten=True, random_state
     With ``whiten`` each image is whitened first (:func:`whiten_image`). Each patch has its mean
     removed and the set is scaled to unit variance. Returns an array ``(n_patches, patch_size**2)``.
     """
-    if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)) or not 2 <= patch_size <= 64:
-        raise ValueError(f"patch_size must be an integer in [2, 64], got {patch_size!r}")
-    if isinstance(n_patches, bool) or not isinstance(n_patches, (int, np.integer)) or n_patches < 1:
-        raise ValueError(f"n_patches must be a positive integer, got {n_patches!r}")
+    patch_size = check_int(patch_size, "patch_size", low=2, high=64)
+    n_patches = check_int(n_patches, "n_patches", low=1)
+    whiten = check_bool(whiten, "whiten")
     rng = check_random_state(random_state)
     imgs = [whiten_image(im) if whiten else im for im in _gray_images()]
     which = rng.integers(len(imgs), size=n_patches)
@@ -91,9 +91,7 @@ def make_moons(n_samples=2500, noise=0.01, random_state=None):
     """scikit-learn's two moons (002 §6.3: 2500 points, noise 0.01)."""
     from sklearn.datasets import make_moons as _mm
 
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
-        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    n_samples = check_int(n_samples, "n_samples", low=2)
+    noise = check_number(noise, "noise", low=0.0)
     seed = check_random_state(random_state).integers(2**31 - 1)
     return _mm(n_samples=int(n_samples), noise=float(noise), random_state=int(seed))

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from simcode._utils import check_positive, check_random_state
+from ..core.arrays import check_array, check_int, check_number, check_random_state
 
 __all__ = ["make_spike_recording", "biphasic_template"]
 
@@ -89,14 +89,13 @@ def make_spike_recording(duration_s: float = 10.0, fs: float = 10_000.0, n_neuro
     spike_times : list of ``n_neurons`` int arrays, the sample index of each spike's template onset
         (the template occupies ``signal[t : t + template_length]``).
     """
-    duration_s = check_positive(duration_s, "duration_s")
-    fs = check_positive(fs, "fs")
-    if not isinstance(n_neurons, numbers.Integral) or isinstance(n_neurons, bool) or n_neurons < 1:
-        raise ValueError(f"n_neurons must be a positive integer, got {n_neurons!r}")
-    template_ms = check_positive(template_ms, "template_ms")
-    noise_std = check_positive(noise_std, "noise_std", strict=False)
-    refractory_ms = check_positive(refractory_ms, "refractory_ms", strict=False)
-    rates = np.atleast_1d(np.asarray(firing_rate_hz, dtype=float))
+    duration_s = check_number(duration_s, "duration_s", low=0.0, low_inclusive=False)
+    fs = check_number(fs, "fs", low=0.0, low_inclusive=False)
+    n_neurons = check_int(n_neurons, "n_neurons", low=1)
+    template_ms = check_number(template_ms, "template_ms", low=0.0, low_inclusive=False)
+    noise_std = check_number(noise_std, "noise_std", low=0.0)
+    refractory_ms = check_number(refractory_ms, "refractory_ms", low=0.0)
+    rates = check_array(np.atleast_1d(firing_rate_hz), "firing_rate_hz", ndim=1)
     if rates.size == 1:
         rates = np.repeat(rates, n_neurons)
     if rates.shape != (n_neurons,) or not np.all(np.isfinite(rates)) or np.any(rates <= 0):
@@ -107,7 +106,7 @@ def make_spike_recording(duration_s: float = 10.0, fs: float = 10_000.0, n_neuro
         raise ValueError(f"refractory_ms={refractory_ms} must be shorter than the mean inter-spike interval "
                          f"1000/firing_rate_hz = {1e3 / rates.max():.3g} ms")
     if isinstance(amplitude, numbers.Real):
-        lo = hi = check_positive(amplitude, "amplitude")
+        lo = hi = check_number(amplitude, "amplitude", low=0.0, low_inclusive=False)
     else:
         try:
             lo, hi = (float(a) for a in amplitude)

@@ -5,52 +5,69 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._utils import check_random_state
+from ..core.arrays import check_bool, check_int, check_number, check_random_state
 
 __all__ = ["make_sparse_dictionary_data"]
 
 
-def _check_int(v, name, low=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
-    return int(v)
-
-
-def make_sparse_dictionary_data(n_samples=1500, n_features=30, n_atoms=16, sparsity=0.125,
+def make_sparse_dictionary_data(n_samples=1500, n_features=30, n_components=16, sparsity=0.125,
                                 amplitude=(4.0, 6.0), noise=0.0, nonnegative=True, random_state=None):
     """Samples ``X = codes @ dictionary + noise`` with exactly ``k`` active atoms per sample.
 
     Model (002 §6.1, samples in rows): the paper's ``X = A Z`` (N×T) is our ``X = codes @ dictionary``
     (T×N) with ``dictionary = Aᵀ`` (K×N, unit-norm rows drawn from an isotropic Gaussian).
-    Each sample activates ``k = max(1, round(sparsity * n_atoms))`` atoms chosen uniformly without
+    Each sample activates ``k = max(1, round(sparsity * n_components))`` atoms chosen uniformly without
     replacement; their amplitudes are U[low, high] (with a random sign unless ``nonnegative``).
+
+    Parameters
+    ----------
+    n_samples : int >= 1
+        T, the number of samples (rows).
+    n_features : int >= 1
+        N, the signal dimension.
+    n_components : int >= 1
+        K, the number of dictionary atoms (002 §6.1: 16).
+    sparsity : float in (0, 1]
+        Fraction of atoms active per sample (002 §6.1: 12.5 %).
+    amplitude : (low, high)
+        Range of the uniform amplitudes, ``0 <= low <= high``.
+    noise : float >= 0
+        Standard deviation of additive white Gaussian noise.
+    nonnegative : bool
+        Non-negative codes (else a random sign per active atom).
+    random_state : None, int or numpy Generator
 
     Returns
     -------
-    X : (n_samples, n_features), dictionary : (n_atoms, n_features), codes : (n_samples, n_atoms)
+    X : ndarray (n_samples, n_features)
+    dictionary : ndarray (n_components, n_features)
+    codes : ndarray (n_samples, n_components)
     """
-    n_samples = _check_int(n_samples, "n_samples")
-    n_features = _check_int(n_features, "n_features")
-    n_atoms = _check_int(n_atoms, "n_atoms")
-    if not (0 < float(sparsity) <= 1):
-        raise ValueError(f"sparsity must be in (0, 1], got {sparsity!r}")
+    n_samples = check_int(n_samples, "n_samples", low=1)
+    n_features = check_int(n_features, "n_features", low=1)
+    n_components = check_int(n_components, "n_components", low=1)
+    sparsity = check_number(sparsity, "sparsity", low=0.0, low_inclusive=False, high=1.0)
+    if isinstance(amplitude, str):
+        raise TypeError(f"amplitude must be a pair of numbers (low, high), got {amplitude!r}")
     try:
-        low, high = (float(a) for a in amplitude)
+        low, high = amplitude
     except (TypeError, ValueError):
         raise ValueError(f"amplitude must be a pair (low, high), got {amplitude!r}") from None
-    if not (0 <= low <= high) or not np.isfinite(high):
+    low = check_number(low, "amplitude[0]", low=0.0)
+    high = check_number(high, "amplitude[1]", low=0.0)
+    if low > high:
         raise ValueError(f"amplitude must satisfy 0 <= low <= high < inf, got {amplitude!r}")
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
+    noise = check_number(noise, "noise", low=0.0)
+    nonnegative = check_bool(nonnegative, "nonnegative")
     rng = check_random_state(random_state)
-    D = rng.standard_normal((n_atoms, n_features))
+    D = rng.standard_normal((n_components, n_features))
     D /= np.linalg.norm(D, axis=1, keepdims=True)
-    k = max(1, int(round(sparsity * n_atoms)))
-    idx = np.argsort(rng.random((n_samples, n_atoms)), axis=1)[:, :k]
+    k = max(1, int(round(sparsity * n_components)))
+    idx = np.argsort(rng.random((n_samples, n_components)), axis=1)[:, :k]
     amps = rng.uniform(low, high, size=(n_samples, k))
     if not nonnegative:
         amps *= rng.choice([-1.0, 1.0], size=(n_samples, k))
-    codes = np.zeros((n_samples, n_atoms))
+    codes = np.zeros((n_samples, n_components))
     np.put_along_axis(codes, idx, amps, axis=1)
     X = codes @ D
     if noise:

@@ -17,6 +17,10 @@ Definitions (μ_c class means, μ_G global mean, M̄ = [μ_c - μ_G]_c ∈ R^{C�
 
 :class:`CollapseAccumulator` gets NC1–NC3 and CDNV in one streaming pass (per-class sums and second-moment
 matrices, O(C·d + d²) memory); NC4 needs the class means first, hence a second pass (``update_nc4``).
+
+``H`` may be an array, a torch tensor or a :class:`simcode.Representation` (its ``Z``); with a Representation
+the labels may be left out and are then read from ``H.stimuli["labels"]``. NumPy input is computed in float64,
+torch input in its own dtype on its device.
 """
 
 from __future__ import annotations
@@ -24,38 +28,67 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._backend import to_tensor
+from ..core.arrays import check_int, to_numpy
+from ..core.representation import Representation
+from ._inputs import as_tensor
 
 __all__ = ["collapse_metrics", "CollapseAccumulator"]
 
 
+def _labels_of(H, labels):
+    """``labels``, or the Representation's ``stimuli["labels"]`` when ``labels`` is None."""
+    if labels is not None:
+        return labels
+    if isinstance(H, Representation) and "labels" in H.stimuli:
+        return H.stimuli["labels"]
+    raise TypeError("labels is required (one class index per row of H), unless H is a Representation with "
+                    "stimuli['labels']")
+
+
+def _check_labels(labels, n_rows: int) -> np.ndarray:
+    """Integer class indices, one per row (integral floats accepted; bools, strings, complex refused)."""
+    y = to_numpy(labels)
+    if y.dtype.kind not in "iuf":
+        raise TypeError(f"labels must be integer class indices, got dtype {y.dtype}")
+    if y.shape != (n_rows,):
+        raise ValueError(f"labels must be 1-D with one entry per row of H ({n_rows}), got shape {y.shape}")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(np.equal(np.mod(y, 1), 0)):
+            raise ValueError("labels must be integers 0..n_classes-1")
+    return y.astype(np.int64, copy=False)
+
+
 class CollapseAccumulator:
     """Streaming neural-collapse statistics. ``update(H, labels)`` for every batch (pass 1), then optionally
-    ``update_nc4(H)`` for every batch (pass 2, needs ``W``), then ``result()`` → dict."""
+    ``update_nc4(H)`` for every batch (pass 2, needs ``W``), then ``result()`` → dict.
+
+    Parameters
+    ----------
+    n_classes : int >= 2
+    W : array-like or tensor (n_classes, d), optional
+        Last-layer classifier (rows = classes).
+    b : array-like or tensor (n_classes,), optional
+        Its bias (needs ``W``).
+    """
 
     def __init__(self, n_classes: int, W=None, b=None):
-        if int(n_classes) < 2:
-            raise ValueError(f"n_classes must be >= 2 (neural collapse needs at least two classes), got {n_classes}")
-        self.C = int(n_classes)
-        self.W = None if W is None else to_tensor(W, "W")
+        self.C = check_int(n_classes, "n_classes", low=2)
+        self.W = None if W is None else as_tensor(W, "W", keep_float32=False, what="classes × features")
         if self.W is not None and self.W.shape[0] != self.C:
             raise ValueError(f"W must have one row per class ({self.C}), got shape {tuple(self.W.shape)}")
-        self.b = None if b is None else to_tensor(b, "b", ndim=1)
+        self.b = None if b is None else as_tensor(b, "b", ndim=1, keep_float32=False)
         if self.b is not None and (self.W is None or self.b.shape[0] != self.C):
             raise ValueError(f"b needs W and must have length {self.C}")
         self.n = None
         self._agree = 0
         self._n4 = 0
 
-    def update(self, H, labels) -> "CollapseAccumulator":
-        h = to_tensor(H, "H")
-        y = np.asarray(labels)
-        if y.shape != (h.shape[0],):
-            raise ValueError(f"labels must be 1-D with one entry per row of H ({h.shape[0]}), got shape {y.shape}")
-        if not np.issubdtype(y.dtype, np.integer):
-            if not np.all(np.equal(np.mod(y, 1), 0)):
-                raise ValueError("labels must be integers 0..n_classes-1")
-            y = y.astype(np.int64)
+    def update(self, H, labels=None) -> "CollapseAccumulator":
+        """Add a batch: features ``H`` (n × d; array, tensor or Representation) and their class ``labels``
+        (from ``H.stimuli["labels"]`` when None and ``H`` is a Representation)."""
+        labels = _labels_of(H, labels)
+        h = as_tensor(H, "H", keep_float32=False, what="samples × features")
+        y = _check_labels(labels, h.shape[0])
         if y.size and (y.min() < 0 or y.max() >= self.C):
             raise ValueError(f"labels must lie in 0..{self.C - 1}, got range [{y.min()}, {y.max()}]")
         if self.n is None:
@@ -89,7 +122,7 @@ class CollapseAccumulator:
         if self.W is None:
             raise ValueError("NC4 needs the classifier W")
         mu = self.means()
-        h = to_tensor(H, "H").to(mu.device, mu.dtype)
+        h = as_tensor(H, "H", keep_float32=False, what="samples × features").to(mu.device, mu.dtype)
         logits = h @ self.W.to(h).T + (0 if self.b is None else self.b.to(h))
         ncc = torch.cdist(h, mu).argmin(1)
         self._agree += int((logits.argmax(1) == ncc).sum())
@@ -136,17 +169,32 @@ class CollapseAccumulator:
         return res
 
 
-def collapse_metrics(H, labels, W=None, b=None, n_classes: int | None = None) -> dict:
+def collapse_metrics(H, labels=None, W=None, b=None, n_classes: int | None = None) -> dict:
     """Neural-collapse metrics NC1–NC4 and CDNV of features ``H`` (n × d) with integer ``labels``
-    (see the module docstring for the definitions and sources). Returns a dict of floats; the NC3/NC4 and
-    classifier-side NC2 entries appear only when ``W`` is given."""
-    h = to_tensor(H, "H", min_rows=2)
-    y = np.asarray(labels)
-    if y.ndim != 1:
-        raise ValueError(f"labels must be 1-D, got shape {y.shape}")
+    (see the module docstring for the definitions and sources).
+
+    Parameters
+    ----------
+    H : array-like, torch.Tensor or Representation (n_samples, d)
+        Last-layer features (rows = samples).
+    labels : array-like (n_samples,), optional
+        Class indices 0..C-1. May be omitted when ``H`` is a Representation with ``stimuli["labels"]``.
+    W, b : optional
+        Last-layer classifier (C × d) and bias (C,).
+    n_classes : int >= 2, optional
+        C (default: max label + 1).
+
+    Returns
+    -------
+    dict of float
+        The NC3/NC4 and classifier-side NC2 entries appear only when ``W`` is given.
+    """
+    labels = _labels_of(H, labels)
+    h = as_tensor(H, "H", min_rows=2, keep_float32=False, what="samples × features")
+    y = _check_labels(labels, h.shape[0])
     if np.unique(y).size < 2:
         raise ValueError("labels contain a single class; neural-collapse metrics need at least two classes")
-    C = int(n_classes) if n_classes is not None else int(y.max()) + 1
+    C = check_int(n_classes, "n_classes", low=2) if n_classes is not None else int(y.max()) + 1
     acc = CollapseAccumulator(C, W, b).update(h, y)
     if W is not None:
         acc.update_nc4(h)

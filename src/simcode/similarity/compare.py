@@ -1,15 +1,21 @@
 """Comparing two representations of the same stimuli: CKA, shape (Procrustes) metrics, Bures, CCA, dimensionality.
 
 Orientation: ``X`` is n_stimuli × p neurons, ``Y`` is n_stimuli × q neurons (paper 003's R is our Xᵀ, its
-representation kernel K = RᵀR is our X Xᵀ). NumPy in → NumPy/float out; torch in → torch out (same device).
+representation kernel K = RᵀR is our X Xᵀ). Every argument that holds responses also accepts a
+:class:`simcode.Representation` (its ``Z``). NumPy in → NumPy/float out (computed in float64); torch in → torch
+out (same device, same float dtype).
 """
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import torch
 
-from ._backend import center_columns, check_variance, is_torch, out, pair, to_tensor
-from .kernels import _center_t, gram
+from ..core.arrays import check_bool, check_int, check_number, check_option
+from ._inputs import as_tensor, center_columns, check_variance, kind_of, output, paired
+from .kernels import _KERNELS, _center_t, gram
 
 __all__ = ["cka", "CKAAccumulator", "procrustes", "bures", "cca", "canonical_correlations",
            "participation_ratio"]
@@ -35,9 +41,13 @@ class CKAAccumulator:
     def __init__(self):
         self.n = 0
         self._shift = None
+        self._kind = None
 
     def update(self, X, Y) -> "CKAAccumulator":
-        x, y = pair(X, Y, min_rows=1)
+        """Add a batch of paired rows (arrays, tensors or Representations of the same stimuli)."""
+        x, y = paired(X, Y, min_rows=1)
+        if self._kind is None:
+            self._kind = kind_of(X, Y)
         if self._shift is None:
             self._shift = (x.mean(0), y.mean(0))
             p, q = x.shape[1], y.shape[1]
@@ -68,7 +78,8 @@ class CKAAccumulator:
                 + mx * b - 2 * mx * (nu @ sy) + n * mx * my)
 
     def result(self, debiased: bool = False):
-        """CKA of everything seen so far (float for NumPy input, a 0-d tensor otherwise)."""
+        """CKA of everything seen so far: a float when the batches were NumPy, a 0-d tensor when torch."""
+        debiased = check_bool(debiased, "debiased")
         n = self.n
         if n == 0:
             raise ValueError("no data: call update() first")
@@ -79,7 +90,7 @@ class CKAAccumulator:
         if float(torch.trace(Cxx)) <= 0 or float(torch.trace(Cyy)) <= 0:
             raise ValueError("a representation has zero variance across stimuli; CKA is undefined")
         if not debiased:
-            return (Cxy * Cxy).sum() / (torch.linalg.norm(Cxx) * torch.linalg.norm(Cyy))
+            return output((Cxy * Cxy).sum() / (torch.linalg.norm(Cxx) * torch.linalg.norm(Cyy)), self._kind)
         if n < 4:
             raise ValueError(f"debiased CKA needs at least 4 stimuli, got {n}")
         kx = torch.trace(Cxx)
@@ -96,7 +107,7 @@ class CKAAccumulator:
         hyy = h((Cyy * Cyy).sum(), ly, ly, ll)
         if float(hxx) <= 0 or float(hyy) <= 0:
             raise ValueError("debiased HSIC of a representation with itself is not positive; CKA is undefined")
-        return hxy / torch.sqrt(hxx * hyy)
+        return output(hxy / torch.sqrt(hxx * hyy), self._kind)
 
 
 def _hsic_gram(Kc: torch.Tensor, Lc: torch.Tensor) -> torch.Tensor:
@@ -104,7 +115,7 @@ def _hsic_gram(Kc: torch.Tensor, Lc: torch.Tensor) -> torch.Tensor:
 
 
 def cka(X, Y, kernel: str = "linear", debiased: bool = False, *, sigma: float | None = None,
-        threshold: float = 1.0, method: str = "auto"):
+        threshold: float = 1.0, solver: str = "auto"):
     """Centred kernel alignment between representations ``X`` (n × p) and ``Y`` (n × q) of the same stimuli.
 
     CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) (Kornblith et al. 2019, ICML, eq. 3; the
@@ -118,26 +129,43 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, *, sigma: float | 
       give the same number. It is *not* the minibatch-averaged CKA of Nguyen et al. (2021). Needs n ≥ 4;
       it can be slightly negative.
     * ``kernel="linear"`` is computed in feature space (‖X̄ᵀȲ‖²_F/(‖X̄ᵀX̄‖_F‖ȲᵀȲ‖_F), cost O(n(p+q)²))
-      when that is cheaper than Gram space (cost O(n²(p+q))); ``method="feature"|"gram"`` forces one route.
-      For streams of rows use :class:`CKAAccumulator` (exact, bounded memory).
+      when that is cheaper than Gram space (cost O(n²(p+q))); ``solver="feature"|"gram"`` forces one route
+      (the same number either way). For streams of rows use :class:`CKAAccumulator` (exact, bounded memory).
     * ``kernel="rbf"``: K_ij = exp(-‖x_i-x_j‖²/(2σ²)) with σ = ``threshold``·sqrt(median squared distance)
       unless ``sigma`` is given (the same σ rule is applied to X and Y separately); ``kernel="cosine"``.
+
+    Parameters
+    ----------
+    X, Y : array-like, torch.Tensor or Representation, (n_stimuli, p) and (n_stimuli, q)
+    kernel : {"linear", "rbf", "cosine"}
+    debiased : bool
+    sigma : float > 0, optional
+        RBF bandwidth (both representations).
+    threshold : float > 0
+        Multiplier of the median heuristic.
+    solver : {"auto", "feature", "gram"}
+        Linear kernel only: feature-space or Gram-space computation.
+
+    Returns
+    -------
+    float (NumPy input) or 0-d tensor (torch input)
     """
-    torch_in = is_torch(X, Y)
-    x, y = pair(X, Y, min_rows=4 if debiased else 2)
+    kind = kind_of(X, Y)
+    check_option(kernel, "kernel", _KERNELS)
+    check_option(solver, "solver", ("auto", "feature", "gram"))
+    debiased = check_bool(debiased, "debiased")
+    sigma = check_number(sigma, "sigma", low=0.0, low_inclusive=False, allow_none=True)
+    threshold = check_number(threshold, "threshold", low=0.0, low_inclusive=False)
+    x, y = paired(X, Y, min_rows=4 if debiased else 2)
     check_variance(x, "X")
     check_variance(y, "Y")
-    if method not in ("auto", "feature", "gram"):
-        raise ValueError(f"method must be 'auto', 'feature' or 'gram', got {method!r}")
-    if kernel not in ("linear", "rbf", "cosine"):
-        raise ValueError(f"kernel must be 'linear', 'rbf' or 'cosine', got {kernel!r}")
     n, p, q = x.shape[0], x.shape[1], y.shape[1]
-    if method == "feature" and kernel != "linear":
-        raise ValueError("method='feature' is only available for kernel='linear'")
-    use_feature = kernel == "linear" and (method == "feature" or
-                                          (method == "auto" and p * p + q * q + p * q <= n * (p + q)))
+    if solver == "feature" and kernel != "linear":
+        raise ValueError("solver='feature' is only available for kernel='linear'")
+    use_feature = kernel == "linear" and (solver == "feature" or
+                                          (solver == "auto" and p * p + q * q + p * q <= n * (p + q)))
     if use_feature:
-        return out(CKAAccumulator().update(x, y).result(debiased), torch_in)
+        return output(CKAAccumulator().update(x, y).result(debiased), kind)
     if kernel == "linear":
         xc, yc = center_columns(x), center_columns(y)
         K, L = xc @ xc.T, yc @ yc.T
@@ -148,7 +176,7 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, *, sigma: float | 
     hxx, hyy = _hsic_gram(Kc, Kc), _hsic_gram(Lc, Lc)
     if float(hxx) <= 0 or float(hyy) <= 0:
         raise ValueError("HSIC of a representation with itself is not positive (constant kernel); CKA is undefined")
-    return out(_hsic_gram(Kc, Lc) / torch.sqrt(hxx * hyy), torch_in)
+    return output(_hsic_gram(Kc, Lc) / torch.sqrt(hxx * hyy), kind)
 
 
 # ----------------------------------------------------------------------------------------- shape metrics
@@ -192,30 +220,42 @@ def procrustes(X, Y, alpha: float = 1.0, score: str = "angular"):
     """Generalized shape metric between ``X`` (n × p) and ``Y`` (n × q) (Williams et al. 2021, NeurIPS).
 
     Both are column-centred and partially whitened, φ_α(X) = X̄(αI + (1-α)C_X^{-1/2}), C_X = X̄ᵀX̄/n
-    (α = 1: Procrustes shape distance; α = 0: whitened, CCA-like). The optimal orthogonal alignment has the
-    nuclear-norm closed form max_Q tr(QᵀX̃ᵀỸ) = ‖X̃ᵀỸ‖_* (Schönemann 1966), padding the narrower one with zeros.
+    (Williams et al. 2021, eq. 4; α = 1: Procrustes shape distance; α = 0: whitened, CCA-like). The optimal
+    orthogonal alignment has the nuclear-norm closed form max_Q tr(QᵀX̃ᵀỸ) = ‖X̃ᵀỸ‖_* (Schönemann 1966),
+    padding the narrower one with zeros.
 
     * ``score="angular"`` (a metric): θ = arccos(‖X̃ᵀỸ‖_* / (‖X̃‖_F‖Ỹ‖_F)) ∈ [0, π/2]. For α = 1,
       cos θ equals the normalized Bures similarity of the Grams, ``bures(X̄X̄ᵀ, ȲȲᵀ)``.
     * ``score="euclidean"``: min_Q ‖X̃ - ỸQ‖_F = sqrt(‖X̃‖² + ‖Ỹ‖² - 2‖X̃ᵀỸ‖_*) (not divided by √n).
+
+    Parameters
+    ----------
+    X, Y : array-like, torch.Tensor or Representation, (n_stimuli, p) and (n_stimuli, q)
+    alpha : float in [0, 1]
+        The shape-metric regularisation parameter α of Williams et al. (2021) — the ``alpha`` of netrep's
+        ``LinearMetric`` — interpolating between whitening (0) and no whitening (1). It is not a penalty
+        weight (the vocabulary's ``lam``); the name is kept to match netrep and the paper.
+    score : {"angular", "euclidean"}
+
+    Returns
+    -------
+    float (NumPy input) or 0-d tensor (torch input)
     """
-    torch_in = is_torch(X, Y)
-    x, y = pair(X, Y)
-    if not (0.0 <= float(alpha) <= 1.0):
-        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
-    if score not in ("angular", "euclidean"):
-        raise ValueError(f"score must be 'angular' or 'euclidean', got {score!r}")
+    kind = kind_of(X, Y)
+    alpha = check_number(alpha, "alpha", low=0.0, high=1.0)
+    check_option(score, "score", ("angular", "euclidean"))
+    x, y = paired(X, Y)
     check_variance(x, "X")
     check_variance(y, "Y")
-    xt = _partial_whiten(center_columns(x), float(alpha))
-    yt = _partial_whiten(center_columns(y), float(alpha))
+    xt = _partial_whiten(center_columns(x), alpha)
+    yt = _partial_whiten(center_columns(y), alpha)
     nuc = _nuclear_cross(xt, yt)
     nx, ny = torch.linalg.norm(xt), torch.linalg.norm(yt)
     if score == "angular":
         val = torch.arccos((nuc / (nx * ny)).clamp(-1.0, 1.0))
     else:
         val = (nx * nx + ny * ny - 2 * nuc).clamp_min(0).sqrt()
-    return out(val, torch_in)
+    return output(val, kind)
 
 
 def bures(K, L, normalized: bool = True):
@@ -225,8 +265,9 @@ def bures(K, L, normalized: bool = True):
     (Tang et al. 2020, "Similarity of neural networks with gradients", eq. 8; Harvey et al. 2023). For
     K = X̄X̄ᵀ, L = ȲȲᵀ, F = ‖X̄ᵀȲ‖_*, so NBS = cos of the Procrustes angle (:func:`procrustes`, α = 1).
     """
-    torch_in = is_torch(K, L)
-    k, l_ = pair(K, L, "K", "L", min_rows=1)
+    kind = kind_of(K, L)
+    normalized = check_bool(normalized, "normalized")
+    k, l_ = paired(K, L, "K", "L", min_rows=1)
     for m, nm in ((k, "K"), (l_, "L")):
         if m.shape[0] != m.shape[1]:
             raise ValueError(f"{nm} must be a square kernel matrix, got shape {tuple(m.shape)}")
@@ -234,11 +275,11 @@ def bures(K, L, normalized: bool = True):
             raise ValueError(f"{nm} must be symmetric")
     F = _fidelity(k, l_)
     if not normalized:
-        return out(F, torch_in)
+        return output(F, kind)
     tk, tl = torch.trace(k), torch.trace(l_)
     if float(tk) <= 0 or float(tl) <= 0:
         raise ValueError("K and L must have positive trace for the normalized Bures similarity")
-    return out((F / torch.sqrt(tk * tl)).clamp(0.0, 1.0), torch_in)
+    return output((F / torch.sqrt(tk * tl)).clamp(0.0, 1.0), kind)
 
 
 # ------------------------------------------------------------------------------------------------- CCA
@@ -246,15 +287,24 @@ def _basis(x: torch.Tensor, svd_dims) -> torch.Tensor:
     U, s, _ = torch.linalg.svd(x, full_matrices=False)
     keep = s > s[0] * max(x.shape) * torch.finfo(x.dtype).eps
     r = int(keep.sum())
-    if svd_dims is not None:
-        if isinstance(svd_dims, float) and 0 < svd_dims <= 1:
-            var = torch.cumsum(s ** 2, 0) / (s ** 2).sum()
-            r = min(r, int((var < svd_dims - 1e-12).sum()) + 1)
-        elif isinstance(svd_dims, int) and svd_dims >= 1:
-            r = min(r, svd_dims)
-        else:
-            raise ValueError(f"svd_dims must be None, an int >= 1 or a float in (0, 1], got {svd_dims!r}")
+    if isinstance(svd_dims, float):
+        var = torch.cumsum(s ** 2, 0) / (s ** 2).sum()
+        r = min(r, int((var < svd_dims - 1e-12).sum()) + 1)
+    elif svd_dims is not None:
+        r = min(r, svd_dims)
     return U[:, :r]
+
+
+def _check_svd_dims(svd_dims):
+    """None, an int >= 1 (number of directions) or a float in (0, 1] (fraction of variance)."""
+    if svd_dims is None:
+        return None
+    if isinstance(svd_dims, numbers.Integral) and not isinstance(svd_dims, (bool, np.bool_)):
+        return check_int(svd_dims, "svd_dims", low=1)
+    if isinstance(svd_dims, numbers.Real) and not isinstance(svd_dims, (bool, np.bool_)):
+        return check_number(svd_dims, "svd_dims", low=0.0, low_inclusive=False, high=1.0)
+    raise TypeError(f"svd_dims must be None, an int >= 1 or a float in (0, 1], got "
+                    f"{type(svd_dims).__name__} {svd_dims!r}")
 
 
 def canonical_correlations(X, Y, svd_dims=None):
@@ -263,23 +313,35 @@ def canonical_correlations(X, Y, svd_dims=None):
     ρ = singular values of Q_XᵀQ_Y with Q orthonormal bases of the centred column spaces (Björck & Golub
     1973). ``svd_dims`` first keeps, per representation, the leading principal subspace — an int number of
     directions or a float fraction of variance — which is SVCCA (Raghu et al. 2017, NeurIPS).
+
+    Parameters
+    ----------
+    X, Y : array-like, torch.Tensor or Representation, (n_stimuli, p) and (n_stimuli, q)
+    svd_dims : None, int >= 1 or float in (0, 1]
+
+    Returns
+    -------
+    rho : ndarray (float64 for NumPy input) or tensor, shape (k,)
     """
-    torch_in = is_torch(X, Y)
-    x, y = pair(X, Y)
+    kind = kind_of(X, Y)
+    svd_dims = _check_svd_dims(svd_dims)
+    x, y = paired(X, Y)
     check_variance(x, "X")
     check_variance(y, "Y")
     Qx = _basis(center_columns(x), svd_dims)
     Qy = _basis(center_columns(y), svd_dims)
     rho = torch.linalg.svdvals(Qx.T @ Qy).clamp(0.0, 1.0)
-    return out(rho, torch_in)
+    return output(rho, kind)
 
 
 def cca(X, Y, statistic: str = "mean_sq", svd_dims=None):
     """Summary of canonical correlations: ``"mean_sq"`` = (1/k)Σρ_i² (Yanai's R²_CCA, Kornblith et al. 2019
     §3), ``"mean"`` = (1/k)Σρ_i (SVCCA's ρ̄ with ``svd_dims``, Raghu et al. 2017). Note that with
-    k ≥ n - 1 directions CCA is degenerate (all ρ = 1): reduce with ``svd_dims``."""
-    if statistic not in ("mean_sq", "mean"):
-        raise ValueError(f"statistic must be 'mean_sq' or 'mean', got {statistic!r}")
+    k ≥ n - 1 directions CCA is degenerate (all ρ = 1): reduce with ``svd_dims``.
+
+    ``X`` and ``Y`` may be arrays, tensors or :class:`simcode.Representation`; returns a float for NumPy input,
+    a 0-d tensor for torch input."""
+    check_option(statistic, "statistic", ("mean_sq", "mean"))
     rho = canonical_correlations(X, Y, svd_dims)
     if isinstance(rho, torch.Tensor):
         return (rho ** 2).mean() if statistic == "mean_sq" else rho.mean()
@@ -289,11 +351,15 @@ def cca(X, Y, statistic: str = "mean_sq", svd_dims=None):
 def participation_ratio(X):
     """Participation ratio PR = (Σλ_i)² / Σλ_i² of the covariance eigenvalues of ``X`` (n × p)
     (Gao & Ganguli 2017; the dimensionality used by Sorscher et al. 2022 cited in paper 003),
-    computed as tr(C)²/‖C‖²_F with C the smaller of X̄ᵀX̄ and X̄X̄ᵀ (same non-zero spectrum)."""
-    torch_in = is_torch(X)
-    x = to_tensor(X, "X", min_rows=2)
+    computed as tr(C)²/‖C‖²_F with C the smaller of X̄ᵀX̄ and X̄X̄ᵀ (same non-zero spectrum).
+
+    ``X`` may be an array, a tensor or a :class:`simcode.Representation`; returns a float for NumPy input, a
+    0-d tensor for torch input."""
+    kind = kind_of(X)
+    x = as_tensor(X, "X", min_rows=2, keep_float32=False, what="stimuli × features")
     check_variance(x, "X")
     xc = center_columns(x)
+    xc = xc / xc.abs().max()                     # PR is scale-free; keeps tr(C)² finite
     C = xc.T @ xc if x.shape[1] <= x.shape[0] else xc @ xc.T
-    return out(torch.trace(C) ** 2 / (C * C).sum(), torch_in)
+    return output(torch.trace(C) ** 2 / (C * C).sum(), kind)
 

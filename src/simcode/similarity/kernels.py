@@ -11,17 +11,48 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._backend import is_torch, out, to_tensor
+from ..core.arrays import check_bool, check_number, check_option
+from ..core.representation import Representation
+from ._inputs import as_tensor, kind_of, output
 
 __all__ = ["gram", "center", "rdm", "median_sigma"]
 
+_KERNELS = ("linear", "rbf", "cosine")
+_METRICS = ("euclidean", "sqeuclidean", "correlation", "crossnobis")
+
+
+def cancellation_tol(dtype) -> float:
+    """Relative size below which d² = ‖x_i‖² + ‖x_j‖² − 2x_i·x_j is recomputed as Σ(x_i − x_j)².
+
+    The Gram formula's absolute error is ~ε(‖x_i‖² + ‖x_j‖²); entries smaller than ``tol``·(‖x_i‖² + ‖x_j‖²)
+    would keep a relative error above ~ε/tol (all of it, for near-duplicate rows), so they are recomputed
+    directly. 1e-4 (float64) keeps every entry to ~1e-12 relative; 1e-2 (float32) to ~1e-5.
+    """
+    return 1e-4 if dtype == torch.float64 else 1e-2
+
 
 def _sqdist(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared Euclidean distances between the rows of ``x`` (and ``y``): the Gram formula, with the entries it
+    cannot resolve (near-duplicate rows, see :func:`cancellation_tol`) recomputed directly."""
     same = y is None
-    y = x if y is None else y
+    if same:
+        x = x - x.mean(0, keepdim=True)          # distances are translation invariant; centring shrinks ‖x‖²
+    y = x if same else y
     xx = (x * x).sum(1)
     yy = xx if same else (y * y).sum(1)
-    d = torch.addmm(xx[:, None] + yy[None, :], x, y.T, beta=1.0, alpha=-2.0)   # one n×n temporary
+    s = xx[:, None] + yy[None, :]
+    d = torch.addmm(s, x, y.T, beta=1.0, alpha=-2.0)
+    s.mul_(cancellation_tol(x.dtype))
+    small = d < s
+    del s
+    if same:
+        small.fill_diagonal_(False)
+    r, c = torch.nonzero(small, as_tuple=True)
+    step = max(1, (1 << 22) // max(1, x.shape[1]))
+    for a in range(0, r.numel(), step):
+        ra, ca = r[a:a + step], c[a:a + step]
+        diff = x[ra] - y[ca]
+        d[ra, ca] = (diff * diff).sum(1)
     d.clamp_min_(0.0)
     if same:
         d.fill_diagonal_(0.0)
@@ -36,61 +67,89 @@ def _median(v: torch.Tensor) -> torch.Tensor:
     return 0.5 * (v.kthvalue(m // 2).values + v.kthvalue(m // 2 + 1).values)
 
 
+def _median_offdiag(d: torch.Tensor) -> torch.Tensor:
+    n = d.shape[0]
+    return _median(d[~torch.eye(n, dtype=torch.bool, device=d.device)])
+
+
 def median_sigma(X, threshold: float = 1.0):
     """Median-heuristic RBF bandwidth σ = threshold · sqrt(median of the off-diagonal squared distances).
 
     This is the convention of Kornblith et al. (2019, "Similarity of neural network representations
     revisited", §4/Appendix) except that the diagonal zeros are excluded from the median.
+
+    Parameters
+    ----------
+    X : array-like, torch.Tensor or Representation of shape (n_stimuli, n_features)
+    threshold : float > 0
+        Multiplier of the median distance.
+
+    Returns
+    -------
+    float (NumPy input) or 0-d tensor (torch input)
     """
-    torch_in = is_torch(X)
-    x = to_tensor(X, "X", min_rows=2)
-    d = _sqdist(x)
-    n = d.shape[0]
-    off = d[~torch.eye(n, dtype=torch.bool, device=d.device)]
-    med = _median(off)
+    kind = kind_of(X)
+    threshold = check_number(threshold, "threshold", low=0.0, low_inclusive=False)
+    x = as_tensor(X, "X", min_rows=2, what="stimuli × features")
+    med = _median_offdiag(_sqdist(x))
     if float(med) <= 0:
         raise ValueError("X: the median pairwise distance is zero (too many identical rows); "
                          "pass sigma explicitly")
-    return out(threshold * med.sqrt(), torch_in)
+    return output(threshold * med.sqrt(), kind)
 
 
 def gram(X, kernel: str = "linear", *, sigma: float | None = None, threshold: float = 1.0):
     """Representation kernel K (n_stimuli × n_stimuli) of ``X`` (n_stimuli × n_features).
 
-    * ``"linear"``: K = X Xᵀ (paper 003: K = RᵀR with R = Xᵀ).
-    * ``"rbf"``: K_ij = exp(-‖x_i - x_j‖² / (2σ²)); σ from :func:`median_sigma` when not given.
+    * ``"linear"``: K = X Xᵀ (paper 003: K = RᵀR with R = Xᵀ). For a :class:`simcode.Representation` this is
+      its (cached) ``Q``, returned as a copy.
+    * ``"rbf"``: K_ij = exp(-‖x_i - x_j‖² / (2σ²)); σ from :func:`median_sigma` (times ``threshold``) when
+      ``sigma`` is not given.
     * ``"cosine"``: K_ij = x_i·x_j / (‖x_i‖‖x_j‖) (rows must be non-zero).
 
-    NumPy in → NumPy out; torch in → torch out on the same device.
+    Parameters
+    ----------
+    X : array-like, torch.Tensor or Representation of shape (n_stimuli, n_features)
+    kernel : {"linear", "rbf", "cosine"}
+    sigma : float > 0, optional
+        RBF bandwidth.
+    threshold : float > 0
+        Multiplier of the median heuristic (RBF without ``sigma``).
+
+    Returns
+    -------
+    K : ndarray or tensor (n_stimuli, n_stimuli)
+        NumPy in → NumPy out; torch in → torch out on the same device; float32 stays float32.
     """
-    torch_in = is_torch(X)
-    x = to_tensor(X, "X")
+    kind = kind_of(X)
+    check_option(kernel, "kernel", _KERNELS)
+    sigma = check_number(sigma, "sigma", low=0.0, low_inclusive=False, allow_none=True)
+    threshold = check_number(threshold, "threshold", low=0.0, low_inclusive=False)
+    if kernel == "linear" and isinstance(X, Representation):
+        K = as_tensor(X.Q, "X.Q", what="stimuli × stimuli")
+        return output(K.clone(), kind) if kind.torch else output(K, kind).copy()
+    x = as_tensor(X, "X", what="stimuli × features")
     if kernel == "linear":
         K = x @ x.T
     elif kernel == "rbf":
         d = _sqdist(x)
         if sigma is None:
-            n = d.shape[0]
-            if n < 2:
+            if d.shape[0] < 2:
                 raise ValueError("X: the median heuristic needs at least 2 stimuli; pass sigma")
-            med = _median(d[~torch.eye(n, dtype=torch.bool, device=d.device)])
+            med = _median_offdiag(d)
             if float(med) <= 0:
                 raise ValueError("X: the median pairwise distance is zero; pass sigma explicitly")
             s2 = threshold ** 2 * med
         else:
-            if not (sigma > 0):
-                raise ValueError(f"sigma must be > 0, got {sigma!r}")
-            s2 = torch.as_tensor(float(sigma) ** 2, dtype=x.dtype, device=x.device)
+            s2 = torch.as_tensor(sigma ** 2, dtype=x.dtype, device=x.device)
         K = torch.exp(-d / (2.0 * s2))
-    elif kernel == "cosine":
+    else:
         nrm = torch.linalg.norm(x, dim=1)
         if bool((nrm == 0).any()):
             raise ValueError("X has an all-zero row; the cosine kernel is undefined for it")
         xn = x / nrm[:, None]
         K = xn @ xn.T
-    else:
-        raise ValueError(f"kernel must be 'linear', 'rbf' or 'cosine', got {kernel!r}")
-    return out(K, torch_in)
+    return output(K, kind)
 
 
 def _center_t(K: torch.Tensor, unbiased: bool) -> torch.Tensor:
@@ -111,7 +170,7 @@ def _center_t(K: torch.Tensor, unbiased: bool) -> torch.Tensor:
 
 
 def center(K, unbiased: bool = False):
-    """Centre a kernel matrix.
+    """Centre a kernel matrix K (n × n; NumPy in → NumPy out, torch in → torch out, float32 kept).
 
     * ``unbiased=False``: double centring H K H with H = I - 11ᵀ/n (Gretton et al. 2005, biased HSIC).
     * ``unbiased=True``: U-centring (Székely & Rizzo 2014, "Partial distance correlation", Def. 1):
@@ -119,16 +178,15 @@ def center(K, unbiased: bool = False):
       diagonal, computed with the diagonal of K set to zero. ⟨Ũ(K), Ũ(L)⟩/(n(n-3)) is the unbiased HSIC
       estimator of Song et al. (2012). Needs n ≥ 4.
     """
-    torch_in = is_torch(K)
-    k = to_tensor(K, "K")
+    kind = kind_of(K)
+    unbiased = check_bool(unbiased, "unbiased")
+    k = as_tensor(K, "K", what="stimuli × stimuli")
     if k.shape[0] != k.shape[1]:
         raise ValueError(f"K must be square, got shape {tuple(k.shape)}")
-    return out(_center_t(k, unbiased), torch_in)
+    return output(_center_t(k, unbiased), kind)
 
 
 def _crossnobis(x, conditions, partitions, noise):
-    import numpy as np
-
     cond = np.asarray(conditions)
     part = np.asarray(partitions)
     n = x.shape[0]
@@ -143,7 +201,7 @@ def _crossnobis(x, conditions, partitions, noise):
         raise ValueError("crossnobis needs at least 2 distinct conditions")
     p = x.shape[1]
     if noise is not None:
-        prec = to_tensor(noise, "noise", device=x.device, dtype=x.dtype)
+        prec = as_tensor(noise, "noise").to(x.device, x.dtype)
         if prec.shape != (p, p):
             raise ValueError(f"noise must be a ({p}, {p}) noise covariance, got {tuple(prec.shape)}")
         evals, evecs = torch.linalg.eigh((prec + prec.T) / 2)
@@ -182,6 +240,31 @@ def _resolve_dtype(dtype):
     return table[key]
 
 
+def _unit_rows(x: torch.Tensor) -> torch.Tensor:
+    """Rows centred across features and scaled to unit norm (the correlation distance's normalisation)."""
+    x = x - x.mean(1, keepdim=True)
+    peak = x.abs().amax(1, keepdim=True)
+    if bool((peak == 0).any()):
+        raise ValueError("X has a row with zero variance across features; the correlation RDM is undefined")
+    x = x / peak                                 # no under/overflow in the norm, whatever the scale
+    return x / torch.linalg.norm(x, dim=1, keepdim=True)
+
+
+def _correlation_distance(u: torch.Tensor) -> torch.Tensor:
+    """1 − u_i·u_j for unit rows, with near-duplicate rows recomputed as ‖u_i − u_j‖²/2 (no cancellation)."""
+    D = 1.0 - u @ u.T
+    small = D < cancellation_tol(u.dtype)
+    small.fill_diagonal_(False)
+    r, c = torch.nonzero(small, as_tuple=True)
+    step = max(1, (1 << 22) // max(1, u.shape[1]))
+    for a in range(0, r.numel(), step):
+        ra, ca = r[a:a + step], c[a:a + step]
+        diff = u[ra] - u[ca]
+        D[ra, ca] = 0.5 * (diff * diff).sum(1)
+    D.fill_diagonal_(0.0)
+    return D
+
+
 def rdm(X, metric: str = "euclidean", *, conditions=None, partitions=None, noise=None, condensed: bool = False,
         dtype=None):
     """Representational dissimilarity matrix (n × n, zero diagonal) between the rows of ``X``.
@@ -196,44 +279,62 @@ def rdm(X, metric: str = "euclidean", *, conditions=None, partitions=None, noise
       sorted unique ``conditions``. Computed from K(K-1) Gram products through
       Σ_{k≠l} M_k M_lᵀ = (Σ_k M_k)(Σ_l M_l)ᵀ - Σ_k M_k M_kᵀ (cost O(K C² p)).
 
-    ``condensed=True`` returns the strict upper triangle as a vector of n(n-1)/2 entries in scipy's ``pdist``
-    order (rsatoolbox's own storage; half the memory). ``dtype="float32"`` computes in single precision
-    (half the time and memory; entries carry ~1e-7 relative error, far more for near-identical rows in the
-    Euclidean metrics); the default is float64 for NumPy input and the input's dtype for torch input.
+    Parameters
+    ----------
+    X : array-like, torch.Tensor or Representation of shape (n_stimuli, n_features)
+    metric : {"euclidean", "sqeuclidean", "correlation", "crossnobis"}
+    conditions, partitions : array-like of shape (n_stimuli,), optional
+        Labels of the rows (``"crossnobis"`` only).
+    noise : array-like of shape (n_features, n_features), optional
+        Noise covariance Σ (``"crossnobis"`` only).
+    condensed : bool
+        Return the strict upper triangle as a vector of n(n-1)/2 entries in scipy's ``pdist`` order
+        (rsatoolbox's own storage; half the memory).
+    dtype : {None, "float32", "float64"}
+        ``None``: float32 input stays float32, everything else float64. ``"float32"`` computes in single
+        precision (half the time and memory; entries carry ~1e-5 relative error at worst).
 
+    Returns
+    -------
+    D : ndarray or tensor (n, n), or (n(n-1)/2,) when ``condensed``
+        NumPy in → NumPy out; torch in → torch out on the same device.
+
+    Notes
+    -----
     On the CPU the Euclidean and correlation RDMs are built from the upper-triangular blocks of X Xᵀ (BLAS,
-    ~n²p/2 multiply-adds) and one compiled pass that writes d_ij = ‖x_i‖² + ‖x_j‖² − 2 x_i·x_j (clamped at 0)
-    into both triangles; CUDA tensors use the same formula in torch.
+    ~n²p/2 multiply-adds) of the column-centred X and one compiled pass that writes
+    d_ij = ‖x_i‖² + ‖x_j‖² − 2 x_i·x_j into both triangles; CUDA tensors use the same formula in torch. Where
+    that formula cancels (d_ij² below 1e-4·(‖x_i‖² + ‖x_j‖²) in float64, 1e-2 in float32: near-duplicate rows)
+    the entry is recomputed directly as Σ_k (x_ik − x_jk)², so rows 1e-9 apart get their true distance, not 0.
     """
-    torch_in = is_torch(X)
-    x = to_tensor(X, "X", min_rows=2, dtype=_resolve_dtype(dtype))
+    kind = kind_of(X)
+    check_option(metric, "metric", _METRICS)
+    condensed = check_bool(condensed, "condensed")
+    x = as_tensor(X, "X", min_rows=2, what="stimuli × features")
+    want = _resolve_dtype(dtype)
+    if want is not None:
+        x = x.to(want)
     modes = {"sqeuclidean": 0, "euclidean": 1, "correlation": 2}
     if metric == "correlation":
-        x = x - x.mean(1, keepdim=True)
-        nrm = torch.linalg.norm(x, dim=1)
-        if bool((nrm == 0).any()):
-            raise ValueError("X has a row with zero variance across features; the correlation RDM is undefined")
-        x = x / nrm[:, None]
+        x = _unit_rows(x)
+    elif metric in modes:
+        x = x - x.mean(0, keepdim=True)          # translation invariant; centring shrinks ‖x‖² (less cancellation)
     if metric in modes and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
-        from ._rdm_numba import rdm_cpu
+        from ._rdm_kernel import rdm_cpu
 
-        D = torch.from_numpy(rdm_cpu(np.ascontiguousarray(x.numpy()), modes[metric], bool(condensed)))
-        return out(D, torch_in)
+        D = rdm_cpu(np.ascontiguousarray(x.numpy()), modes[metric], condensed, cancellation_tol(x.dtype))
+        return output(torch.from_numpy(D), kind)
     if metric in ("euclidean", "sqeuclidean"):
         D = _sqdist(x)
         if metric == "euclidean":
             D.sqrt_()
     elif metric == "correlation":
-        D = 1.0 - x @ x.T
-        D.fill_diagonal_(0.0)
-    elif metric == "crossnobis":
+        D = _correlation_distance(x)
+    else:
         if conditions is None or partitions is None:
             raise ValueError("metric='crossnobis' needs conditions= and partitions= (one label per row of X)")
         D = _crossnobis(x, conditions, partitions, noise)
-    else:
-        raise ValueError("metric must be 'euclidean', 'sqeuclidean', 'correlation' or 'crossnobis', "
-                         f"got {metric!r}")
     if condensed:
         iu = torch.triu_indices(D.shape[0], D.shape[0], 1, device=D.device)
         D = D[iu[0], iu[1]]
-    return out(D, torch_in)
+    return output(D, kind)

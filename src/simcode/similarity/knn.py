@@ -11,31 +11,40 @@ from __future__ import annotations
 
 import torch
 
-from ._backend import is_torch, out, pair
+from ..core.arrays import check_bool, check_int
+from ._inputs import as_tensor, chunk_rows, kind_of, output, paired
 
 __all__ = ["mutual_knn", "cknna", "knn_indices"]
 
 
-def _prep(X, Y, k, normalize):
-    x, y = pair(X, Y)
-    n = x.shape[0]
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1 or k >= n:
-        raise ValueError(f"k must be an int in [1, n_stimuli - 1] = [1, {n - 1}], got {k!r}")
+def _unit_scale(t: torch.Tensor, normalize: bool, name: str) -> torch.Tensor:
+    """Rows scaled to unit norm (``normalize``), else the whole array scaled by a power of two.
+
+    Both leave the neighbour lists and CKNNA unchanged (they are invariant to positive scalings) but make the
+    computation scale-free: each row is first divided by its own largest entry, so the norms neither under-
+    nor overflow (no ε floor as in ``torch.nn.functional.normalize``, which changes the answer for data of
+    size ~1e-12); without normalisation the power-of-two scaling is exact, so the inner products keep their
+    order bit for bit and products of products (CKNNA's HSIC) stay in range even in float32.
+    """
     if normalize:
-        for t, nm in ((x, "X"), (y, "Y")):
-            if bool((torch.linalg.norm(t, dim=1) == 0).any()):
-                raise ValueError(f"{nm} has an all-zero row; cosine neighbours are undefined (use normalize=False)")
-        x = torch.nn.functional.normalize(x, dim=1)
-        y = torch.nn.functional.normalize(y, dim=1)
-    return x, y
+        peak = t.abs().amax(1, keepdim=True)
+        if bool((peak == 0).any()):
+            raise ValueError(f"{name} has an all-zero row; cosine neighbours are undefined (use normalize=False)")
+        t = t / peak
+        return t / torch.linalg.norm(t, dim=1, keepdim=True)
+    peak = t.abs().max()
+    if float(peak) == 0:
+        raise ValueError(f"{name} is all zero; its nearest neighbours are undefined")
+    _, e = torch.frexp(peak)
+    return torch.ldexp(t, -e)
 
 
-def _chunk(n: int, chunk_size: int | None) -> int:
-    if chunk_size is not None:
-        if int(chunk_size) < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size!r}")
-        return int(chunk_size)
-    return max(1, min(n, (1 << 25) // max(n, 1)))
+def _prep(X, Y, k, normalize):
+    x, y = paired(X, Y, keep_float32=True)
+    n = x.shape[0]
+    k = check_int(k, "k", low=1, high=n - 1)
+    normalize = check_bool(normalize, "normalize")
+    return _unit_scale(x, normalize, "X"), _unit_scale(y, normalize, "Y"), k
 
 
 def _knn(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
@@ -53,11 +62,29 @@ def _knn(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
 
 def knn_indices(X, k: int, normalize: bool = True, chunk_size: int | None = None):
     """The k nearest neighbours (largest inner product, or cosine when ``normalize``) of every row, self
-    excluded: an integer array n × k (unordered within a row)."""
-    torch_in = is_torch(X)
-    x, _ = _prep(X, X, k, normalize)
-    idx = _knn(x, k, _chunk(x.shape[0], chunk_size))
-    return idx if torch_in else idx.cpu().numpy()
+    excluded.
+
+    Parameters
+    ----------
+    X : array-like, torch.Tensor or Representation (n_stimuli, p)
+    k : int in [1, n_stimuli - 1]
+    normalize : bool
+        Cosine similarity (rows L2-normalised) instead of the inner product.
+    chunk_size : int >= 1, optional
+        Rows per block of the similarity computation (default: ~2²⁵ entries per block).
+
+    Returns
+    -------
+    idx : integer ndarray or tensor (n_stimuli, k), unordered within a row. Invariant to scaling ``X`` by any
+        positive number.
+    """
+    kind = kind_of(X)
+    x = as_tensor(X, "X", min_rows=2, what="stimuli × features")
+    n = x.shape[0]
+    k = check_int(k, "k", low=1, high=n - 1)
+    x = _unit_scale(x, check_bool(normalize, "normalize"), "X")
+    idx = _knn(x, k, chunk_rows(n, chunk_size))
+    return idx if kind.torch else idx.cpu().numpy()
 
 
 def _match(ia: torch.Tensor, ib: torch.Tensor, chunk: int = 0) -> torch.Tensor:
@@ -74,12 +101,16 @@ def _match(ia: torch.Tensor, ib: torch.Tensor, chunk: int = 0) -> torch.Tensor:
 def mutual_knn(X, Y, k: int = 10, normalize: bool = True, chunk_size: int | None = None):
     """Mutual k-NN alignment = (1/n) Σ_i |N_X(i) ∩ N_Y(i)| / k (Huh et al. 2024, eq. in §3 "mutual nearest
     neighbours"), N(i) the k nearest neighbours of stimulus i by inner product (cosine when ``normalize``,
-    the platonic-rep default of L2-normalised features), self excluded. In [0, 1]; ≈ k/(n-1) by chance."""
-    torch_in = is_torch(X, Y)
-    x, y = _prep(X, Y, k, normalize)
-    c = _chunk(x.shape[0], chunk_size)
+    the platonic-rep default of L2-normalised features), self excluded. In [0, 1]; ≈ k/(n-1) by chance.
+
+    ``X``, ``Y``: arrays, tensors or :class:`simcode.Representation` of the same stimuli; ``k``, ``normalize``,
+    ``chunk_size`` as in :func:`knn_indices`. Returns a float for NumPy input, a 0-d tensor for torch input.
+    Invariant to scaling X or Y by any positive number."""
+    kind = kind_of(X, Y)
+    x, y, k = _prep(X, Y, k, normalize)
+    c = chunk_rows(x.shape[0], chunk_size)
     ia, ib = _knn(x, k, c), _knn(y, k, c)
-    return out(_match(ia, ib, c).sum().to(x.dtype) / (x.shape[0] * k), torch_in)
+    return output(_match(ia, ib, c).sum().to(x.dtype) / (x.shape[0] * k), kind)
 
 
 def _pair_dots(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
@@ -122,17 +153,21 @@ def cknna(X, Y, k: int = 10, normalize: bool = True, chunk_size: int | None = No
     with K = XXᵀ, L = YYᵀ (rows L2-normalised when ``normalize``), M_K the k-NN indicator of K (self
     excluded), M = M_K∘M_L, and HSIC_u the unbiased estimator of Song et al. (2012). Computed from the
     sparse neighbour lists (no dense n × n matrix). Needs n ≥ 4 and k ≥ 2. Unlike platonic-rep's code we do
-    not add 1e-6 to the denominator."""
-    torch_in = is_torch(X, Y)
-    x, y = _prep(X, Y, k, normalize)
+    not add 1e-6 to the denominator.
+
+    ``X``, ``Y``: arrays, tensors or :class:`simcode.Representation`; ``k``, ``normalize``, ``chunk_size`` as
+    in :func:`knn_indices`. Returns a float for NumPy input, a 0-d tensor for torch input. Invariant to scaling
+    X or Y by any positive number (both are rescaled before the HSICs, so nothing under- or overflows)."""
+    kind = kind_of(X, Y)
+    x, y, k = _prep(X, Y, k, normalize)
     n = x.shape[0]
     if n < 4 or k < 2:
         raise ValueError(f"cknna needs n_stimuli >= 4 and k >= 2, got n={n}, k={k}")
-    c = _chunk(n, chunk_size)
+    c = chunk_rows(n, chunk_size)
     ia, ib = _knn(x, k, c), _knn(y, k, c)
     kl = _masked_hsic(x, y, ia, ib, c)
     kk = _masked_hsic(x, x, ia, ia, c)
     ll = _masked_hsic(y, y, ib, ib, c)
     if float(kk) <= 0 or float(ll) <= 0:
         raise ValueError("the k-NN restricted self-HSIC is not positive; CKNNA is undefined for these data")
-    return out(kl / torch.sqrt(kk * ll), torch_in)
+    return output(kl / (torch.sqrt(kk) * torch.sqrt(ll)), kind)

@@ -1,4 +1,9 @@
-"""Representational similarity analysis: comparing two RDMs (Kriegeskorte et al. 2008; Nili et al. 2014)."""
+"""Representational similarity analysis: comparing two RDMs (Kriegeskorte et al. 2008; Nili et al. 2014).
+
+:func:`rsa` compares two RDMs by the statistic ``method`` (the vocabulary's "statistic of an analysis");
+:func:`rsa_data` forms the RDMs of two representations (arrays, tensors or :class:`simcode.Representation`)
+first, or uses an identity that makes them unnecessary.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ import math
 import numpy as np
 import torch
 
-from ._backend import is_torch, out, to_tensor
+from ..core.arrays import check_option
+from ._inputs import as_tensor, kind_of, output
 
 __all__ = ["rsa", "rsa_data", "upper_triangle"]
 
@@ -36,13 +42,13 @@ def _as_square(t: torch.Tensor, name: str) -> torch.Tensor:
 def upper_triangle(D):
     """Condensed vector (n(n-1)/2,) of the strict upper triangle of a square RDM (row-major, like scipy's
     ``squareform``)."""
-    torch_in = is_torch(D)
-    t = to_tensor(D, "rdm", ndim=2)
+    kind = kind_of(D)
+    t = as_tensor(D, "rdm", what="stimuli × stimuli")
     if t.shape[0] != t.shape[1]:
         raise ValueError(f"rdm must be square, got shape {tuple(t.shape)}")
     n = t.shape[0]
     iu = torch.triu_indices(n, n, 1, device=t.device)
-    return out(t[iu[0], iu[1]], torch_in)
+    return output(t[iu[0], iu[1]], kind)
 
 
 def _vec(t: torch.Tensor) -> torch.Tensor:
@@ -83,7 +89,7 @@ def _whitened_stats(a: torch.Tensor, b: torch.Tensor, n: int):
     """Σ_{i<j} a b, Σ a², Σ b² and the row sums of the symmetric zero-diagonal matrices, read from the strict
     upper triangles (square or condensed inputs)."""
     if a.device.type == "cpu" and a.dtype in (torch.float32, torch.float64) and a.ndim == b.ndim:
-        from ._rdm_numba import pair_stats
+        from ._rdm_kernel import pair_stats
 
         ab, aa, bb, Ra, Rb = pair_stats(np.ascontiguousarray(a.numpy()), np.ascontiguousarray(b.numpy()), n)
         return ab, aa, bb, torch.from_numpy(Ra), torch.from_numpy(Rb)
@@ -146,20 +152,32 @@ def rsa(rdm1, rdm2, method: str = "pearson"):
 
     Square RDMs are read through their strict upper triangle (rsatoolbox's condensed vector), so a
     non-zero diagonal or an asymmetric lower triangle is ignored.
+
+    Parameters
+    ----------
+    rdm1, rdm2 : array-like or torch.Tensor, (n, n) or (n(n-1)/2,)
+        Float32 RDMs stay float32 in the whitened comparisons (their sums are accumulated in float64).
+    method : str
+        The comparison statistic (one of the names above).
+
+    Returns
+    -------
+    float (NumPy input) or 0-d tensor (torch input)
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    torch_in = is_torch(rdm1, rdm2)
-    # the whitened methods detect NaN/inf through their own sums (Σa², Σb² are finite iff every entry is)
+    check_option(method, "method", _METHODS)
+    kind = kind_of(rdm1, rdm2)
+    torch_in = kind.torch
+    # the whitened methods detect NaN/inf through their own sums (Σa², Σb² are finite iff every entry is), so
+    # the RDMs are read once
     lazy = method in ("whitened_cosine", "whitened_pearson")
-    a = to_tensor(rdm1, "rdm1", ndim=(1, 2), keep_float32=True, check_finite=not lazy)
-    b = to_tensor(rdm2, "rdm2", ndim=(1, 2), keep_float32=True, check_finite=not lazy).to(a.device, a.dtype)
+    a = as_tensor(rdm1, "rdm1", ndim=(1, 2), allow_nan=lazy)
+    b = as_tensor(rdm2, "rdm2", ndim=(1, 2), allow_nan=lazy).to(a.device, a.dtype)
     if a.ndim == 2 and a.shape[0] != a.shape[1]:
         raise ValueError(f"rdm1 must be square or condensed, got shape {tuple(a.shape)}")
     if b.ndim == 2 and b.shape[0] != b.shape[1]:
         raise ValueError(f"rdm2 must be square or condensed, got shape {tuple(b.shape)}")
     if method in ("whitened_cosine", "whitened_pearson"):
-        return out(_whitened(a, b, method == "whitened_pearson"), torch_in)
+        return output(_whitened(a, b, method == "whitened_pearson"), kind)
     if not torch_in:                     # NumPy float32 RDMs: the other comparisons run in float64
         a, b = a.double(), b.double()
     va, vb = _vec(a), _vec(b)
@@ -169,9 +187,9 @@ def rsa(rdm1, rdm2, method: str = "pearson"):
     if va.numel() < 2:
         raise ValueError("RDMs need at least 3 stimuli (2 dissimilarities) to be compared")
     if method == "cosine":
-        return out(_cos(va, vb), torch_in)
+        return output(_cos(va, vb), kind)
     if method == "pearson":
-        return out(_cos(va - va.mean(), vb - vb.mean()), torch_in)
+        return output(_cos(va - va.mean(), vb - vb.mean()), kind)
     # rank-based: on CPU / NumPy (scipy), result returned as the caller's type
     na, nb = va.cpu().numpy(), vb.cpu().numpy()
     from scipy.stats import rankdata
@@ -198,11 +216,22 @@ def rsa_data(X, Y, metric: str = "sqeuclidean", method: str = "whitened_cosine",
     ``"euclidean"``, up to the 1/p scale that the cosine ignores) −½ H D H = H X Xᵀ H, so the whitened cosine is
     linear CKA, computed in feature space in O(n(p+q)²) time and O(p² + q²) memory (Diedrichsen et al. 2021 §2;
     Kornblith et al. 2019). Otherwise the RDMs are formed.
+
+    Parameters
+    ----------
+    X, Y : array-like, torch.Tensor or Representation, (n_stimuli, p) and (n_stimuli, q)
+    metric : str
+        RDM metric (see :func:`simcode.similarity.rdm`).
+    method : str
+        Comparison statistic (see :func:`rsa`).
+    **rdm_kwargs
+        Passed to :func:`simcode.similarity.rdm` (e.g. ``condensed``, ``dtype``).
     """
+    check_option(method, "method", _METHODS)
     if metric == "sqeuclidean" and method == "whitened_cosine" and not rdm_kwargs:
         from .compare import cka
 
-        return cka(X, Y, method="auto")
+        return cka(X, Y, solver="auto")
     from .kernels import rdm
 
     return rsa(rdm(X, metric, **rdm_kwargs), rdm(Y, metric, **rdm_kwargs), method)

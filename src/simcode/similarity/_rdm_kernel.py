@@ -4,13 +4,16 @@ one-pass statistics of the whitened RDM comparison.
 * :func:`rdm_cpu` forms a squared-Euclidean / Euclidean / correlation-distance RDM from the upper-triangular
   blocks of the Gram matrix G = X Xᵀ (BLAS on row blocks X[i0:i1] X[i0:]ᵀ, so only ~n²p/2 multiply-adds,
   like a syrk), then one compiled pass turns each block into distances d_ij = ‖x_i‖² + ‖x_j‖² − 2 g_ij
-  (clamped at 0; √ for Euclidean; 1 − g_ij for correlation of normalised rows) and writes it either into
-  both triangles of a square matrix or into a condensed vector (scipy ``pdist`` order). The output is
-  allocated by NumPy, which asks the kernel for transparent huge pages (page faults on a 200 MB output
-  otherwise cost as much as the arithmetic).
+  (√ for Euclidean; 1 − g_ij for correlation of normalised rows) and writes it either into both triangles of
+  a square matrix or into a condensed vector (scipy ``pdist`` order). Where the formula cancels — the result
+  is below ``tol``·(‖x_i‖² + ‖x_j‖²) (``tol`` for correlation), i.e. near-duplicate rows — the entry is
+  recomputed directly as Σ_k (x_ik − x_jk)² (½ of it for correlation: 1 − u·v = ‖u − v‖²/2 for unit rows),
+  so small distances keep their relative accuracy instead of collapsing to 0. The output is allocated by
+  NumPy, which asks the kernel for transparent huge pages (page faults on a 200 MB output otherwise cost as
+  much as the arithmetic).
 * :func:`pair_stats` reads the strict upper triangles of two RDMs (square or condensed) once and returns
   Σ a_ij b_ij, Σ a_ij², Σ b_ij² over i < j and the row sums of both symmetric matrices; the whitened cosine
-  follows in O(n) (see ``rsa``). Accumulation is in float64 with per-row partial sums.
+  follows in O(n) (see ``rdm_comparison``). Accumulation is in float64 with per-row partial sums.
 """
 
 from __future__ import annotations
@@ -24,19 +27,31 @@ _BLOCK = 256
 
 
 @njit(cache=True)
-def _dist(s, g, mode):
+def _direct(x, i, j):
+    acc = 0.0
+    for k in range(x.shape[1]):
+        d = x[i, k] - x[j, k]
+        acc += d * d
+    return acc
+
+
+@njit(cache=True)
+def _dist(x, i, j, s, g, mode, tol):
     if mode == 2:                       # correlation distance of normalised rows
-        return 1.0 - g
+        v = 1.0 - g
+        if v < tol:
+            v = 0.5 * _direct(x, i, j)
+        return v
     v = s - 2.0 * g
-    if v < 0.0:
-        v = 0.0
+    if v < tol * s:                     # cancellation: recompute Σ(x_i − x_j)² directly
+        v = _direct(x, i, j)
     if mode == 1:
         v = np.sqrt(v)
     return v
 
 
 @njit(cache=True)
-def _block_square(D, G, sq, i0, mode):
+def _block_square(D, G, x, sq, i0, mode, tol):
     """Rows i0..i0+b of the square RDM from G = X[i0:i0+b] X[i0:]ᵀ, and their mirror image below the diagonal."""
     b = G.shape[0]
     n = D.shape[0]
@@ -45,7 +60,7 @@ def _block_square(D, G, sq, i0, mode):
         D[i, i] = 0.0
         si = sq[i]
         for j in range(i + 1, n):
-            D[i, j] = _dist(si + sq[j], G[r, j - i0], mode)
+            D[i, j] = _dist(x, i, j, si + sq[j], G[r, j - i0], mode, tol)
     for j in range(i0 + 1, n):          # mirror: row j, columns i0..min(j, i0+b) (contiguous writes)
         stop = min(b, j - i0)
         for r in range(stop):
@@ -53,32 +68,34 @@ def _block_square(D, G, sq, i0, mode):
 
 
 @njit(cache=True)
-def _block_condensed(out, G, sq, i0, n, mode):
+def _block_condensed(out, G, x, sq, i0, n, mode, tol):
     b = G.shape[0]
     for r in range(b):
         i = i0 + r
         base = n * i - (i * (i + 1)) // 2 - i - 1     # condensed index of (i, j) = base + j
         si = sq[i]
         for j in range(i + 1, n):
-            out[base + j] = _dist(si + sq[j], G[r, j - i0], mode)
+            out[base + j] = _dist(x, i, j, si + sq[j], G[r, j - i0], mode, tol)
 
 
-def rdm_cpu(x: np.ndarray, mode: int, condensed: bool) -> np.ndarray:
+def rdm_cpu(x: np.ndarray, mode: int, condensed: bool, tol: float) -> np.ndarray:
     """RDM of the rows of the C-contiguous float32/float64 array ``x``; ``mode`` 0 = squared Euclidean,
-    1 = Euclidean, 2 = correlation (rows of ``x`` already centred and normalised)."""
+    1 = Euclidean, 2 = correlation (rows of ``x`` already centred and normalised); entries below ``tol``
+    relative to ‖x_i‖² + ‖x_j‖² (mode 2: below ``tol``) are recomputed directly."""
     n = x.shape[0]
     sq = np.einsum("ij,ij->i", x, x) if mode != 2 else np.zeros(n, dtype=x.dtype)
     out = np.empty(n * (n - 1) // 2 if condensed else (n, n), dtype=x.dtype)
     buf = np.empty(min(_BLOCK, n) * n, dtype=x.dtype)
     xT = np.ascontiguousarray(x.T)
+    t = x.dtype.type(tol)
     for i0 in range(0, n, _BLOCK):
         i1 = min(n, i0 + _BLOCK)
         G = buf[: (i1 - i0) * (n - i0)].reshape(i1 - i0, n - i0)
         np.matmul(x[i0:i1], xT[:, i0:], out=G)
         if condensed:
-            _block_condensed(out, G, sq, i0, n, mode)
+            _block_condensed(out, G, x, sq, i0, n, mode, t)
         else:
-            _block_square(out, G, sq, i0, mode)
+            _block_square(out, G, x, sq, i0, mode, t)
     return out
 
 
