@@ -1,12 +1,19 @@
 """Tests for simcode.ksm.smpc (the SMPC network of 002 §7): neural fixed point vs cvxpy, Hebbian fixed points,
 objective vs brute-force T×T kernels, recovery on the 2-D example, bad input."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from simcode.ksm import SMPC
+from simcode.core import ConvergenceWarning
+from simcode.ksm import SMPC, similarity_matching_predictive_coding
 from simcode.ksm.metrics import sine_similarity_error
+
+# most tests run a fixed number of iterations (tol=0, as the paper): the cap is then expected
+pytestmark = pytest.mark.filterwarnings("ignore::simcode.core.ConvergenceWarning")
 
 
 def _two_atoms(T=256, seed=0):
@@ -21,7 +28,7 @@ def _two_atoms(T=256, seed=0):
 @pytest.fixture(scope="module")
 def fitted():
     X, A, Z = _two_atoms()
-    return X, Z, SMPC(2, lam=0.8, rho=5.0, max_iter=300, device="cpu", random_state=0).fit(X)
+    return X, Z, SMPC(2, lam=0.8, rho=5.0, max_iter=300, tol=0, device="cpu", random_state=0).fit(X)
 
 
 def test_two_atom_example_recovers_latents(fitted):
@@ -41,12 +48,12 @@ def test_safe_steps_prevent_that_divergence():
 def test_r2_matches_mds_optimum_prediction(fitted):
     """At the similarity-matching optimum K_Z ≈ YᵀY ≈ XᵀX (paper orientation), so X̂ = K_Z X/T ≈ X (XᵀX/T)
     (ours): the normalised R² must match the closed form R²(X, X C), C = XᵀX/T."""
-    from simcode.ksm.metrics import r2_score
+    from simcode.ksm.metrics import reconstruction_r2
 
     X, Z, m = fitted
     n = lambda A: A / np.sqrt((A**2).sum(1).mean())  # noqa: E731
     C = X.T @ X / X.shape[0]
-    assert m.score() == pytest.approx(r2_score(n(X), n(X @ C)), abs=0.01)
+    assert m.score() == pytest.approx(reconstruction_r2(n(X), n(X @ C)), abs=0.01)
 
 
 def test_neural_dynamics_reach_the_convex_minimiser(fitted):
@@ -56,7 +63,7 @@ def test_neural_dynamics_reach_the_convex_minimiser(fitted):
 
     X, Z, m = fitted
     x = X[:5]
-    z = m.transform(x, n_steps=3000)
+    z = copy.deepcopy(m).set_params(transform_max_iter=3000).transform(x)
     W, M, Om = m.W_, m.M_, m.Omega_
     M = (M + M.T) / 2
     assert np.linalg.eigvalsh(M)[0] > 0
@@ -70,7 +77,7 @@ def test_neural_dynamics_reach_the_convex_minimiser(fitted):
 
 
 def test_hebbian_fixed_points(fitted):
-    """At equilibrium eq. 42 gives W = ⟨y xᵀ⟩ and M = α⟨y yᵀ⟩ (the Legendre optima of eq. 17)."""
+    """At equilibrium eq. 42 gives W = ⟨y xᵀ⟩ and M = α⟨y yᵀ⟩ (the Legendre optima of eq. 17; α = lam_kernel)."""
     X, Z, m = fitted
     T = X.shape[0]
     Y = m.Y_
@@ -116,7 +123,7 @@ def test_divergence_is_caught():
 
 @pytest.mark.parametrize("kw, msg", [({"n_components": 0}, "n_components"), ({"lam": -0.1}, "lam"),
                                      ({"rho": 0}, "rho"), ({"lr_y": 0}, "lr_y"), ({"prior": "l0"}, "prior"),
-                                     ({"batch_size": 1000}, "fewer than batch_size"),
+                                     ({"lam_kernel": 0}, "lam_kernel"), ({"tol": -1.0}, "tol"),
                                      ({"init_omega": "eye"}, "init_omega"),
                                      ({"neural_order": "random"}, "neural_order")])
 def test_bad_parameters(kw, msg):
@@ -130,10 +137,17 @@ def test_bad_parameters(kw, msg):
 def test_bad_data():
     X, A, Z = _two_atoms(T=64)
     X[0, 0] = np.inf
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match="X contains inf"):
         SMPC(2, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="X contains NaN or infinite"):
+        SMPC(2, device="cpu").fit(torch.as_tensor(X))
     with pytest.raises(ValueError, match="not fitted"):
         SMPC(2).transform(X)
+    X[0, 0] = 0.0
+    with pytest.raises((TypeError, ValueError), match="[Cc]omplex"):  # no silent truncation to the real part
+        SMPC(2, device="cpu").fit(X + 1j)
+    with pytest.raises(TypeError, match="complex"):
+        similarity_matching_predictive_coding(torch.as_tensor(X + 1j), 2, device="cpu")
 
 
 def test_cholesky_init_from_z_init_as_given():
@@ -141,14 +155,14 @@ def test_cholesky_init_from_z_init_as_given():
     first), Ω with ΩᵀΩ = H⁻¹ (independent NumPy inverse); with a negligible η_Ω it survives one iteration."""
     from sklearn.datasets import make_moons
 
-    from simcode.ksm.smpc import _cholesky_omega
+    from simcode.ksm.smpc import cholesky_omega
 
     T, K = 120, 4
     X, _ = make_moons(T, noise=0.01, random_state=0)
     rng = np.random.default_rng(0)
     Z0 = rng.dirichlet(np.ones(K), T) + 5.0 * rng.standard_normal((T, K))
     H = Z0.T @ Z0 / T + 0.1 * np.diag(Z0.mean(0))
-    Om = _cholesky_omega(torch.as_tensor(Z0), 0.1, True).numpy()
+    Om = cholesky_omega(Z0, 0.1, True)
     np.testing.assert_allclose(Om.T @ Om, np.linalg.inv(H), rtol=1e-8, atol=1e-12)
     assert np.allclose(np.triu(Om, 1), 0.0)  # Ω = L⁻¹ is lower triangular
     m = SMPC(K, prior="simplex", lam=0.0, omega=0.1, lr_omega=1e-12, max_iter=1, device="cpu",
@@ -168,6 +182,47 @@ def test_alternating_neural_order_recovers_latents_too():
     """Both readings of the neural loop (§7.1 blocks of 10 Y then 10 Z steps; App. E step by step) have the same
     fixed points: the 2-atom example is solved either way."""
     X, A, Z = _two_atoms()
-    m = SMPC(2, lam=0.8, rho=5.0, max_iter=300, neural_order="alternate", device="cpu", random_state=0).fit(X)
+    m = SMPC(2, lam=0.8, rho=5.0, max_iter=300, tol=0, neural_order="alternate", device="cpu",
+             random_state=0).fit(X)
     assert m.score() > 0.9
     assert sine_similarity_error(Z, m.codes_, match=True) < 0.1
+
+
+def test_batch_size_above_n_samples_is_the_whole_data_set():
+    X, A, Z = _two_atoms(T=64)
+    kw = dict(max_iter=5, tol=0, device="cpu", random_state=0)
+    np.testing.assert_array_equal(SMPC(2, batch_size=1000, **kw).fit(X).W_, SMPC(2, **kw).fit(X).W_)
+
+
+def test_lam_kernel_sets_the_anti_hebbian_fixed_point():
+    """With weight α on the kernel-norm penalty the Legendre optimum is M* = α⟨y yᵀ⟩ (eq. 17-18)."""
+    X, A, Z = _two_atoms(T=128)
+    m = SMPC(2, lam_kernel=2.0, max_iter=300, tol=0, device="cpu", random_state=0).fit(X)
+    np.testing.assert_allclose(m.M_, 2.0 * m.Y_.T @ m.Y_ / 128, atol=5e-3)
+
+
+def test_tol_stops_and_result_protocol():
+    X, A, Z = _two_atoms(T=64)
+    m = SMPC(2, max_iter=6000, tol=1e-3, device="cpu", random_state=0).fit(X)
+    assert m.status_ == "converged" and m.converged_ and m.n_iter_ < 6000
+    o = m.history_["objective"]
+    assert abs(o[-1] - o[-2]) <= 1e-3 * max(1.0, abs(o[-1]))  # the stopping rule, from the recorded history
+    assert {len(v) for v in m.history_.values()} == {len(o)}
+    with pytest.warns(ConvergenceWarning, match="20 iterations"):
+        res = similarity_matching_predictive_coding(X, 2, max_iter=20, tol=0, device="cpu", random_state=0)
+    m = SMPC(2, max_iter=20, tol=0, device="cpu", random_state=0).fit(X)
+    assert res.status == m.status_ == "max_iter" and res.n_iter == m.n_iter_ == 20
+    np.testing.assert_array_equal(res.Omega, m.Omega_)
+
+
+def test_float32_is_honoured():
+    X, A, Z = _two_atoms(T=64)
+    m = SMPC(2, max_iter=20, tol=0, device="cpu", random_state=0).fit(X.astype(np.float32))
+    assert m.codes_.dtype == np.float32 and m.transform(X.astype(np.float32)).dtype == np.float32
+
+
+# the paper's default max_iter=6000 (App. E.1) takes seconds per fit; the checks use a short run
+@parametrize_with_checks([SMPC(max_iter=50, device="cpu"), SMPC(3, prior="simplex", lam=0.0, max_iter=50,
+                                                                  device="cpu")])
+def test_sklearn_contract(estimator, check):
+    check(estimator)

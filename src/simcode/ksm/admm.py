@@ -40,22 +40,37 @@ ever stored per sample: schedule 1 stores nothing beyond ``W`` and ``Z`` (:math:
 :math:`M_i = WW^\top/2`); schedules 2 and 3 store two K×K matrices per minibatch. Memory is
 :math:`O(TN + TK + KN + K^2)` for schedule 1 and adds :math:`2\lceil T/B\rceil K^2` numbers for schedules 2-3
 (MNIST-size, T=9000, K=500, B=128, float64: ≈ 0.3 GB).
+
+Why not :class:`simcode.core.ADMM`. The core skeleton is the convex two-block ADMM of Boyd et al. (x-step,
+z-step, dual step, stop on primal/dual residuals, ρ balancing). Algorithm 2 is not that: the problem is
+non-convex (the per-sample Lagrangian is quartic in z), each *epoch* interleaves, minibatch by minibatch, a Z-,
+P- and M-step with a gradient W-step on a fourth block (W is not an ADMM variable, it is trained by SGD), the
+stopping rule is the relative change of the objective per epoch (the residuals of schedule 1 are zero by
+construction, 002 Theorem 1), and ρ is a fixed parameter of the schedules (residual balancing would change the
+iterates the paper analyses). The loop therefore stays here, in :func:`kernel_similarity_matching`, and uses the
+core's :class:`~simcode.core.History` and result protocol (:class:`KSMResult`).
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
+from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
-from .._utils import ConvergenceWarning, check_nonnegative, check_positive, check_random_state
-from ._common import check_int, out, pick_device_dtype, resolve_prior, to_tensor
-from .metrics import p_sparsity
+from ..core import (ArrayKind, History, RepresentationMixin, SolverMixin, SolverResult, check_bool, check_int,
+                    check_number, check_option, check_random_state, nesterov_momentum, warn_not_converged)
+from ..sparse.priors import Prior
+from .metrics import p_sparsity, reconstruction_r2
+from .validation import check_input, check_prior, compute_device_dtype, validate_estimator_input
 
-__all__ = ["KernelSimilarityMatching", "implicit_map"]
+__all__ = ["KernelSimilarityMatching", "kernel_similarity_matching", "KSMResult", "implicit_map"]
 
 
 def implicit_map(X, Z, omega: float, simplex: bool = False):
@@ -66,15 +81,31 @@ def implicit_map(X, Z, omega: float, simplex: bool = False):
     (simplex, Appendix A.2); paper orientation. Note: this Â minimises P2 (eq. 8) when its proximity term is
     weighted :math:`\omega/(2T)`; with the :math:`\omega/T` printed in eq. 8 the minimiser would be
     :math:`(1+2\omega)XZ^\top(ZZ^\top/T + 2\omega D)^{-1}/T`. We follow Appendix A.2 (and eqs. 19, 31, 35),
-    i.e. P2 with :math:`\omega/(2T)`, which is also what ``history_['objective']`` reports. Ours: ``X`` (T×N), ``Z`` (T×K), returns ``Âᵀ`` (K×N).
-    Torch in → torch out; NumPy in → NumPy out.
+    i.e. P2 with :math:`\omega/(2T)`, which is also what ``history_['objective']`` reports.
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor of shape (T, N)
+        Data, samples in rows.
+    Z : array-like or torch.Tensor of shape (T, K)
+        Codes.
+    omega : float > 0
+        ω.
+    simplex : bool
+        The simplex-prior map (Appendix A.2) instead of the ℓ1 one (A.1).
+
+    Returns
+    -------
+    A : ndarray or torch.Tensor of shape (K, N)
+        ``Âᵀ``; torch in → torch out (on X's device), NumPy in → NumPy out.
     """
-    was_np = not isinstance(X, torch.Tensor)
-    Xt = torch.as_tensor(np.asarray(X, dtype=np.float64)) if was_np else X
-    Zt = torch.as_tensor(np.asarray(Z, dtype=np.float64), device=Xt.device, dtype=Xt.dtype) if not isinstance(
-        Z, torch.Tensor) else Z.to(Xt.dtype)
-    A = _implicit_map(Xt, Zt, float(omega), simplex)
-    return out(A, was_np)
+    kind = ArrayKind.of(X)
+    Xt = check_input(X, "X", None, None)
+    Zt = check_input(Z, "Z", Xt.device, Xt.dtype)
+    if Zt.shape[0] != Xt.shape[0]:
+        raise ValueError(f"Z must have as many rows as X ({Xt.shape[0]}), got shape {tuple(Zt.shape)}")
+    omega = check_number(omega, "omega", low=0.0, low_inclusive=False)
+    return kind.wrap(_implicit_map(Xt, Zt, omega, check_bool(simplex, "simplex")))
 
 
 def _implicit_map(X: torch.Tensor, Z: torch.Tensor, omega: float, simplex: bool) -> torch.Tensor:
@@ -108,46 +139,340 @@ def _lam_max(G: torch.Tensor, v: torch.Tensor, n_iter: int = 10):
     return float(v @ (G @ v)), v
 
 
-class KernelSimilarityMatching:
+def _encode(X, W, Z0, prior, lam, omega, simplex, n_iter=200, fista=True):
+    r"""Minimise :math:`-c\,z^\top Wx + \tfrac12 z^\top WW^\top z + \lambda g(z)` (+ :math:`\tfrac\omega2
+    z^\top\mathrm{diag}(WW^\top)` for the simplex): the per-sample Lagrangian at the P/M fixed point of
+    schedule 1 (002 eq. 29). (F)ISTA with step 1/λ_max(WWᵀ), all samples at once (one momentum for the
+    batch; the rows do not interact, so the codes do not depend on which other samples are in ``X``)."""
+    c = 1.0 + omega if simplex else 1.0
+    G = W @ W.T
+    L = float(torch.linalg.eigvalsh(G)[-1].clamp_min(1e-12))
+    WX = c * (X @ W.T)
+    dG = torch.diagonal(G)
+    z = Z0
+    y, t = z, 1.0
+    for _ in range(n_iter):
+        grad = y @ G - WX
+        if simplex:
+            grad = grad + 0.5 * omega * dG
+        z_new = prior.prox(y - grad / L, lam / L)
+        if fista:
+            t, beta = nesterov_momentum(t)
+            y = z_new + beta * (z_new - z)
+        else:
+            y = z_new
+        z = z_new
+    return z
+
+
+def _epoch_stats(X, Z, W, batches, Gm, S, prior, lam, omega, rho, simplex):
+    """Per-epoch diagnostics: P1/P2 at Â, the augmented Lagrangian of eq. 14, constraint violation, sparsity, R²."""
+    T = X.shape[0]
+    c = 1.0 + omega if simplex else 1.0
+    A = _implicit_map(X, Z, omega, simplex)  # K×N
+    Xh = Z @ A
+    res = float(((X - Xh) ** 2).sum())
+    sst = float(((X - X.mean(0)) ** 2).sum())
+    if simplex:
+        # (ω/2T) Σ_{k,l} z_lk ||x_l - a_k||²: the weight for which Â of App. A.2 is the minimiser
+        d2 = (X * X).sum(1, keepdim=True) - 2 * X @ A.T + (A * A).sum(1)[None, :]
+        obj = res / (2 * T) + omega / (2 * T) * float((Z * d2).sum())
+    else:
+        obj = res / (2 * T) + lam / T * float(prior.value(Z).sum()) + 0.5 * omega * float((A * A).sum())
+    G = W @ W.T
+    # augmented Lagrangian (eq. 14, standard form), z_i = p_i at the end of each visit
+    lin = -c * float(((Z @ W) * X).sum())
+    quad = 0.5 * float(((Z @ G) * Z).sum())
+    quad += 0.5 * omega * (float(Z.sum(0) @ torch.diagonal(G)) if simplex else T * float(torch.trace(G)))
+    reg = 0.0 if simplex else lam * float(prior.value(Z).sum())
+    aug, viol = 0.0, 0.0
+    if Gm is not None:
+        for b, idx in enumerate(batches):
+            n = idx.numel()
+            r = -S[b]  # z zᵀ + ωB - P
+            quad += 0.5 * n * float((S[b] * G).sum())
+            aug += n * (0.5 * float((Gm[b] * r).sum()) + 0.5 * rho * float((r * r).sum()))
+            viol += n * float(torch.linalg.matrix_norm(r))
+    lagr = (lin + quad + reg + aug) / T
+    return {"objective": obj, "lagrangian": lagr, "constraint_violation": viol / T,
+            "sparsity": p_sparsity(Z) if Z.shape[1] > 1 else 1.0,
+            "r2": 1.0 - res / sst if sst > 0 else float("nan")}
+
+
+@dataclass(kw_only=True)
+class KSMResult(SolverResult):
+    """Result of :func:`kernel_similarity_matching` (the :class:`simcode.core.SolverResult` protocol plus arrays).
+
+    Attributes
+    ----------
+    W : (K, N) the paper's W. codes : (T, K) the training codes Z. components : (K, N) :math:`\\hat A^\\top`.
+    history : dict of per-epoch arrays ``objective``, ``lagrangian``, ``constraint_violation``, ``sparsity``,
+        ``r2``, ``time`` (see :class:`KernelSimilarityMatching`). n_iter : epochs run.
+    """
+
+    W: object = None
+    codes: object = None
+    components: object = None
+
+
+def kernel_similarity_matching(X, n_components=16, *, prior="l1", lam=0.5, omega=1e-4, rho=1.0, schedule=1,
+                               n_z_steps=15, lr_w=0.01, batch_size=128, max_iter=100, z_step_scale=None,
+                               normalize_rows=None, init="data", tol=1e-7, device="auto", dtype=None,
+                               random_state=None, callback=None, W_init=None, Z_init=None,
+                               warn=True) -> KSMResult:
+    r"""Kernel similarity matching by the separable ADMM of 002 Algorithm 2 (equations in the module docstring).
+
+    Parameters are those of :class:`KernelSimilarityMatching`, plus
+
+    X : array-like or torch.Tensor of shape (T, N)
+        Data, samples in rows.
+    W_init : array-like of shape (K, N), optional
+        Warm start for W (002 §6.1); overrides ``init``.
+    Z_init : array-like of shape (T, K), optional
+        Initial codes.
+    callback : callable ``(epoch, W, Z)``, optional
+        Called after every epoch with the current tensors.
+    warn : bool
+        Issue a :class:`simcode.ConvergenceWarning` when the run stops before ``tol`` is met.
+
+    Returns
+    -------
+    KSMResult
+        ``W``, ``codes``, ``components`` (torch in → torch out on X's device, NumPy in → NumPy out), and
+        ``status`` (``"converged"``, ``"max_iter"`` or ``"diverged"``), ``n_iter`` (epochs), ``history``,
+        ``time_s``.
+    """
+    t_start = time.perf_counter()
+    kind = ArrayKind.of(X)
+    K = check_int(n_components, "n_components", low=1)
+    prior, pkind = check_prior(prior)
+    lam = check_number(lam, "lam", low=0.0)
+    omega = check_number(omega, "omega", low=0.0, low_inclusive=False)
+    rho = check_number(rho, "rho", low=0.0, low_inclusive=False)
+    if isinstance(schedule, (bool, np.bool_)) or schedule not in (1, 2, 3):
+        raise ValueError(f"schedule must be 1, 2 or 3 (002 §5.1.2), got {schedule!r}")
+    n_z = check_int(n_z_steps, "n_z_steps", low=1)
+    lr_w = check_number(lr_w, "lr_w", low=0.0, low_inclusive=False)
+    B = check_int(batch_size, "batch_size", low=1)
+    E = check_int(max_iter, "max_iter", low=1)
+    scale = ((1.0 if schedule in (1, 2) else 0.01) if z_step_scale is None
+             else check_number(z_step_scale, "z_step_scale", low=0.0, low_inclusive=False))
+    norm_rows = (pkind == "sparse") if normalize_rows is None else check_bool(normalize_rows, "normalize_rows")
+    check_option(init, "init", ("data", "random"))
+    tol = check_number(tol, "tol", low=0.0)
+    dev, dt = compute_device_dtype(device, dtype, X)
+    Xt = check_input(X, "X", dev, dt)
+    T, N = Xt.shape
+    B = min(B, T)  # as scikit-learn's MiniBatchDictionaryLearning: a batch cannot exceed the data
+    rng = check_random_state(random_state)
+    simplex = pkind == "simplex"
+    c = 1.0 + omega if simplex else 1.0
+
+    # ---- W init
+    if W_init is not None:
+        W = check_input(W_init, "W_init", dev, dt, shape=(K, N)).clone()
+    elif init == "data":
+        idx = rng.choice(T, size=K, replace=K > T)
+        W = Xt[torch.as_tensor(idx, device=dev)].clone()
+        if not simplex:
+            W = W + 1e-3 * torch.as_tensor(rng.standard_normal((K, N)), device=dev, dtype=dt)
+    else:
+        W = torch.as_tensor(rng.standard_normal((K, N)), device=dev, dtype=dt)
+    if norm_rows:
+        W = W / torch.linalg.vector_norm(W, dim=1, keepdim=True).clamp_min(1e-12)
+
+    # ---- Z init
+    if Z_init is not None:
+        Z = check_input(Z_init, "Z_init", dev, dt, shape=(T, K)).clone()
+    elif simplex:
+        Z = prior.prox(torch.as_tensor(rng.standard_normal((T, K)), device=dev, dtype=dt), 1.0)
+    else:
+        Z = _encode(Xt, W, torch.zeros(T, K, device=dev, dtype=dt), prior, lam, omega, simplex, n_iter=50)
+
+    perm = torch.as_tensor(rng.permutation(T), device=dev)
+    n_b = math.ceil(T / B)
+    batches = list(torch.tensor_split(perm, n_b))
+    G = W @ W.T
+    if schedule in (2, 3):  # per-minibatch shared ADMM state (see module docstring)
+        Gm = G.unsqueeze(0).repeat(n_b, 1, 1)  # 2 M_i for the batch
+        S = torch.zeros(n_b, K, K, device=dev, dtype=dt)  # P_i - z z^T - ω B(z)
+    else:
+        Gm = S = None
+    v = torch.ones(K, device=dev, dtype=dt) / math.sqrt(K)
+    hist = History()
+    status, n_done, detail = "max_iter", 0, ""
+    t0 = time.perf_counter()
+    prev_obj = None
+    eyeK = torch.eye(K, device=dev, dtype=dt)
+    for epoch in range(E):
+        W_save, Z_save = W.clone(), Z.clone()
+        Gm_save = None if Gm is None else (Gm.clone(), S.clone())
+        finite = True
+        for b, idx in enumerate(batches):
+            Xb = Xt[idx]
+            z = Z[idx]
+            zp = z  # z at the last P-step (p_i)
+            Bn = Xb.shape[0]
+            G = W @ W.T
+            L, v = _lam_max(G, v)
+            eta = scale / max(L, 1e-12)
+            WX = c * (Xb @ W.T)
+            if schedule in (2, 3):
+                Ab = Gm[b] - 2 * rho * S[b]  # 2ρ(M_i/ρ - (P_i - p p^T - ωB(p)))
+                dAb = torch.diagonal(Ab)
+            dG = torch.diagonal(G)
+            for tau in range(n_z):
+                if schedule == 1 or (schedule == 2 and tau > 0):
+                    grad = z @ G - WX  # 2ρ E z with E = WWᵀ/(2ρ): ISTA (Theorem 1)
+                    if simplex:
+                        grad = grad + 0.5 * omega * dG
+                else:
+                    zz = (z * z).sum(1, keepdim=True)
+                    pz = (zp * z).sum(1, keepdim=True)
+                    grad = 2 * rho * (zz * z - pz * zp) + z @ Ab - WX
+                    if simplex:
+                        dz = z - zp
+                        grad = grad + 2 * rho * omega * dz * z + rho * omega * (
+                            z * z - zp * zp + omega * dz) + 0.5 * omega * dAb
+                z = prior.prox(z - eta * grad, lam * eta)
+            # P-step + M-step (schedules 2, 3); schedule 1's P_i = zzᵀ + ωB, M_i = WWᵀ/2 implicitly
+            if schedule in (2, 3):
+                S[b] = (Gm[b] - G) / (2 * rho)
+                Gm[b] = G
+            # W-step (eq. 26 / 35) with P^{k+1}
+            Bsum = torch.diag(z.sum(0)) if simplex else Bn * eyeK
+            PW = (z.T @ z + omega * Bsum) @ W
+            if schedule in (2, 3):
+                PW = PW + Bn * (S[b] @ W)
+            W = W - lr_w * (PW - c * (z.T @ Xb)) / Bn
+            if norm_rows:
+                W = W / torch.linalg.vector_norm(W, dim=1, keepdim=True).clamp_min(1e-12)
+            Z[idx] = z
+            if not (bool(torch.isfinite(z).all()) and bool(torch.isfinite(W).all())):
+                finite = False
+                break
+        stats = _epoch_stats(Xt, Z, W, batches, Gm, S, prior, lam, omega, rho, simplex) if finite else None
+        if stats is None or not all(math.isfinite(s) for k, s in stats.items() if k != "r2"):
+            W, Z = W_save, Z_save
+            if Gm_save is not None:
+                Gm, S = Gm_save
+            status = "diverged"
+            detail = (f"diverged at epoch {epoch + 1} (non-finite iterate or objective); kept the last finite "
+                      f"state (epoch {epoch}); try a smaller lr_w or z_step_scale")
+            break
+        n_done = epoch + 1
+        hist.append(**stats, time=time.perf_counter() - t0)
+        if callback is not None:
+            callback(epoch, W, Z)
+        obj = stats["objective"]
+        if prev_obj is not None and tol > 0 and abs(prev_obj - obj) <= tol * max(1.0, abs(obj)):
+            status = "converged"
+            break
+        prev_obj = obj
+    if status == "max_iter":
+        detail = f"relative objective change above tol={tol:g}; raise max_iter or tol"
+    if warn and status != "converged":
+        warn_not_converged("kernel_similarity_matching", n_done, detail)
+    A = _implicit_map(Xt, Z, omega, simplex)
+    return KSMResult(W=kind.wrap(W), codes=kind.wrap(Z), components=kind.wrap(A), status=status, n_iter=n_done,
+                     history=hist.as_dict(), time_s=time.perf_counter() - t_start)
+
+
+class KernelSimilarityMatching(TransformerMixin, SolverMixin, RepresentationMixin, BaseEstimator):
     r"""Kernel similarity matching by the separable ADMM (002 Algorithm 2, schedules 1-3).
+
+    A thin scikit-learn shell around :func:`kernel_similarity_matching` (the algorithm). ``transform`` gives the
+    codes of new samples with the learned W (FISTA on the schedule-1 Z-step problem, 002 eq. 29);
+    ``inverse_transform`` the reconstruction :math:`\hat X = \hat A Z`; ``score`` its R²
+    (:func:`simcode.ksm.metrics.reconstruction_r2`, 002 Table 1).
 
     Parameters
     ----------
-    n_components : int — K, the number of latent units (atoms).
-    prior : "l1" | "l1_nonneg" | "simplex" | Prior — sparse prior (002 eq. 7) or probability simplex (eq. 9).
-    lam : float >= 0 — λ, the sparsity weight (unused by the simplex prior).
-    omega : float > 0 — ω, the ridge on the dictionary (P1) / proximity weight (P2).
-    rho : float > 0 — ρ, the ADMM penalty.
-    schedule : 1, 2 or 3 — 002 §5.1.2.
-    n_z_steps : int — T_z, proximal-gradient steps per Z-step (Table 1: 15).
-    lr_w : float > 0 — η_W, the W-step learning rate.
-    batch_size : int — B, minibatch size for the Z/P/M/W steps (Table 1: 128).
-    max_epochs : int — passes over the data.
-    z_step_scale : float or None — η_Z = z_step_scale / λ_max(WWᵀ); None → 1 (schedules 1, 2), 0.01 (3).
-    normalize_rows : bool or None — unit-norm rows of W after each W-step; None → True for sparse priors,
-        False for the simplex (whose atoms are points on the data manifold).
-    init : "data" | "random" — W from random training samples or a Gaussian; ``fit(X, W_init=...)`` overrides.
-        Z starts from 50 FISTA steps of sparse coding with W (sparse; 002 §6.1) or a Gaussian projected on the simplex (§6.3).
-    tol : float — stop when the relative change of the objective over an epoch falls below ``tol``.
-    device : "auto" | "cpu" | "cuda" ; dtype : None (float64 on CPU, float32 on CUDA) | "float32" | "float64".
-    random_state : seed.
-    callback : callable(epoch, est) or None, called after every epoch (for progress bars).
+    n_components : int, default=16
+        K, the number of latent units (atoms).
+    prior : {"l1", "l1_nonneg", "simplex"} or Prior, default="l1"
+        Sparse prior (002 eq. 7) or probability simplex (eq. 9).
+    lam : float >= 0, default=0.5
+        λ, the sparsity weight (unused by the simplex prior).
+    omega : float > 0, default=1e-4
+        ω, the ridge on the dictionary (P1) / proximity weight (P2).
+    rho : float > 0, default=1.0
+        ρ, the ADMM penalty.
+    schedule : {1, 2, 3}, default=1
+        002 §5.1.2.
+    n_z_steps : int, default=15
+        T_z, proximal-gradient steps per Z-step (Table 1: 15).
+    lr_w : float > 0, default=0.01
+        η_W, the W-step learning rate.
+    batch_size : int, default=128
+        B, minibatch size for the Z/P/M/W steps (Table 1: 128); at most the number of samples.
+    max_iter : int, default=100
+        Cap on the epochs (passes over the data).
+    z_step_scale : float or None, default=None
+        η_Z = z_step_scale / λ_max(WWᵀ); None → 1 (schedules 1, 2), 0.01 (3).
+    normalize_rows : bool or None, default=None
+        Unit-norm rows of W after each W-step; None → True for sparse priors, False for the simplex (whose
+        atoms are points on the data manifold).
+    init : {"data", "random"}, default="data"
+        W from random training samples or a Gaussian; ``fit(X, W_init=...)`` overrides. Z starts from 50 FISTA
+        steps of sparse coding with W (sparse; 002 §6.1) or a Gaussian projected on the simplex (§6.3).
+    tol : float >= 0, default=1e-7
+        Stop when the relative change of the objective over an epoch falls below ``tol`` (0: run ``max_iter``
+        epochs; the run then ends at its cap and says so with a ConvergenceWarning).
+    transform_max_iter : int, default=200
+        FISTA iterations of :meth:`transform`.
+    device : "auto", "cpu" or "cuda[:i]", default="auto"
+        Where to compute (``"auto"``: a tensor's device, else CUDA when available, else CPU).
+    dtype : None, "float32" or "float64", default=None
+        None: float32 input is computed in float32, everything else in float64.
+    random_state : None, int or numpy Generator, default=None
+    callback : callable ``(epoch, estimator)`` or None, default=None
+        Called after every epoch (``W_`` and ``codes_`` hold the current state), e.g. for progress bars.
 
     Attributes
     ----------
     W_ : (K, N) the paper's W (after training its rows approximate the atoms).
     components_ : (K, N) :math:`\hat A^\top`, the implicit generative map (atoms in rows).
     codes_ : (T, K) training codes Z.
-    history_ : dict of per-epoch lists: ``objective`` (P1/P2 at Â), ``lagrangian`` (mean augmented Lagrangian
-        of eq. 14 in the standard form :math:`\mathrm{Tr}(M_i r_i) + \frac\rho2\|r_i\|^2`),
+    history_ : dict of per-epoch arrays: ``objective`` (P1/P2 at Â), ``lagrangian`` (mean augmented
+        Lagrangian of eq. 14 in the standard form :math:`\mathrm{Tr}(M_i r_i) + \frac\rho2\|r_i\|^2`),
         ``constraint_violation`` (mean :math:`\|z_iz_i^\top + \omega B(z_i) - P_i\|_F`), ``sparsity``
         (Appendix F, p=1), ``r2``, ``time``.
-    n_iter_ : epochs run; status_ : "converged" | "max_epochs" | "diverged"; converged_ : bool.
+    n_iter_ : int, epochs run. status_ : "converged", "max_iter" or "diverged". converged_ : bool.
+    n_features_in_ : int.
+
+    Notes
+    -----
+    Orientation: the paper's X (N×T), Z (K×T), W (K×N), Â (N×K) are our ``X`` (T×N), ``codes_`` (T×K),
+    ``W_`` (K×N) and ``components_ = Âᵀ`` (K×N). NumPy in → NumPy attributes; torch in → torch attributes on
+    the input's device.
     """
 
-    def __init__(self, n_components=16, prior="l1", lam=0.5, omega=1e-4, rho=1.0, schedule=1, n_z_steps=15,
-                 lr_w=0.01, batch_size=128, max_epochs=100, z_step_scale=None, normalize_rows=None,
-                 init="data", tol=1e-7, device="auto", dtype=None, random_state=None, callback=None):
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "prior": [StrOptions({"l1", "l1_nonneg", "simplex"}), Prior],
+        "lam": [Interval(Real, 0, None, closed="left")],
+        "omega": [Interval(Real, 0, None, closed="neither")],
+        "rho": [Interval(Real, 0, None, closed="neither")],
+        "schedule": [Options(Integral, {1, 2, 3})],
+        "n_z_steps": [Interval(Integral, 1, None, closed="left")],
+        "lr_w": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "z_step_scale": [Interval(Real, 0, None, closed="neither"), None],
+        "normalize_rows": ["boolean", None],
+        "init": [StrOptions({"data", "random"})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "transform_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "dtype": [None, StrOptions({"float32", "float64"}), torch.dtype, type],
+        "random_state": ["random_state", np.random.Generator],
+        "callback": [callable, None],
+    }
+
+    def __init__(self, n_components=16, *, prior="l1", lam=0.5, omega=1e-4, rho=1.0, schedule=1, n_z_steps=15,
+                 lr_w=0.01, batch_size=128, max_iter=100, z_step_scale=None, normalize_rows=None, init="data",
+                 tol=1e-7, transform_max_iter=200, device="auto", dtype=None, random_state=None, callback=None):
         self.n_components = n_components
         self.prior = prior
         self.lam = lam
@@ -157,293 +482,101 @@ class KernelSimilarityMatching:
         self.n_z_steps = n_z_steps
         self.lr_w = lr_w
         self.batch_size = batch_size
-        self.max_epochs = max_epochs
+        self.max_iter = max_iter
         self.z_step_scale = z_step_scale
         self.normalize_rows = normalize_rows
         self.init = init
         self.tol = tol
+        self.transform_max_iter = transform_max_iter
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
         self.callback = callback
 
-    # ------------------------------------------------------------------ validation
-    def _validate(self):
-        K = check_int(self.n_components, "n_components")
-        prior, kind = resolve_prior(self.prior)
-        lam = check_nonnegative(self.lam, "lam")
-        omega = check_positive(self.omega, "omega")
-        rho = check_positive(self.rho, "rho")
-        if isinstance(self.schedule, bool) or self.schedule not in (1, 2, 3):
-            raise ValueError(f"schedule must be 1, 2 or 3 (002 §5.1.2), got {self.schedule!r}")
-        n_z = check_int(self.n_z_steps, "n_z_steps")
-        lr_w = check_positive(self.lr_w, "lr_w")
-        B = check_int(self.batch_size, "batch_size")
-        E = check_int(self.max_epochs, "max_epochs")
-        scale = (1.0 if self.schedule in (1, 2) else 0.01) if self.z_step_scale is None else \
-            check_positive(self.z_step_scale, "z_step_scale")
-        norm_rows = (kind == "sparse") if self.normalize_rows is None else bool(self.normalize_rows)
-        if self.init not in ("data", "random"):
-            raise ValueError(f"init must be 'data' or 'random', got {self.init!r}")
-        tol = check_nonnegative(self.tol, "tol")
-        dev, dt = pick_device_dtype(self.device, self.dtype)
-        return dict(K=K, prior=prior, kind=kind, lam=lam, omega=omega, rho=rho, n_z=n_z, lr_w=lr_w, B=B,
-                    E=E, scale=scale, norm_rows=norm_rows, tol=tol, dev=dev, dt=dt)
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]  # dtype=None computes float32 in float32
+        return tags
 
-    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, W_init=None, Z_init=None):
-        """Run the ADMM on ``X`` (n_samples × n_features); ``W_init`` (K×N) warm-starts W (002 §6.1),
-        ``Z_init`` (T×K) the codes. Returns self."""
-        p = self._validate()
-        K, dev, dt = p["K"], p["dev"], p["dt"]
-        Xt, was_np = to_tensor(X, "X", dev, dt)
-        T, N = Xt.shape
-        if T < p["B"]:
-            raise ValueError(f"X has {T} samples, fewer than batch_size={p['B']}")
-        rng = check_random_state(self.random_state)
-        simplex = p["kind"] == "simplex"
-        c = 1.0 + p["omega"] if simplex else 1.0
-        lam, omega, rho = p["lam"], p["omega"], p["rho"]
-        prior = p["prior"]
+        """Run the ADMM on ``X`` (n_samples × n_features).
 
-        # ---- W init
-        if W_init is not None:
-            W, _ = to_tensor(W_init, "W_init", dev, dt)
-            if tuple(W.shape) != (K, N):
-                raise ValueError(f"W_init must have shape ({K}, {N}), got {tuple(W.shape)}")
-            W = W.clone()
-        elif self.init == "data":
-            idx = rng.choice(T, size=K, replace=K > T)
-            W = Xt[torch.as_tensor(idx, device=dev)].clone()
-            if not simplex:
-                W = W + 1e-3 * torch.as_tensor(rng.standard_normal((K, N)), device=dev, dtype=dt)
-        else:
-            W = torch.as_tensor(rng.standard_normal((K, N)), device=dev, dtype=dt)
-        if p["norm_rows"]:
-            W = W / torch.linalg.vector_norm(W, dim=1, keepdim=True).clamp_min(1e-12)
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+        y : ignored
+        W_init : array-like of shape (n_components, n_features), optional
+            Warm start for W (002 §6.1).
+        Z_init : array-like of shape (n_samples, n_components), optional
+            Initial codes.
 
-        # ---- Z init
-        if Z_init is not None:
-            Z, _ = to_tensor(Z_init, "Z_init", dev, dt)
-            if tuple(Z.shape) != (T, K):
-                raise ValueError(f"Z_init must have shape ({T}, {K}), got {tuple(Z.shape)}")
-            Z = Z.clone()
-        elif simplex:
-            Z = prior.prox(torch.as_tensor(rng.standard_normal((T, K)), device=dev, dtype=dt), 1.0)
-        else:
-            Z = self._encode(Xt, W, torch.zeros(T, K, device=dev, dtype=dt), prior, lam, omega, simplex,
-                             n_iter=50, fista=True)
-
-        perm = torch.as_tensor(rng.permutation(T), device=dev)
-        n_b = math.ceil(T / p["B"])
-        batches = [b for b in torch.tensor_split(perm, n_b)]
-        sched = self.schedule
-        G = W @ W.T
-        if sched in (2, 3):  # per-minibatch shared ADMM state (see module docstring)
-            Gm = G.unsqueeze(0).repeat(n_b, 1, 1)  # 2 M_i for the batch
-            S = torch.zeros(n_b, K, K, device=dev, dtype=dt)  # P_i - z z^T - ω B(z)
-        else:
-            Gm = S = None
-        v = torch.ones(K, device=dev, dtype=dt) / math.sqrt(K)
-        hist = {k: [] for k in ("objective", "lagrangian", "constraint_violation", "sparsity", "r2", "time")}
-        status, n_done = "max_epochs", 0
-        t0 = time.perf_counter()
-        prev_obj = None
-        eyeK = torch.eye(K, device=dev, dtype=dt)
-        for epoch in range(p["E"]):
-            W_save, Z_save = W.clone(), Z.clone()
-            Gm_save = None if Gm is None else (Gm.clone(), S.clone())
-            finite = True
-            for b, idx in enumerate(batches):
-                Xb = Xt[idx]
-                z = Z[idx]
-                zp = z  # z at the last P-step (p_i)
-                Bn = Xb.shape[0]
-                G = W @ W.T
-                L, v = _lam_max(G, v)
-                eta = p["scale"] / max(L, 1e-12)
-                WX = c * (Xb @ W.T)
-                if sched in (2, 3):
-                    Ab = Gm[b] - 2 * rho * S[b]  # 2ρ(M_i/ρ - (P_i - p p^T - ωB(p)))
-                    dAb = torch.diagonal(Ab)
-                dG = torch.diagonal(G)
-                for tau in range(p["n_z"]):
-                    if sched == 1 or (sched == 2 and tau > 0):
-                        grad = z @ G - WX  # 2ρ E z with E = WWᵀ/(2ρ): ISTA (Theorem 1)
-                        if simplex:
-                            grad = grad + 0.5 * omega * dG
-                    else:
-                        zz = (z * z).sum(1, keepdim=True)
-                        pz = (zp * z).sum(1, keepdim=True)
-                        grad = 2 * rho * (zz * z - pz * zp) + z @ Ab - WX
-                        if simplex:
-                            dz = z - zp
-                            grad = grad + 2 * rho * omega * dz * z + rho * omega * (
-                                z * z - zp * zp + omega * dz) + 0.5 * omega * dAb
-                    z = prior.prox(z - eta * grad, lam * eta)
-                # P-step + M-step (schedules 2, 3); schedule 1's P_i = zzᵀ + ωB, M_i = WWᵀ/2 implicitly
-                if sched in (2, 3):
-                    S[b] = (Gm[b] - G) / (2 * rho)
-                    Gm[b] = G
-                # W-step (eq. 26 / 35) with P^{k+1}
-                Bsum = torch.diag(z.sum(0)) if simplex else Bn * eyeK
-                PW = (z.T @ z + omega * Bsum) @ W
-                if sched in (2, 3):
-                    PW = PW + Bn * (S[b] @ W)
-                W = W - p["lr_w"] * (PW - c * (z.T @ Xb)) / Bn
-                if p["norm_rows"]:
-                    W = W / torch.linalg.vector_norm(W, dim=1, keepdim=True).clamp_min(1e-12)
-                Z[idx] = z
-                if not (bool(torch.isfinite(z).all()) and bool(torch.isfinite(W).all())):
-                    finite = False
-                    break
-            stats = self._epoch_stats(Xt, Z, W, batches, Gm, S, prior, lam, omega, rho, simplex) if finite else None
-            if stats is None or not all(math.isfinite(s) for s in stats.values()):
-                W, Z = W_save, Z_save
-                if Gm_save is not None:
-                    Gm, S = Gm_save
-                status = "diverged"
-                warnings.warn(f"KernelSimilarityMatching diverged at epoch {epoch + 1} (non-finite iterate or "
-                              f"objective); stopped and kept the last finite state (epoch {epoch}). Try a "
-                              f"smaller lr_w or z_step_scale.", ConvergenceWarning, stacklevel=2)
-                break
-            n_done = epoch + 1
-            for k, val in stats.items():
-                hist[k].append(val)
-            hist["time"].append(time.perf_counter() - t0)
-            if self.callback is not None:
-                self.W_, self.codes_ = W, Z
+        Returns
+        -------
+        self
+        """
+        Xv = validate_estimator_input(self, X, reset=True)
+        kind = ArrayKind.of(X)
+        dev, dt = compute_device_dtype(self.device, self.dtype, Xv)
+        Xt = check_input(Xv, "X", dev, dt)
+        cb = None
+        if self.callback is not None:
+            def cb(epoch, W, Z):
+                self.W_, self.codes_ = kind.wrap(W), kind.wrap(Z)
                 self.callback(epoch, self)
-            obj = stats["objective"]
-            if prev_obj is not None and p["tol"] > 0 and abs(prev_obj - obj) <= p["tol"] * max(1.0, abs(obj)):
-                status = "converged"
-                break
-            prev_obj = obj
-
-        self._p = p
-        self._simplex = simplex
-        self._W = W
-        self._Z = Z
-        self._A = _implicit_map(Xt, Z, omega, simplex)
-        self._was_np = was_np
-        self._X_device = X.device if isinstance(X, torch.Tensor) else None
-        self.W_ = out(W, was_np, X if not was_np else None)
-        self.codes_ = out(Z, was_np, X if not was_np else None)
-        self.components_ = out(self._A, was_np, X if not was_np else None)
-        self.history_ = hist
-        self.n_iter_ = n_done
-        self.status_ = status
-        self.converged_ = status == "converged"
-        self.n_features_in_ = N
-        if status == "max_epochs" and p["tol"] > 0:
-            warnings.warn(f"KernelSimilarityMatching did not converge in {n_done} epochs (relative objective "
-                          f"change above tol={p['tol']:g})", ConvergenceWarning, stacklevel=2)
+        params = {k: getattr(self, k) for k in ("prior", "lam", "omega", "rho", "schedule", "n_z_steps", "lr_w",
+                                                "batch_size", "max_iter", "z_step_scale", "normalize_rows",
+                                                "init", "tol", "random_state")}
+        res = kernel_similarity_matching(Xt, self.n_components, **params, device=dev, dtype=dt, callback=cb,
+                                         W_init=W_init, Z_init=Z_init, warn=False)
+        prior, pkind = check_prior(self.prior)
+        self._prior, self._simplex = prior, pkind == "simplex"
+        self._device, self._dtype = dev, dt
+        self._W, self._A = res.W, res.components  # tensors on the compute device
+        self.W_, self.codes_, self.components_ = kind.wrap(res.W), kind.wrap(res.codes), kind.wrap(res.components)
+        self._record_result(res.status, res.n_iter, res.history,
+                            detail=("diverged: non-finite iterate; kept the last finite state, try a smaller lr_w "
+                                    "or z_step_scale" if res.status == "diverged"
+                                    else f"relative objective change above tol={self.tol:g}; raise max_iter or tol"))
         return self
 
-    # ------------------------------------------------------------------ per-epoch diagnostics
-    def _epoch_stats(self, X, Z, W, batches, Gm, S, prior, lam, omega, rho, simplex):
-        T = X.shape[0]
-        c = 1.0 + omega if simplex else 1.0
-        A = _implicit_map(X, Z, omega, simplex)  # K×N
-        Xh = Z @ A
-        res = float(((X - Xh) ** 2).sum())
-        sst = float(((X - X.mean(0)) ** 2).sum())
-        if simplex:
-            # (ω/2T) Σ_{k,l} z_lk ||x_l - a_k||²: the weight for which Â of App. A.2 is the minimiser
-            d2 = (X * X).sum(1, keepdim=True) - 2 * X @ A.T + (A * A).sum(1)[None, :]
-            obj = res / (2 * T) + omega / (2 * T) * float((Z * d2).sum())
-        else:
-            obj = res / (2 * T) + lam / T * float(prior.value(Z).sum()) + 0.5 * omega * float((A * A).sum())
-        G = W @ W.T
-        # augmented Lagrangian (eq. 14, standard form), z_i = p_i at the end of each visit
-        lin = -c * float(((Z @ W) * X).sum())
-        quad = 0.5 * float(((Z @ G) * Z).sum())
-        quad += 0.5 * omega * (float(Z.sum(0) @ torch.diagonal(G)) if simplex else T * float(torch.trace(G)))
-        reg = 0.0 if simplex else lam * float(prior.value(Z).sum())
-        aug, viol = 0.0, 0.0
-        if Gm is not None:
-            for b, idx in enumerate(batches):
-                n = idx.numel()
-                r = -S[b]  # z zᵀ + ωB - P
-                quad += 0.5 * n * float((S[b] * G).sum())
-                aug += n * (0.5 * float((Gm[b] * r).sum()) + 0.5 * rho * float((r * r).sum()))
-                viol += n * float(torch.linalg.matrix_norm(r))
-        lagr = (lin + quad + reg + aug) / T
-        return {"objective": obj, "lagrangian": lagr, "constraint_violation": viol / T,
-                "sparsity": p_sparsity(Z) if Z.shape[1] > 1 else 1.0,
-                "r2": 1.0 - res / sst if sst > 0 else float("nan")}
+    def transform(self, X):
+        """Codes for new samples with the learned W (FISTA on the schedule-1 Z-step problem, 002 eq. 29).
 
-    # ------------------------------------------------------------------ encoding
-    @staticmethod
-    def _encode(X, W, Z0, prior, lam, omega, simplex, n_iter=200, fista=True):
-        r"""Minimise :math:`-c\,z^\top Wx + \tfrac12 z^\top WW^\top z + \lambda g(z)` (+ :math:`\tfrac\omega2
-        z^\top\mathrm{diag}(WW^\top)` for the simplex): the per-sample Lagrangian at the P/M fixed point of
-        schedule 1 (002 eq. 29). (F)ISTA with step 1/λ_max(WWᵀ)."""
-        c = 1.0 + omega if simplex else 1.0
-        G = W @ W.T
-        L = float(torch.linalg.eigvalsh(G)[-1].clamp_min(1e-12))
-        WX = c * (X @ W.T)
-        dG = torch.diagonal(G)
-        z = Z0
-        y, t = z, 1.0
-        for _ in range(n_iter):
-            grad = y @ G - WX
-            if simplex:
-                grad = grad + 0.5 * omega * dG
-            z_new = prior.prox(y - grad / L, lam / L)
-            if fista:
-                t_new = 0.5 * (1 + math.sqrt(1 + 4 * t * t))
-                y = z_new + ((t - 1) / t_new) * (z_new - z)
-                t = t_new
-            else:
-                y = z_new
-            z = z_new
-        return z
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
 
-    def _check_fitted(self):
-        if not hasattr(self, "_W"):
-            raise ValueError("this KernelSimilarityMatching is not fitted yet; call fit(X) first")
+        Returns
+        -------
+        Z : ndarray or torch.Tensor of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        kind = ArrayKind.of(X)
+        Xt = check_input(validate_estimator_input(self, X, reset=False), "X", self._device, self._dtype)
+        T, K = Xt.shape[0], self._W.shape[0]
+        Z0 = (torch.full((T, K), 1.0 / K, device=self._device, dtype=self._dtype) if self._simplex
+              else torch.zeros(T, K, device=self._device, dtype=self._dtype))
+        Z = _encode(Xt, self._W, Z0, self._prior, float(self.lam), float(self.omega), self._simplex,
+                    n_iter=int(self.transform_max_iter))
+        return kind.wrap(Z)
 
-    def transform(self, X, n_iter: int = 200):
-        """Codes for new samples with the learned W (FISTA on the schedule-1 Z-step problem, eq. 29)."""
-        self._check_fitted()
-        p = self._p
-        Xt, was_np = to_tensor(X, "X", p["dev"], p["dt"])
-        if Xt.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have {self.n_features_in_} features, got {Xt.shape[1]}")
-        n_iter = check_int(n_iter, "n_iter")
-        T, K = Xt.shape[0], p["K"]
-        Z0 = (torch.full((T, K), 1.0 / K, device=p["dev"], dtype=p["dt"]) if self._simplex
-              else torch.zeros(T, K, device=p["dev"], dtype=p["dt"]))
-        Z = self._encode(Xt, self._W, Z0, p["prior"], p["lam"], p["omega"], self._simplex, n_iter=n_iter)
-        return out(Z, was_np, X if not was_np else None)
+    def inverse_transform(self, X):
+        r"""The reconstruction :math:`\hat X = \hat A Z` (paper orientation), i.e. ``X @ components_``.
 
-    def inverse_transform(self, Z):
-        """:math:`\\hat X = \\hat A Z` (paper orientation), i.e. ``Z @ components_``."""
-        self._check_fitted()
-        p = self._p
-        Zt, was_np = to_tensor(Z, "Z", p["dev"], p["dt"])
-        if Zt.shape[1] != p["K"]:
-            raise ValueError(f"Z must have {p['K']} columns, got {Zt.shape[1]}")
-        return out(Zt @ self._A, was_np, Z if not was_np else None)
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_components)
+            Codes.
+        """
+        check_is_fitted(self)
+        kind = ArrayKind.of(X)
+        Zt = check_input(X, "X", self._device, self._dtype)
+        if Zt.shape[1] != self._A.shape[0]:
+            raise ValueError(f"X must have {self._A.shape[0]} columns (n_components), got {Zt.shape[1]}")
+        return kind.wrap(Zt @ self._A)
 
     def score(self, X, y=None) -> float:
-        """R² of the reconstruction ``transform(X) @ components_`` (002 Table 1)."""
-        from .metrics import r2_score
-
-        Z = self.transform(X)
-        return r2_score(X, self.inverse_transform(Z))
-
-    def get_params(self, deep=True):
-        return {k: getattr(self, k) for k in ("n_components", "prior", "lam", "omega", "rho", "schedule",
-                                              "n_z_steps", "lr_w", "batch_size", "max_epochs", "z_step_scale",
-                                              "normalize_rows", "init", "tol", "device", "dtype",
-                                              "random_state", "callback")}
-
-    def set_params(self, **params):
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"invalid parameter {k!r} for KernelSimilarityMatching")
-            setattr(self, k, v)
-        return self
+        """R² of the reconstruction ``transform(X) @ components_`` (002 Table 1; pooled over features, see
+        :func:`simcode.ksm.metrics.reconstruction_r2`)."""
+        return reconstruction_r2(X, self.inverse_transform(self.transform(X)))

@@ -3,15 +3,16 @@ r"""Metrics for kernel similarity matching (paper ``002``, Choudhary, Masset & B
 Orientation: rows are samples, columns are features (or latent units). The paper's ``X`` (N×T) and ``Z``
 (K×T) are our ``X.T`` and ``Z.T``.
 
-* :func:`r2_score` — the :math:`R^2` of a reconstruction :math:`\hat X` (002 §6, Table 1, Figure 2(f)).
+* :func:`reconstruction_r2` — the :math:`R^2` of a reconstruction :math:`\hat X` (002 §6, Table 1, Figure 2(f)).
 * :func:`p_sparsity` — the p-sparsity measure of Appendix F, eq. 43.
-* :func:`dictionary_error` — per-atom :math:`\sqrt{1-\cos^2}` after Hungarian matching (the ``err(h, ĥ)`` of
-  lecture ``004``, used in 002 Figure 2(c)).
 * :func:`sine_similarity_error` — the latent error of 002 §7.1 (Figure 8(c)).
 * :func:`support_sizes` / :func:`modal_support_size` — the :math:`L_0` norm of codes (002 Figure 5(c)).
 
-All functions take NumPy arrays or torch tensors and return Python floats (or NumPy arrays for per-row
-values).
+Dictionary recovery (002 Figure 2(c), the ``err(h, ĥ)`` of lecture ``004``) is
+:func:`simcode.sparse.atoms.match_atoms` with ``max_shift=0`` (``.mean_error``, ``.errors``, ``.assignment``).
+
+All functions take NumPy arrays or torch tensors (validated by :func:`simcode.core.check_array`: real numbers
+only, complex input is refused) and return Python floats (or NumPy arrays for per-row values).
 """
 
 from __future__ import annotations
@@ -19,33 +20,25 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["r2_score", "p_sparsity", "dictionary_error", "sine_similarity_error", "support_sizes",
-           "modal_support_size"]
+from ..core import check_array
+
+__all__ = ["reconstruction_r2", "p_sparsity", "sine_similarity_error", "support_sizes", "modal_support_size"]
 
 
-def _np(a, name: str, ndim: int = 2) -> np.ndarray:
-    try:
-        import torch
-
-        if isinstance(a, torch.Tensor):
-            a = a.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        a = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a numeric array") from None
-    if a.ndim == 1 and ndim == 2:
-        a = a[None, :]
-    if a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return a
+def _rows(a, name: str) -> np.ndarray:
+    """A 2-D float64 array (a 1-D input is one row)."""
+    a = check_array(a, name, ndim=(1, 2))
+    return a[None, :] if a.ndim == 1 else a
 
 
-def r2_score(X, X_hat, multioutput: str = "variance_weighted") -> float:
+def reconstruction_r2(X, X_hat, multioutput: str = "variance_weighted") -> float:
     r"""Coefficient of determination of a reconstruction :math:`\hat X` of ``X`` (rows = samples).
+
+    Relation to :func:`sklearn.metrics.r2_score`: ``reconstruction_r2(X, X_hat)`` equals
+    ``sklearn.metrics.r2_score(X, X_hat, multioutput="variance_weighted")`` — the *pooled* R² of a
+    reconstruction, whereas scikit-learn's default is ``multioutput="uniform_average"`` (hence the different
+    name: the default differs). ``reconstruction_r2(X, X_hat, multioutput="uniform_average")`` equals
+    scikit-learn's default. Torch tensors are accepted (moved to the CPU).
 
     * ``"variance_weighted"`` (default), pooled over features:
       :math:`R^2 = 1 - \sum_{t,n}(x_{tn} - \hat x_{tn})^2 / \sum_{t,n}(x_{tn} - \bar x_n)^2`, with
@@ -58,8 +51,8 @@ def r2_score(X, X_hat, multioutput: str = "variance_weighted") -> float:
     Paper 002 reports an ":math:`R^2` score" (Table 1, Figs. 2(f), 7-9) without defining it; the two
     conventions differ when features have unequal variances (digit pixels, the two moons coordinates).
     """
-    X = _np(X, "X")
-    X_hat = _np(X_hat, "X_hat")
+    X = _rows(X, "X")
+    X_hat = _rows(X_hat, "X_hat")
     if X.shape != X_hat.shape:
         raise ValueError(f"X and X_hat must have the same shape, got {X.shape} and {X_hat.shape}")
     if multioutput not in ("variance_weighted", "uniform_average"):
@@ -94,7 +87,7 @@ def p_sparsity(Z, p: float = 1.0, reduce: bool = True):
     p : float >= 1
     reduce : bool — return the mean over rows (float) instead of the per-row values.
     """
-    Z = _np(Z, "Z")
+    Z = _rows(Z, "Z")
     if not (np.isfinite(p) and p >= 1):
         raise ValueError(f"p must be a number >= 1, got {p!r}")
     n = Z.shape[1]
@@ -108,41 +101,6 @@ def p_sparsity(Z, p: float = 1.0, reduce: bool = True):
     return float(s.mean()) if reduce else s
 
 
-def dictionary_error(D_true, D_est):
-    r"""Dictionary recovery error after optimal (Hungarian) matching of atoms.
-
-    For atoms (rows) :math:`h` and :math:`\hat h`, :math:`\mathrm{err}(h,\hat h) = \sqrt{1 - \langle h,\hat h
-    \rangle^2/(\|h\|^2\|\hat h\|^2)}` (lecture 004, "AE performs dictionary learning"; 002 Figure 2(c),
-    "error in the similarity of the true and estimated dictionaries"). Atoms are matched one-to-one by
-    :func:`scipy.optimize.linear_sum_assignment` maximising :math:`\sum |\cos|`; the sign of an atom is free.
-
-    Parameters
-    ----------
-    D_true : (K, N) true atoms in rows
-    D_est : (K', N) estimated atoms in rows, K' >= K (extra estimated atoms are left unmatched)
-
-    Returns
-    -------
-    mean_err : float
-    errors : (K,) per-true-atom error
-    match : (K,) index of the estimated atom matched to each true atom
-    """
-    A = _np(D_true, "D_true")
-    B = _np(D_est, "D_est")
-    if A.shape[1] != B.shape[1]:
-        raise ValueError(f"D_true and D_est must have the same number of features, got {A.shape} and {B.shape}")
-    if B.shape[0] < A.shape[0]:
-        raise ValueError(f"D_est must have at least as many atoms as D_true, got {B.shape[0]} < {A.shape[0]}")
-    na = np.linalg.norm(A, axis=1, keepdims=True)
-    nb = np.linalg.norm(B, axis=1, keepdims=True)
-    if np.any(na == 0):
-        raise ValueError("D_true has an all-zero atom")
-    C = np.abs((A / na) @ (B / np.where(nb > 0, nb, 1.0)).T).clip(0.0, 1.0)
-    rows, cols = linear_sum_assignment(-C)
-    errs = np.sqrt(np.clip(1.0 - C[rows, cols] ** 2, 0.0, None))
-    return float(errs.mean()), errs, cols
-
-
 def sine_similarity_error(Z_true, Z_est, match: bool = False) -> float:
     r"""Latent error of 002 §7.1: :math:`\frac1T\sum_i\big[1 - \cos^2(z_i^{(t)}, z_i^{(e)})\big]`.
 
@@ -153,8 +111,8 @@ def sine_similarity_error(Z_true, Z_est, match: bool = False) -> float:
     match those of ``Z_true`` (Hungarian matching on the absolute correlation of columns), since a learned
     code is identifiable only up to permutation and sign; the paper avoids this by initialising near the truth.
     """
-    A = _np(Z_true, "Z_true")
-    B = _np(Z_est, "Z_est")
+    A = _rows(Z_true, "Z_true")
+    B = _rows(Z_est, "Z_est")
     if A.shape[0] != B.shape[0]:
         raise ValueError(f"Z_true and Z_est must have the same number of rows, got {A.shape} and {B.shape}")
     if match:
@@ -179,7 +137,7 @@ def sine_similarity_error(Z_true, Z_est, match: bool = False) -> float:
 
 def support_sizes(Z, tol: float = 1e-6) -> np.ndarray:
     r"""Number of active units per row, :math:`\|z_i\|_0` with :math:`|z| > \mathrm{tol}\cdot\max_j|z_{ij}|`."""
-    Z = _np(Z, "Z")
+    Z = _rows(Z, "Z")
     if not (np.isfinite(tol) and tol >= 0):
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
     thr = tol * np.abs(Z).max(1, keepdims=True)
