@@ -43,7 +43,7 @@ def implicit_r2(X, Z, omega):
     return r2(X, Z @ A)
 
 
-def reference_admm(X, W0, lam, omega, rho, schedule, n_z, lr_w, batches, max_epochs, target, max_seconds):
+def reference_admm(X, W0, lam, omega, rho, schedule, n_z, lr_w, batches, max_iter, target, max_seconds):
     """Per-sample Algorithm 2 (002 §5.1, App. C.1) with explicit P_i, M_i (K×K each). Returns (history, seconds)."""
     T, N = X.shape
     K = W0.shape[0]
@@ -64,13 +64,13 @@ def reference_admm(X, W0, lam, omega, rho, schedule, n_z, lr_w, batches, max_epo
     M = np.stack([G / 2 for _ in range(T)])
     scale = 1.0 if schedule in (1, 2) else 0.01
     hist, t0 = [], time.perf_counter()
-    for epoch in range(max_epochs):
+    for _epoch in range(max_iter):
         for idx in batches:
             G = W @ W.T
             eta = scale / np.linalg.eigvalsh(G)[-1]
             for i in idx:  # the per-sample loop (Z-, P-, M-steps)
                 x, z = X[i], Z[i]
-                for tau in range(n_z):
+                for _ in range(n_z):
                     E = np.outer(z, z) + omega * I - P[i] + M[i] / rho
                     v = z - eta * (-W @ x + 2 * rho * E @ z)
                     z = np.sign(v) * np.maximum(np.abs(v) - lam * eta, 0)
@@ -93,14 +93,14 @@ def reference_admm(X, W0, lam, omega, rho, schedule, n_z, lr_w, batches, max_epo
     return hist
 
 
-def run_simcode(X, W0, lam, omega, rho, schedule, n_z, lr_w, B, max_epochs, seed):
+def run_simcode(X, W0, lam, omega, rho, schedule, n_z, lr_w, B, max_iter, seed):
     """simcode's batched ADMM; returns [(seconds since start, R²)] per epoch (the estimator's own history)."""
     import warnings
 
     from simcode.ksm import KernelSimilarityMatching
 
     m = KernelSimilarityMatching(W0.shape[0], lam=lam, omega=omega, rho=rho, schedule=schedule, n_z_steps=n_z,
-                                 lr_w=lr_w, batch_size=B, max_epochs=max_epochs, tol=0, device="cpu",
+                                 lr_w=lr_w, batch_size=B, max_iter=max_iter, tol=0, device="cpu",
                                  random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -116,11 +116,11 @@ def bench_start(X, W0, target, args, label):
 
     T = X.shape[0]
     K, lam, omega, rho, n_z, lr_w, B = W0.shape[0], 0.5, 1e-4, 1.0, 15, 0.05, 128
-    max_epochs = 60 if args.quick else 200
+    max_iter = 60 if args.quick else 200
     print(f"\n[{label} start] target R² ≥ {target}")
     print(f"{'method':<36}{'s/epoch':>9}{'epochs→R²':>11}{'time→R² (s)':>13}{'final R²':>10}{'× simcode':>11}")
     for schedule in (1, 3):
-        h_s = run_simcode(X, W0, lam, omega, rho, schedule, n_z, lr_w, B, max_epochs, 0)
+        h_s = run_simcode(X, W0, lam, omega, rho, schedule, n_z, lr_w, B, max_iter, 0)
         n_s = next((i + 1 for i, (t, r) in enumerate(h_s) if r >= target), None)
         t_s = None if n_s is None else h_s[n_s - 1][0]
         pe_s = h_s[-1][0] / len(h_s)
@@ -146,7 +146,7 @@ def bench_start(X, W0, target, args, label):
     sk_hist, t_train = [], 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for ep in range(max_epochs):
+        for ep in range(max_iter):
             perm = np.random.default_rng(ep).permutation(T)
             t0 = time.perf_counter()
             for idx in np.array_split(perm, int(np.ceil(T / B))):
@@ -195,11 +195,13 @@ def main(argv=None):
         Xm = np.random.default_rng(0).random((9000, 784))
         for sched in (1, 2):
             m = KernelSimilarityMatching(500, lam=0.1, omega=1e-4, schedule=sched, lr_w=1e-4, batch_size=128,
-                                         max_epochs=1, tol=0, device="cpu", random_state=0)
+                                         max_iter=1, tol=0, device="cpu", random_state=0)
             t0 = time.perf_counter()
             m.fit(Xm)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
             print(f"MNIST-size (T=9000, N=784, K=500) schedule {sched}: fit {time.perf_counter() - t0:.1f} s on CPU "
-                  f"(of which the epoch {m.history_['time'][0]:.1f} s, the rest the sparse-coding init); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
+                  f"(of which the epoch {m.history_['time'][0]:.1f} s, the rest the sparse-coding init); "
+                  f"peak RSS {rss:.2f} GB")
 
 
 if __name__ == "__main__":

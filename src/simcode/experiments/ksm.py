@@ -36,9 +36,9 @@ R2_NOTE = ("R² convention: 002 reports an 'R² score' without defining it. Clai
 
 def _r2_uniform(X, m):
     """R² of the implicit-map reconstruction ÂZ with scikit-learn's default uniform averaging over features."""
-    from simcode.ksm.metrics import r2_score
+    from simcode.ksm.metrics import reconstruction_r2
 
-    return r2_score(X, np.asarray(m.codes_) @ np.asarray(m.components_), multioutput="uniform_average")
+    return reconstruction_r2(X, np.asarray(m.codes_) @ np.asarray(m.components_), multioutput="uniform_average")
 
 
 def _paper_synthetic(seed: int, T: int = 1500):
@@ -92,17 +92,19 @@ def _history_figure(hists: dict, keys=("objective", "sparsity", "r2")):
             cpu_time="~30 s", sources=("002 §6.1", "002 Table 1", "002 Fig. 2"))
 def ksm_synthetic(ctx: Context) -> None:
     from simcode.ksm import KernelSimilarityMatching
-    from simcode.ksm.metrics import dictionary_error, p_sparsity
+    from simcode.ksm.metrics import p_sparsity
+    from simcode.sparse.atoms import match_atoms
 
     X, A, C, W0 = _paper_synthetic(ctx.seed)
     epochs = 30 if ctx.quick else 300
     m = KernelSimilarityMatching(16, lam=0.5, omega=1e-4, rho=1.0, schedule=3, n_z_steps=15, lr_w=0.01,
-                                 batch_size=128, max_epochs=epochs, tol=0, device=ctx.device,
+                                 batch_size=128, max_iter=epochs, tol=0, device=ctx.device,
                                  random_state=ctx.seed, callback=_progress(ctx, epochs, "ADMM epochs"))
     m.fit(X, W_init=W0)
     h = m.history_
-    err0 = dictionary_error(A, W0)[0]
-    err, errs, match = dictionary_error(A, np.asarray(m.components_))
+    err0 = match_atoms(A, W0, max_shift=0).mean_error
+    matched = match_atoms(A, np.asarray(m.components_), max_shift=0)
+    err, errs, match = matched.mean_error, matched.errors, matched.assignment
     r2 = _r2_uniform(X, m)
     ctx.metric("epochs", m.n_iter_)
     ctx.metric("r2_final", r2)
@@ -167,7 +169,7 @@ def ksm_schedules(ctx: Context) -> None:
     epochs = 20 if ctx.quick else 150
     hists, n_reach = {}, {}
     for s in ctx.track((1, 2, 3), "schedules"):
-        m = KernelSimilarityMatching(16, lam=0.5, omega=1e-4, rho=1.0, schedule=s, lr_w=0.01, max_epochs=epochs,
+        m = KernelSimilarityMatching(16, lam=0.5, omega=1e-4, rho=1.0, schedule=s, lr_w=0.01, max_iter=epochs,
                                      tol=0, device=ctx.device, random_state=ctx.seed).fit(X, W_init=W0)
         hists[f"schedule {s}"] = m.history_
     for s in (1, 2, 3):
@@ -211,7 +213,7 @@ def ksm_digits(ctx: Context) -> None:
     epochs = 20 if ctx.quick else 300
     lr = 0.05
     m = KernelSimilarityMatching(K, lam=0.1, omega=1e-4, rho=1.0, schedule=1, lr_w=lr, batch_size=128,
-                                 max_epochs=epochs, tol=0, init="random", device=ctx.device,
+                                 max_iter=epochs, tol=0, init="random", device=ctx.device,
                                  random_state=ctx.seed, callback=_progress(ctx, epochs, "ADMM epochs"))
     m.fit(X)
     h = m.history_
@@ -260,7 +262,7 @@ def ksm_patches(ctx: Context) -> None:
     X = load_image_patches(16, T, whiten=True, random_state=ctx.seed)
     lr = 0.05
     m = KernelSimilarityMatching(192, lam=0.9, omega=1e-4, rho=1.0, schedule=1, lr_w=lr, batch_size=128,
-                                 max_epochs=epochs, tol=0, device=ctx.device, random_state=ctx.seed,
+                                 max_iter=epochs, tol=0, device=ctx.device, random_state=ctx.seed,
                                  callback=_progress(ctx, epochs, "ADMM epochs"))
     m.fit(X)
     h = m.history_
@@ -319,7 +321,7 @@ def ksm_moons(ctx: Context) -> None:
     X, _ = make_moons(2500, noise=0.01, random_state=ctx.seed)
     epochs = 60 if ctx.quick else 150
     m = KernelSimilarityMatching(12, prior="simplex", omega=0.1, rho=1.0, schedule=1, lr_w=1.5e-3, n_z_steps=15,
-                                 batch_size=128, max_epochs=epochs, tol=0, device=ctx.device,
+                                 batch_size=128, max_iter=epochs, tol=0, device=ctx.device,
                                  random_state=ctx.seed, callback=_progress(ctx, epochs, "ADMM epochs"))
     m.fit(X)
     h = m.history_

@@ -32,15 +32,16 @@ def _mds_r2(X, convention="pooled"):
     """R² that the similarity-matching optimum predicts: there K_Z ≈ YᵀY ≈ XᵀX (paper orientation), so the
     prediction X̂ = K_Z X/T becomes X·C with C = XᵀX/T (ours); R² of normalised X vs normalised X·C.
     ``convention``: "uniform" (scikit-learn's default: mean of the per-dimension R², used for the claims),
-    "pooled" (variance-weighted, :func:`simcode.ksm.metrics.r2_score`'s default), "per_sample" (R² of each sample
-    over its coordinates, averaged: scikit-learn's r2_score on the paper's N×T orientation) or "uncentred"
+    "pooled" (variance-weighted, :func:`simcode.ksm.metrics.reconstruction_r2`'s default), "per_sample" (R² of each
+    sample over its coordinates, averaged: scikit-learn's r2_score on the paper's N×T orientation) or "uncentred"
     (1 - ‖X - X̂‖²/‖X‖²)."""
-    from simcode.ksm.metrics import r2_score
+    from simcode.ksm.metrics import reconstruction_r2
 
     C = X.T @ X / X.shape[0]
     Xn, Xh = _normalized(X), _normalized(X @ C)
     if convention in ("pooled", "uniform"):
-        return r2_score(Xn, Xh, multioutput="variance_weighted" if convention == "pooled" else "uniform_average")
+        multioutput = "variance_weighted" if convention == "pooled" else "uniform_average"
+        return reconstruction_r2(Xn, Xh, multioutput=multioutput)
     if convention == "per_sample":
         ss_tot = ((Xn - Xn.mean(1, keepdims=True)) ** 2).sum(1)
         ok = ss_tot > 0
@@ -61,10 +62,10 @@ R2_NOTE = ("R² convention: 002 reports an 'R² score' of normalised X vs normal
 
 def _r2(m, X):
     """(uniform-average R², pooled R²) of normalised X vs normalised X̂ = K_Z X/T."""
-    from simcode.ksm.metrics import r2_score
+    from simcode.ksm.metrics import reconstruction_r2
 
     Xn, Xh = _normalized(X), _normalized(np.asarray(m.predict()))
-    return r2_score(Xn, Xh, multioutput="uniform_average"), r2_score(Xn, Xh)
+    return reconstruction_r2(Xn, Xh, multioutput="uniform_average"), reconstruction_r2(Xn, Xh)
 
 
 def _curves(ax_obj, ax_r2, m):
@@ -93,7 +94,7 @@ def smpc_2d(ctx: Context) -> None:
     X = Zt @ A + 0.01 * rng.standard_normal((T, 2))
     iters = 200 if ctx.quick else 2000
     m = SMPC(2, prior="l1", lam=0.8, rho=5.0, lr_y=0.1, lr_z=0.1, lr_w=0.05, lr_m=0.1, n_neural_steps=10,
-             n_synaptic_steps=5, max_iter=iters, omega=0.1, init_omega="cholesky", record_every=10,
+             n_synaptic_steps=5, max_iter=iters, omega=0.1, init_omega="cholesky", record_every=10, tol=0,
              device=ctx.device, random_state=ctx.seed, callback=_progress(ctx, iters, "SMPC iterations", 10))
     m.fit(X)
     Z, Y, Om = m.codes_, m.Y_, m.Omega_
@@ -158,7 +159,7 @@ def smpc_30d(ctx: Context) -> None:
     X = Zt @ A
     Z0 = Zt + rng.standard_normal((T, K))
     iters = 150 if ctx.quick else 1500
-    m = SMPC(K, prior="l1", lam=0.8, rho=5.0, max_iter=iters, init_omega="random", record_every=10,
+    m = SMPC(K, prior="l1", lam=0.8, rho=5.0, max_iter=iters, init_omega="random", record_every=10, tol=0,
              device=ctx.device, random_state=ctx.seed, callback=_progress(ctx, iters, "SMPC iterations", 10))
     m.fit(X, Z_init=Z0)
     err0 = sine_similarity_error(Zt, Z0)
@@ -251,7 +252,7 @@ def smpc_moons(ctx: Context) -> None:
     Z0 = Zt + 5.0 * rng.standard_normal(Zt.shape)
     iters = 100 if ctx.quick else 1000
     m = SMPC(K, prior="simplex", lam=0.0, rho=5.0, max_iter=iters, omega=omega, init_omega="cholesky",
-             record_every=10, device=ctx.device, random_state=ctx.seed,
+             record_every=10, tol=0, device=ctx.device, random_state=ctx.seed,
              callback=_progress(ctx, iters, "SMPC iterations", 10))
     m.fit(X, Z_init=Z0)
     Z = np.asarray(m.codes_)

@@ -28,7 +28,8 @@ Each outer iteration runs ``n_neural_steps`` Y steps and ``n_neural_steps`` Z st
 default, see ``neural_order``), then ``n_synaptic_steps`` synaptic steps (§7.1: 10 and 5). X and X̂ are
 compared after variance normalisation, :math:`x_i \leftarrow x_i/\sqrt{\frac1T\sum_j\|x_j\|^2}` (§7.1;
 training on normalised inputs is optional). Prediction (§7.1): :math:`\hat X = X\mathcal K_Z/T`,
-:math:`\mathcal K_Z = (\Omega Z)^\top(\Omega Z)`, i.e. :math:`\hat A = XZ^\top\Omega^\top\Omega/T` — computed without the T×T kernel.
+:math:`\mathcal K_Z = (\Omega Z)^\top(\Omega Z)`, i.e. :math:`\hat A = XZ^\top\Omega^\top\Omega/T` — computed
+without the T×T kernel.
 
 Orientation: paper X (N×T), Y (K_y×T), Z (K×T), W (K_y×N), Ω (K_y×K) are our ``X`` (T×N), ``Y_`` (T×K_y),
 ``codes_`` (T×K), ``W_`` (K_y×N), ``Omega_`` (K_y×K).
