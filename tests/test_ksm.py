@@ -397,8 +397,7 @@ def test_representation():
     np.testing.assert_allclose(r.Z, m.transform(X))
 
 
-@parametrize_with_checks([KernelSimilarityMatching(device="cpu"),
-                          KernelSimilarityMatching(prior="simplex", device="cpu")])
+@parametrize_with_checks([KernelSimilarityMatching(), KernelSimilarityMatching(prior="simplex")])
 def test_sklearn_contract(estimator, check):
     check(estimator)
 
