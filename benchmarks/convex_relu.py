@@ -1,5 +1,5 @@
-"""Convex two-layer ReLU training: simcode.nets.ConvexReLU vs pyscnn (Mishkin, Sahiner & Pilanci 2022) on the same
-data and the same gate vectors, i.e. the same convex program.
+"""Convex two-layer ReLU training: simcode.nets.ConvexReLURegressor vs pyscnn (Mishkin, Sahiner & Pilanci 2022) on
+the same data and the same gate vectors, i.e. the same convex program.
 
 Objective scale: pyscnn minimises (1/(2n))‖y − ŷ‖² + λ_s Σ‖u_i‖; simcode minimises ‖y − ŷ‖² + λ Σ‖u_i‖, so we set
 λ = 2n·λ_s and compare every solution through simcode's objective of the *recovered non-convex network*
@@ -7,7 +7,7 @@ Objective scale: pyscnn minimises (1/(2n))‖y − ŷ‖² + λ_s Σ‖u_i‖; s
 
 simcode is run twice: ``solver="cvxpy"`` (Clarabel interior point) and ``solver="torch"`` (the first-order ADMM, the
 GPU path, here on the CPU); for the latter we report the time at which its ReLU network first reaches pyscnn's
-final objective (both the convex objective and the ReLU-network objective at or below it; from ``trace_``,
+final objective (both the convex objective and the ReLU-network objective at or below it; from ``history_``,
 checked every 10 iterations) and the certified gap when it stops.
 Single-threaded (OMP/MKL/torch threads = 1).
 """
@@ -37,7 +37,7 @@ def run_case(formulation, n, d, max_neurons, lam_s, seed=0, max_iter=20000):
     from scnn.optimize import optimize
     from scnn.regularizers import NeuronGL1
 
-    from simcode.nets import ConvexReLU
+    from simcode.nets import ConvexReLURegressor
 
     rng = np.random.default_rng(seed)
     X = np.c_[rng.normal(size=(n, d - 1)), np.ones(n)]
@@ -57,15 +57,18 @@ def run_case(formulation, n, d, max_neurons, lam_s, seed=0, max_iter=20000):
         gates_peer = model.G if hasattr(model, "G") else G
     obj_peer = _net_objective(X, y, W1, W2, lam, gates_peer)
     t = time.perf_counter()
-    ours = ConvexReLU(lam=lam, gates=G, gated=formulation == "gated_relu", solver="cvxpy").fit(X, y)
+    ours = ConvexReLURegressor(lam=lam, gates=G, gated=formulation == "gated_relu", solver="cvxpy").fit(X, y)
     t_ours = time.perf_counter() - t
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t = time.perf_counter()
-        fo = ConvexReLU(lam=lam, gates=G, gated=formulation == "gated_relu", solver="torch", tol=1e-6,
+        fo = ConvexReLURegressor(lam=lam, gates=G, gated=formulation == "gated_relu", solver="torch", tol=1e-6,
                         max_iter=max_iter).fit(X, y)
         t_fo = time.perf_counter() - t
-    reach = next((r for r in fo.trace_ if max(r["network_objective"], r["objective"]) <= obj_peer), None)
+    h = fo.history_                                     # one entry per 10 ADMM iterations
+    hit = np.flatnonzero(np.maximum(h["network_objective"], h["objective"]) <= obj_peer)
+    reach = None if hit.size == 0 else {k: float(h[k][hit[0]]) for k in ("seconds", "network_objective",
+                                                                          "lower_bound")}
     return dict(formulation=formulation, n=n, d=d, gates=G.shape[1], t_peer=t_peer, t_ours=t_ours,
                 obj_peer=obj_peer, obj_ours=ours.network_objective_, lower=ours.lower_bound_,
                 gap=ours.gap_, solver=ours.solver_, t_fo=t_fo, obj_fo=fo.network_objective_, lb_fo=fo.lower_bound_,

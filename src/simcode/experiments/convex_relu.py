@@ -47,7 +47,7 @@ def _adam(X, Y, lam, M, n_seeds, steps, seed, device="cpu"):
 def run(ctx: Context) -> None:
     import matplotlib.pyplot as plt
 
-    from simcode.nets import ConvexReLU
+    from simcode.nets import ConvexReLURegressor
 
     rng = ctx.rng
     n_seeds, steps = (6, 1000) if ctx.quick else (24, 4000)
@@ -56,7 +56,7 @@ def run(ctx: Context) -> None:
     X = np.c_[x, np.ones(n)]                  # input and bias: 2-D, so every activation pattern can be listed
     y = np.sin(1.5 * x) + 0.1 * rng.normal(size=n)
     gates = _gates_2d(X)
-    model = ConvexReLU(lam=lam, gates=gates).fit(X, y)
+    model = ConvexReLURegressor(lam=lam, gates=gates).fit(X, y)
     ctx.metric("activation patterns (exhaustive)", int(model.gates_.shape[1]))
     ctx.metric("convex optimum", model.objective_)
     ctx.metric("recovered network objective", model.network_objective_)
@@ -84,7 +84,7 @@ def run(ctx: Context) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fo = ConvexReLU(lam=lam, gates=gates, solver="torch", device=ctx.device, dtype=None, tol=1e-7,
+        fo = ConvexReLURegressor(lam=lam, gates=gates, solver="torch", device=ctx.device, dtype=None, tol=1e-7,
                         max_iter=3000 if ctx.quick else 20000).fit(X, y)
     ctx.metric("ADMM (solver='torch'): iterations, network objective, certified lower bound",
                [int(fo.n_iter_), fo.network_objective_, fo.lower_bound_])
@@ -105,7 +105,7 @@ def run(ctx: Context) -> None:
     Xw = np.eye(C * per)
     Y = np.eye(C)[np.repeat(np.arange(C), per)]
     lam_w = 0.4
-    mw = ConvexReLU(lam=lam_w, n_patterns=4000 if not ctx.quick else 2000, random_state=ctx.seed).fit(Xw, Y)
+    mw = ConvexReLURegressor(lam=lam_w, n_patterns=4000 if not ctx.quick else 2000, random_state=ctx.seed).fit(Xw, Y)
     U, s, Vt = np.linalg.svd(Y, full_matrices=False)
     sh = np.maximum(s - lam_w / 2, 0)
     closed = float(np.sum((Y - (U * sh) @ Vt) ** 2) + lam_w * sh.sum())
@@ -114,7 +114,7 @@ def run(ctx: Context) -> None:
               "(relative difference)", source="003 Corollary 1", measured=abs(mw.objective_ - closed) / closed,
               expected=0.0, kind="at_most", tol=1e-5)
     Yg = rng.normal(size=(C * per, 2))
-    mg = ConvexReLU(lam=lam_w, n_patterns=4000 if not ctx.quick else 2000, random_state=ctx.seed).fit(Xw, Yg)
+    mg = ConvexReLURegressor(lam=lam_w, n_patterns=4000 if not ctx.quick else 2000, random_state=ctx.seed).fit(Xw, Yg)
     Ug, sg, Vtg = np.linalg.svd(Yg, full_matrices=False)
     shg = np.maximum(sg - lam_w / 2, 0)
     closed_g = float(np.sum((Yg - (Ug * shg) @ Vtg) ** 2) + lam_w * shg.sum())
@@ -129,7 +129,7 @@ def run(ctx: Context) -> None:
     xs = np.linspace(-3.2, 3.2, 400)
     Xs = np.c_[xs, np.ones_like(xs)]
     axes[0].scatter(x, y, s=14, color="k", label="data")
-    axes[0].plot(xs, model.decision_function(Xs)[:, 0], "r-", lw=2, label="convex optimum (recovered net)")
+    axes[0].plot(xs, model.predict(Xs), "r-", lw=2, label="convex optimum (recovered net)")
     axes[0].plot(xs, np.maximum(Xs @ W1.T, 0) @ W2.T, "C0--", lw=1.5, label="best Adam run")
     axes[0].legend(fontsize=8)
     axes[0].set_title(f"ReLU network fit, λ = {lam}", fontsize=9)

@@ -51,7 +51,7 @@ def run(ctx: Context) -> None:
     import matplotlib.pyplot as plt
 
     from simcode.data.real import load_digits_subset
-    from simcode.nets import ConvexReLU, deep_linear_optimum
+    from simcode.nets import ConvexReLURegressor, deep_linear_optimum
     from simcode.similarity import collapse_metrics
 
     # ---- 1. theory: whitened input, balanced one-hot labels, small λ
@@ -61,7 +61,7 @@ def run(ctx: Context) -> None:
     Y = np.eye(C)[labels]
     X = np.eye(n)
     KY = Y @ Y.T
-    m = ConvexReLU(lam=0.05, n_patterns=1000, random_state=ctx.seed).fit(X, Y)
+    m = ConvexReLURegressor(lam=0.05, n_patterns=1000, random_state=ctx.seed).fit(X, Y)
     W1, W2 = m.to_network()
     H = np.maximum(X @ W1.T, 0)
     K = H @ H.T
