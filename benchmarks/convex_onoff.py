@@ -33,21 +33,21 @@ def run_simcode(n, device, tol):
     from simcode.convex import Problem, activity_cost, nonnegative, readout_cost
 
     v, p = instance(n)
-    prob = Problem([activity_cost(p), readout_cost(v, weight=0.5, affine=True)], [nonnegative()])
+    prob = Problem([activity_cost(p), readout_cost(v, lam=0.5, affine=True)], [nonnegative()])
     t0 = time.perf_counter()
-    sol = prob.solve(backend="firstorder", device=device, tol=tol, recover_z=False)
+    sol = prob.solve(solver="firstorder", device=device, tol=tol, recover_z=False)
     t = time.perf_counter() - t0
-    print("   simcode projections:", sol.history.get("projections"), flush=True)
+    print("   simcode projections:", sol.info.get("projections"), flush=True)
     return t, sol.objective, sol.certificate.gap, sol.n_iter
 
 
 def run_cvxpy(n, solver, tol):
     from simcode.convex import Problem, activity_cost, nonnegative, readout_cost
-    from simcode.convex.cvxpy_backend import build_cvxpy
+    from simcode.convex.cvxpy_sdp import build_cvxpy
 
     v, p = instance(n)
-    prob = Problem([activity_cost(p), readout_cost(v, weight=0.5, affine=True)], [nonnegative()])
-    cp_prob, _ = build_cvxpy(prob)
+    prob = Problem([activity_cost(p), readout_cost(v, lam=0.5, affine=True)], [nonnegative()])
+    cp_prob, _, _ = build_cvxpy(prob)
     kw = {}
     if solver == "SCS":          # equal accuracy: SCS at eps = tol (cvxpy's default 1e-4 is far looser)
         kw = dict(eps_abs=tol, eps_rel=tol, max_iters=1_000_000)

@@ -89,14 +89,14 @@ def zspace(S, A, lam, method, n_neurons=16, restarts=3, steps=4000, beta=1e3, se
     return best
 
 
-def dnn_qproblem(S, A, lam, backend):
+def dnn_qproblem(S, A, lam, solver):
     from simcode.convex import Problem, activity_cost, encoder_cost, nonnegative, readout_cost
 
     X = S @ A.T
     prob = Problem([activity_cost(), encoder_cost(X, lam, affine=True), readout_cost(X, lam, affine=True)],
                    [nonnegative()])
     t0 = time.perf_counter()
-    sol = prob.solve(backend=backend)
+    sol = prob.solve(solver=solver)
     return time.perf_counter() - t0, float(sol.objective), sol
 
 
@@ -141,14 +141,14 @@ def main(quick=False):
         t_ms, _ = timed(lambda: solve_affine_autoencoder(S, A, lam))
         rows.append(("Q-space check, square 150°", "simcode measure solve (certified)", len(S), t_ms,
                      ref.measure.objective, "exact CP optimum"))
-        for backend in ("cvxpy", "firstorder"):
+        for solver in ("cvxpy", "firstorder"):
             try:
-                tq, Jq, sol = dnn_qproblem(S, A, lam, backend)
-                rows.append(("Q-space check, square 150°", f"Q-space DNN ({backend})", len(S), tq, Jq,
+                tq, Jq, sol = dnn_qproblem(S, A, lam, solver)
+                rows.append(("Q-space check, square 150°", f"Q-space DNN ({solver})", len(S), tq, Jq,
                              f"rel.diff={(Jq - ref.measure.objective) / ref.measure.objective:+.1e}, "
                              f"status={sol.status}, ratio={tq / t_ms:.0f}x"))
             except Exception as exc:  # noqa: BLE001 - report and go on
-                rows.append(("Q-space check, square 150°", f"Q-space DNN ({backend})", len(S), np.nan, None,
+                rows.append(("Q-space check, square 150°", f"Q-space DNN ({solver})", len(S), np.nan, None,
                              f"failed: {type(exc).__name__}: {str(exc)[:60]}"))
     print(f"\n{'instance':36s} {'method':44s} {'N':>4s} {'time [s]':>9s} {'objective':>12s}  notes")
     for r in rows:

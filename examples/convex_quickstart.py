@@ -11,8 +11,8 @@ from simcode.convex import Problem, activity_cost, nonnegative, readout_cost
 from simcode.data import onoff_stimulus
 
 I, p = onoff_stimulus("exponential", p_zero=0.2, n_points=60)        # stimulus values and their law
-problem = Problem([activity_cost(p), readout_cost(I, weight=0.5, affine=True)], [nonnegative()])
-sol = problem.solve(backend="firstorder")                             # ADMM in PyTorch (CPU or CUDA)
+problem = Problem([activity_cost(p), readout_cost(I, lam=0.5, affine=True)], [nonnegative()])
+sol = problem.solve(solver="firstorder")                              # ADMM in PyTorch (CPU or CUDA)
 
 print(sol.certificate)           # proven lower bound, relative gap, and whether Q is completely positive
 print("objective", sol.objective, "neurons", sol.Z.shape[1], "readout", sol.W[0].ravel(), "bias", sol.b[0])

@@ -8,9 +8,10 @@ import pytest
 from scipy.linalg import sqrtm
 from scipy.optimize import minimize_scalar
 
-from simcode.convex import (InfeasibleProblemError, Problem, activity_cost, affine_decodable, decodable,
-                            encoder_cost, factor_nonneg, nonnegative, rank_penalty, readout_cost,
+from simcode.convex import (Constraint, InfeasibleProblemError, Problem, Term, activity_cost, affine_decodable,
+                            decodable, encoder_cost, factor_nonneg, nonnegative, rank_penalty, readout_cost,
                             similarity_matching, trace_budget)
+from simcode.core import ConvergenceWarning, Representation, SolverResult, UnsupportedTermError
 from simcode.data import onoff_stimulus
 
 
@@ -21,12 +22,12 @@ def onoff_value(v, p, lam):
     return 2 * np.sqrt(lam) * r.fun
 
 
-@pytest.mark.parametrize("backend", ["cvxpy", "firstorder"])
-def test_closed_form_without_nonnegativity(backend):
+@pytest.mark.parametrize("solver", ["cvxpy", "firstorder"])
+def test_closed_form_without_nonnegativity(solver):
     rng = np.random.default_rng(1)
     n, m, lam = 10, 3, 0.3
     Y = rng.standard_normal((n, m))
-    sol = Problem([activity_cost(), readout_cost(Y, weight=lam)]).solve(backend=backend, tol=1e-7)
+    sol = Problem([activity_cost(), readout_cost(Y, lam=lam)]).solve(solver=solver, tol=1e-7)
     value = 2 * np.sqrt(lam / n) * np.trace(np.real(sqrtm(Y @ Y.T)))
     Qstar = np.sqrt(lam * n) * np.real(sqrtm(Y @ Y.T))
     assert sol.objective == pytest.approx(value, rel=1e-5)
@@ -39,10 +40,10 @@ def test_closed_form_without_nonnegativity(backend):
 def test_onoff_closed_form_both_backends(law):
     v, p = onoff_stimulus(law, 0.25, 14)
     lam = 0.5
-    prob = Problem([activity_cost(p), readout_cost(v, weight=lam, affine=True)], [nonnegative()])
+    prob = Problem([activity_cost(p), readout_cost(v, lam=lam, affine=True)], [nonnegative()])
     ref = onoff_value(v, p, lam)
-    a = prob.solve(backend="cvxpy", tol=1e-8)
-    b = prob.solve(backend="firstorder", tol=1e-7)
+    a = prob.solve(solver="cvxpy", tol=1e-8)
+    b = prob.solve(solver="firstorder", tol=1e-7)
     assert a.objective == pytest.approx(ref, rel=1e-5)
     assert b.objective == pytest.approx(ref, rel=1e-5)
     # certificate: a proven lower bound, below the true optimum, with a small gap
@@ -125,21 +126,23 @@ def test_random_instances_match_independent_cvxpy(case):
         ref.solve(solver="SCS", eps_abs=1e-10, eps_rel=1e-10, max_iters=200000)
     assert ref.status == "optimal"
     prob = Problem(terms, cons)
-    for backend in ("cvxpy", "firstorder"):
-        sol = prob.solve(backend=backend, tol=1e-7)
-        assert sol.objective == pytest.approx(ref.value, rel=1e-5, abs=1e-6), backend
-        if backend == "firstorder" and sol.certificate.lower_bound is not None:
+    for solver in ("cvxpy", "firstorder"):
+        sol = prob.solve(solver=solver, tol=1e-7)
+        assert sol.objective == pytest.approx(ref.value, rel=1e-5, abs=1e-6), solver
+        if solver == "firstorder" and not np.isnan(sol.certificate.lower_bound):
             assert sol.certificate.lower_bound <= ref.value + 1e-6 * max(1, abs(ref.value))
 
 
 def test_certificate_lower_bound_is_rigorous_even_when_stopped_early():
     v, p = onoff_stimulus("exponential", 0.3, 12)
     prob = Problem([activity_cost(p), readout_cost(v, 0.5, affine=True)], [nonnegative()])
-    with pytest.warns(Warning, match="ADMM stopped"):
-        sol = prob.solve(backend="firstorder", max_iter=30, tol=1e-10)
+    with pytest.warns(ConvergenceWarning, match="did not converge in 30 iterations"):
+        sol = prob.solve(solver="firstorder", max_iter=30, tol=1e-10)
     ref = onoff_value(v, p, 0.5)
     assert sol.status == "max_iter"
-    assert sol.certificate.lower_bound is None or sol.certificate.lower_bound <= ref * (1 + 1e-9)
+    assert not sol.converged
+    lb = sol.certificate.lower_bound
+    assert np.isnan(lb) or lb <= ref * (1 + 1e-9)
 
 
 def test_infeasible_encoder_reported():
@@ -148,16 +151,16 @@ def test_infeasible_encoder_reported():
     Y = rng.standard_normal((6, 1))  # generic: not in span(X, 1)
     prob = Problem([activity_cost(), encoder_cost(X, 1.0)], [decodable(Y)])
     with pytest.raises(InfeasibleProblemError, match="not reachable"):
-        prob.solve(backend="firstorder")
+        prob.solve(solver="firstorder")
     with pytest.raises(InfeasibleProblemError):
-        prob.solve(backend="cvxpy")
+        prob.solve(solver="cvxpy")
 
 
 def test_affine_decodable_matches_cvxpy():
     rng = np.random.default_rng(3)
     Y = rng.standard_normal((7, 1))
     prob = Problem([activity_cost(), rank_penalty(0.1)], [affine_decodable(Y), nonnegative(), trace_budget(5.0)])
-    a = prob.solve(backend="cvxpy")
+    a = prob.solve(solver="cvxpy")
     # the minimum of a PSD-increasing cost is Q → 0, and affine decodability holds in the limit: value 0
     assert a.objective == pytest.approx(0.0, abs=1e-5)
 
@@ -167,16 +170,16 @@ def test_bad_input_errors():
         readout_cost(np.array([1.0, np.nan]))
     with pytest.raises(ValueError, match="probability"):
         activity_cost(np.array([0.5, 0.6]))
-    with pytest.raises(ValueError, match="weight"):
-        readout_cost(np.ones(3), weight=-1)
+    with pytest.raises(ValueError, match="lam"):
+        readout_cost(np.ones(3), lam=-1)
     with pytest.raises(ValueError, match="disagree"):
         Problem([activity_cost(np.full(4, 0.25)), readout_cost(np.ones(5))])
     with pytest.raises(ValueError, match="symmetric"):
         similarity_matching(np.arange(9.0).reshape(3, 3))
-    with pytest.raises(ValueError, match="backend"):
-        Problem([activity_cost(), readout_cost(np.ones(3))]).solve(backend="magic")
+    with pytest.raises(ValueError, match="solver"):
+        Problem([activity_cost(), readout_cost(np.ones(3))]).solve(solver="magic")
     with pytest.raises(ValueError, match="too large"):
-        Problem([activity_cost(), readout_cost(np.ones(500))]).solve(backend="cvxpy")
+        Problem([activity_cost(), readout_cost(np.ones(500))]).solve(solver="cvxpy")
 
 
 def test_factor_recovers_nonnegative_code_up_to_permutation():
@@ -200,8 +203,8 @@ def test_factor_rejects_indefinite():
 def test_firstorder_on_cuda_matches_closed_form():
     v, p = onoff_stimulus("exponential", 0.3, 40)
     prob = Problem([activity_cost(p), readout_cost(v, 0.5, affine=True)], [nonnegative()])
-    sol = prob.solve(backend="firstorder", device="cuda", tol=1e-7)
-    assert sol.backend.startswith("firstorder[cuda")
+    sol = prob.solve(solver="firstorder", device="cuda", tol=1e-7)
+    assert sol.solver.startswith("firstorder[cuda")
     assert sol.objective == pytest.approx(onoff_value(v, p, 0.5), rel=1e-5)
     assert sol.certificate.gap <= 1e-5
 
@@ -210,7 +213,7 @@ def test_onoff_code_is_one_on_and_one_off_neuron():
     """000 §5: above the sparsity threshold the optimal code is one ON and one OFF neuron (not a split one)."""
     v, p = onoff_stimulus("exponential", 0.2, 60)
     sol = Problem([activity_cost(p), readout_cost(v, 0.5, affine=True)], [nonnegative()]).solve(
-        backend="firstorder", random_state=0)
+        solver="firstorder", random_state=0)
     Z = sol.Z
     assert Z.shape[1] == 2
     on = int(np.argmax(Z[np.argmax(v)]))
@@ -230,3 +233,129 @@ def test_factor_ignores_eigenvalues_at_the_level_of_solver_noise():
     assert f.Z.shape[1] == 2 and f.residual <= 1e-6
     exact = factor_nonneg(Qn, rank_tol=1e-8, random_state=0)           # a stricter rank keeps all 3
     assert exact.Z.shape[1] == 3
+
+
+# ----------------------------------------------------------------------------- the term contract
+
+
+class TracePenalty(Term):
+    """A user's term through the first-order form: mu · Tr Q as a linear part (and value)."""
+
+    def __init__(self, mu):
+        self.mu = mu
+
+    def value(self, Q):
+        return self.mu * float(np.trace(Q))
+
+    def linear_part(self, n):
+        return self.mu * np.eye(n)
+
+
+class SumSquares(Term):
+    """A user's term with only value + cvxpy_parts: mu · Σ_ij Q_ij² (no first-order form declared)."""
+
+    def __init__(self, mu):
+        self.mu = mu
+
+    def value(self, Q):
+        return self.mu * float(np.sum(Q * Q))
+
+    def cvxpy_parts(self, Q, n):
+        return self.mu * cp.sum_squares(Q), []
+
+
+class LyingLinear(Term):
+    """value has a non-linear part that its declared linear part leaves out."""
+
+    def value(self, Q):
+        return float(np.trace(Q) + np.sum(Q * Q))
+
+    def linear_part(self, n):
+        return np.eye(n)
+
+
+def _onoff_reference(v, p, lam, extra):
+    """Independent cvxpy model of the ON/OFF problem (Schur block, DNN) plus ``extra(Q)``."""
+    n = len(v)
+    Q = cp.Variable((n, n), PSD=True)
+    b = cp.Variable(1)
+    T = cp.Variable((1, 1), symmetric=True)
+    Yt = v[:, None] - np.ones((n, 1)) @ cp.reshape(b, (1, 1), order="C")
+    prob = cp.Problem(cp.Minimize(p @ cp.diag(Q) + lam * cp.trace(T) + extra(Q)),
+                      [cp.bmat([[Q, Yt], [Yt.T, T]]) >> 0, Q >= 0])
+    prob.solve(solver="CLARABEL")
+    return prob.value
+
+
+def test_user_trace_penalty_gives_the_cvxpy_optimum_on_both_solvers():
+    v, p = onoff_stimulus("exponential", 0.25, 14)
+    lam, mu = 0.5, 0.3
+    ref = _onoff_reference(v, p, lam, lambda Q: mu * cp.trace(Q))
+    prob = Problem([activity_cost(p), readout_cost(v, lam, affine=True), TracePenalty(mu)], [nonnegative()])
+    for solver in ("cvxpy", "firstorder"):
+        sol = prob.solve(solver=solver, tol=1e-7)
+        assert sol.objective == pytest.approx(ref, rel=1e-5), solver
+        assert sol.solver.startswith(solver)
+    # adding the penalty changes the optimum (it is honoured, not dropped)
+    plain = Problem([activity_cost(p), readout_cost(v, lam, affine=True)], [nonnegative()]).solve(solver="cvxpy")
+    assert ref > plain.objective * (1 + 1e-2)
+
+
+def test_user_term_without_first_order_form_is_refused_not_dropped():
+    v, p = onoff_stimulus("exponential", 0.25, 30)
+    lam, mu = 0.5, 2.0
+    prob = Problem([activity_cost(p), readout_cost(v, lam, affine=True), SumSquares(mu)], [nonnegative()])
+    with pytest.raises(UnsupportedTermError, match="SumSquares.*linear_part"):
+        prob.solve(solver="firstorder")
+    ref = _onoff_reference(v, p, lam, lambda Q: mu * cp.sum_squares(Q))
+    exact = prob.solve(solver="cvxpy")
+    assert exact.objective == pytest.approx(ref, rel=1e-5)
+    auto = prob.solve()                       # n = 30 > 24 would pick the first-order solver: it must not
+    assert auto.solver.startswith("cvxpy")
+    assert auto.objective == pytest.approx(ref, rel=1e-5)
+
+
+def test_inconsistent_first_order_form_is_refused_by_both_solvers():
+    v, p = onoff_stimulus("uniform", 0.25, 10)
+    prob = Problem([activity_cost(p), readout_cost(v, 0.5, affine=True), LyingLinear()], [nonnegative()])
+    for solver in ("firstorder", "cvxpy", "auto"):
+        with pytest.raises(UnsupportedTermError, match="LyingLinear.*does not reproduce"):
+            prob.solve(solver=solver)
+
+
+def test_unsupported_constraints_are_refused_by_the_first_order_solver():
+    class Diagonal(Constraint):          # a user constraint with only a cvxpy form
+        def cvxpy_parts(self, Q, n):
+            return None, [cp.diag(Q) <= 1.0]
+
+    v, p = onoff_stimulus("uniform", 0.25, 30)
+    terms = [activity_cost(p), readout_cost(v, 0.5, affine=True)]
+    with pytest.raises(UnsupportedTermError, match="Diagonal"):
+        Problem(terms, [nonnegative(), Diagonal()]).solve(solver="firstorder")
+    with pytest.raises(UnsupportedTermError, match="custom cvxpy constraint"):
+        Problem(terms, [lambda Q: [Q >= 0]]).solve(solver="firstorder")
+    sol = Problem(terms, [nonnegative(), Diagonal()]).solve()
+    assert sol.solver.startswith("cvxpy") and np.diag(sol.Q).max() <= 1 + 1e-6
+
+
+def test_term_with_nothing_but_value_is_refused_everywhere():
+    class OnlyValue(Term):
+        def value(self, Q):
+            return 0.0
+
+    prob = Problem([activity_cost(), readout_cost(np.arange(5.0)), OnlyValue()])
+    for solver in ("firstorder", "cvxpy"):
+        with pytest.raises(UnsupportedTermError, match="OnlyValue"):
+            prob.solve(solver=solver)
+
+
+def test_solution_follows_the_result_protocol_and_gives_a_representation():
+    v, p = onoff_stimulus("exponential", 0.25, 30)
+    sol = Problem([activity_cost(p), readout_cost(v, 0.5, affine=True)], [nonnegative()]).solve(solver="firstorder")
+    assert isinstance(sol, SolverResult) and sol.converged and sol.status == "converged"
+    lengths = {len(h) for h in sol.history.values()}
+    assert len(lengths) == 1 and all(isinstance(h, np.ndarray) for h in sol.history.values())
+    rep = sol.representation
+    assert isinstance(rep, Representation)
+    assert np.allclose(rep.Q, sol.Q, atol=1e-4 * np.abs(sol.Q).max())
+    assert sol.time_s > 0 and sol.info["projections"]["eigh_full"] >= 1

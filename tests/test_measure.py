@@ -64,7 +64,8 @@ def test_restricted_solver_matches_cvxpy_exactly_on_same_directions():
     t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
     T = np.vstack([np.eye(2), -np.eye(2), np.stack([np.cos(t), np.sin(t)], 1)])
     ref = cvxpy_on_directions(S, R, lam, np.cov(S.T, bias=True), T)
-    assert abs(sol.history[0]["objective"] - ref) <= 1e-6 * ref
+    assert abs(sol.history["objective"][0] - ref) <= 1e-6 * ref
+    assert sol.status == "max_iter" and sol.n_iter == 1
 
 
 def test_certificate_and_network_are_consistent():
@@ -194,3 +195,21 @@ def test_matches_independent_qspace_dnn_model(deg, lam):
     sol = solve_affine_autoencoder(S, A, lam)
     assert prob.value <= sol.measure.objective * (1 + 1e-6)
     assert abs(prob.value - sol.measure.objective) <= 1e-5 * sol.measure.objective
+
+
+def test_result_protocol():
+    from simcode.core import Certificate, SolverResult
+
+    rng = np.random.default_rng(8)
+    S = rng.uniform(0, 1, (30, 2))
+    sol = solve_affine_autoencoder(S, mixing(70), 0.1)
+    for r in (sol, sol.measure):
+        assert isinstance(r, SolverResult) and r.converged and isinstance(r.certificate, Certificate)
+    h = sol.measure.history
+    assert len({len(v) for v in h.values()}) == 1 and len(h["gap"]) == sol.measure.n_iter
+    assert h["gap"][-1] == sol.measure.gap <= 1e-9
+    # the encoder weight defaults to lam; passing it explicitly gives the same optimum
+    M = mixing(70).T @ mixing(70)
+    a = solve_measure(S, M, 0.1, encoder_gram=np.linalg.inv(M))
+    b = solve_measure(S, M, 0.1, encoder_gram=np.linalg.inv(M), lam_encoder=0.1)
+    assert a.objective == pytest.approx(b.objective, rel=1e-12)

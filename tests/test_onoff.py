@@ -48,3 +48,15 @@ def test_bad_input():
         solve_onoff([0, 1, 2], [0.5, 0.25, 0.25], lam=-1)
     with pytest.raises(ValueError, match="NaN"):
         onoff_threshold([0, np.nan, 2], [0.5, 0.25, 0.25])
+
+
+def test_result_protocol_and_solver_switch():
+    from simcode.core import SolverResult
+
+    v, p = onoff_stimulus("uniform", 0.3, 12)
+    ref, _ = onoff_closed_form(v, p, 1.0)
+    for solver in ("cvxpy", "firstorder"):
+        r = solve_onoff(v, p, 1.0, solver=solver, random_state=0)
+        assert isinstance(r, SolverResult) and r.status == r.solution.status
+        assert r.solution.solver.startswith(solver)
+        assert r.objective == pytest.approx(ref, rel=1e-5)

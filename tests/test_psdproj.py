@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from simcode.convex import Problem, activity_cost, nonnegative, readout_cost
-from simcode.convex._psdproj import PSDProjector
-from simcode.convex.firstorder import admm_solve
+from simcode.convex.admm import admm_solve
+from simcode.convex.psd_projection import PSDProjector
 from simcode.data import onoff_stimulus
 
 
@@ -81,13 +81,14 @@ def test_admm_with_partial_eigensolver_matches_closed_form_at_larger_n():
     f = lambda b: np.sqrt(p @ np.maximum(v - b, 0) ** 2) + np.sqrt(p @ np.maximum(b - v, 0) ** 2)  # noqa: E731
     ref = 2 * np.sqrt(lam) * minimize_scalar(f, bounds=(v.min(), v.max()), method="bounded",
                                              options={"xatol": 1e-12}).fun
-    prob = Problem([activity_cost(p), readout_cost(v, weight=lam, affine=True)], [nonnegative()])
+    prob = Problem([activity_cost(p), readout_cost(v, lam=lam, affine=True)], [nonnegative()])
     r = admm_solve(prob, tol=1e-7)
     assert r.converged
-    assert r.history["projections"]["eigh_partial"] > r.history["projections"]["eigh_full"]
+    assert r.projections["eigh_partial"] > r.projections["eigh_full"]
     assert r.objective == pytest.approx(ref, rel=1e-6)
-    assert r.lower_bound <= ref * (1 + 1e-12)
-    assert (r.objective - r.lower_bound) / r.objective <= 1e-6
+    lb = r.certificate.lower_bound
+    assert lb <= ref * (1 + 1e-12)
+    assert (r.objective - lb) / r.objective <= 1e-6
     off = admm_solve(prob, tol=1e-7, partial_eig=False)
-    assert off.history["projections"]["eigh_partial"] == 0
+    assert off.projections["eigh_partial"] == 0
     assert off.objective == pytest.approx(ref, rel=1e-6)

@@ -148,3 +148,12 @@ def test_sample_weights_equal_duplicated_samples():
     assert r1.identifiable == r2.identifiable and np.allclose(r1.F, r2.F)
     s1, s2 = solve_affine_autoencoder(S, A, lam, p=p), solve_affine_autoencoder(Sd, A, lam)
     assert np.isclose(s1.measure.objective, s2.measure.objective, rtol=1e-9)
+
+
+def test_representation_input():
+    from simcode.core import Representation
+
+    S = square(7)
+    a = tight_scattering(Representation(S), mixing(150), 0.1)
+    b = tight_scattering(S, mixing(150), 0.1)
+    assert a.identifiable == b.identifiable and np.allclose(a.F, b.F)

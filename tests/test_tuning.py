@@ -20,7 +20,7 @@ def test_permutation_distance_matches_brute_force():
 def test_separated_place_cells_are_certified_unique():
     Z, _, _ = make_place_cells(6, 120, 0.07, "ring")
     res = nonneg_rotations(Z, n_starts=20, random_state=0, max_iter=200)
-    assert res.certificate.unique and res.certificate.separable
+    assert res.uniqueness.unique and res.uniqueness.separable
     assert not res.found
 
 
@@ -30,7 +30,7 @@ def test_duplicated_neuron_is_not_unique():
     Z = np.c_[Z, Z[:, 0]]
     res = nonneg_rotations(Z, n_starts=40, random_state=1, max_iter=500)
     assert res.found and res.distance > 0.1
-    assert not res.certificate.unique
+    assert not res.uniqueness.unique
 
 
 def test_strictly_positive_code_is_not_unique_and_witness_is_valid():
@@ -102,3 +102,16 @@ def test_torch_input_cpu():
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
 def test_torch_input_cuda():
     _torch_case("cuda")
+
+
+def test_representation_input_and_result_protocol():
+    from simcode.core import STATUSES, Representation, SolverResult
+
+    Z, _, _ = make_place_cells(6, 120, 0.07, "ring")
+    rep = Representation(Z, metadata={"model": "place cells"})
+    a = nonneg_rotations(rep, n_starts=10, random_state=0, max_iter=100)
+    b = nonneg_rotations(Z, n_starts=10, random_state=0, max_iter=100)
+    assert isinstance(a, SolverResult) and a.status in STATUSES and a.certificate is None
+    assert np.allclose(a.O, b.O) and a.uniqueness.unique == b.uniqueness.unique
+    assert a.n_iter <= 100 and len(a.history["n_feasible"]) == a.n_iter // 50
+    assert tuning_certificate(rep).unique == tuning_certificate(Z).unique

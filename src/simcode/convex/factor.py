@@ -13,17 +13,26 @@ searches the orbit {B O : O orthogonal} for a non-negative point (Groetzner & D�
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._utils import check_array, check_random_state
+from ..core import History, SolverResult, check_array, check_int, check_number, check_random_state
 
 __all__ = ["FactorResult", "factor_nonneg"]
 
 
-@dataclass
-class FactorResult:
+@dataclass(kw_only=True)
+class FactorResult(SolverResult):
+    """Result of :func:`factor_nonneg` (core protocol: status, n_iter, history, time_s).
+
+    ``status`` is ``"converged"`` when the residual reached ``tol``, else ``"max_iter"`` — which is the normal
+    outcome for a Q that is not completely positive (no warning: the residual is the answer, see
+    :meth:`completely_positive`). ``history["residual"]`` holds the residual of each restart; ``n_iter`` counts
+    alternating-projection and polishing steps over all restarts.
+    """
+
     Z: np.ndarray           #: (n, k) non-negative factor
     residual: float         #: ‖Z Zᵀ − Q‖_F / ‖Q‖_F
     rank: int               #: numerical rank of Q
@@ -51,7 +60,12 @@ def factor_nonneg(Q, n_components=None, n_restarts=10, max_iter=300, polish_iter
     that smaller number of neurons is tried first and kept if it reproduces Q to relative residual
     ``rank_tol``.
     """
+    t0 = time.perf_counter()
     Q = check_array(Q, "Q", ndim=2)
+    n_restarts = check_int(n_restarts, "n_restarts", low=1)
+    max_iter = check_int(max_iter, "max_iter", low=0)
+    polish_iter = check_int(polish_iter, "polish_iter", low=0)
+    tol = check_number(tol, "tol", low=0.0)
     if Q.shape[0] != Q.shape[1]:
         raise ValueError(f"Q must be square, got shape {Q.shape}")
     Q = 0.5 * (Q + Q.T)
@@ -59,7 +73,7 @@ def factor_nonneg(Q, n_components=None, n_restarts=10, max_iter=300, polish_iter
     nq = np.linalg.norm(Q)
     n = Q.shape[0]
     if nq == 0:
-        return FactorResult(Z=np.zeros((n, 1)), residual=0.0, rank=0, n_restarts=0)
+        return FactorResult(Z=np.zeros((n, 1)), residual=0.0, rank=0, n_restarts=0, time_s=time.perf_counter() - t0)
     w, V = np.linalg.eigh(Q)
     if w.min() < -1e-6 * w.max():
         raise ValueError(f"Q must be positive semidefinite (smallest eigenvalue {w.min():.3g})")
@@ -70,18 +84,19 @@ def factor_nonneg(Q, n_components=None, n_restarts=10, max_iter=300, polish_iter
         f = factor_nonneg(Q, r_loose, n_restarts, max_iter, polish_iter, tol, rank_tol, random_state)
         if f.residual <= rank_tol:
             return f
-    k = r if n_components is None else int(n_components)
-    if k < 1:
-        raise ValueError(f"n_components must be >= 1, got {k}")
+    k = r if n_components is None else check_int(n_components, "n_components", low=1)
     # k below the numerical rank: factor the best rank-k approximation (the residual says how good)
     idx = np.flatnonzero(keep)[::-1][: min(k, r)]
     B = np.zeros((n, k))
     B[:, : idx.size] = V[:, idx] * np.sqrt(w[idx])
     Qp = np.maximum(Q, 0)
     best = None
-    for s in range(max(1, n_restarts)):
+    hist = History()
+    steps = 0
+    for s in range(n_restarts):
         O = np.eye(k) if s == 0 else _polar(rng.standard_normal((k, k)))
         for _ in range(max_iter):
+            steps += 1
             Z = np.maximum(B @ O, 0)
             O_new = _polar(B.T @ Z)
             if np.linalg.norm(O_new - O) < 1e-12:
@@ -92,7 +107,9 @@ def factor_nonneg(Q, n_components=None, n_restarts=10, max_iter=300, polish_iter
             num = Qp @ Z
             den = Z @ (Z.T @ Z) + 1e-300
             Z = Z * (0.5 + 0.5 * num / den)
+        steps += polish_iter
         res = np.linalg.norm(Z @ Z.T - Q) / nq
+        hist.append(residual=res)
         if best is None or res < best[1]:
             best = (Z, res)
         if res <= tol:
@@ -101,4 +118,6 @@ def factor_nonneg(Q, n_components=None, n_restarts=10, max_iter=300, polish_iter
     Z[Z < 1e-12 * max(Z.max(), 1e-300)] = 0.0
     # order neurons by their preferred stimulus, for a stable presentation
     order = np.argsort(np.argmax(Z, axis=0) + 1e-9 * np.arange(k))
-    return FactorResult(Z=Z[:, order], residual=float(res), rank=r, n_restarts=s + 1)
+    return FactorResult(Z=Z[:, order], residual=float(res), rank=r, n_restarts=s + 1,
+                        status="converged" if res <= tol else "max_iter", n_iter=steps, history=hist.as_dict(),
+                        time_s=time.perf_counter() - t0)

@@ -36,17 +36,19 @@ until the relative gap is below ``tol``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg as sla
 from scipy.optimize import nnls
 from scipy.spatial import ConvexHull, QhullError
 
-from simcode._utils import check_array, check_positive, check_random_state, warn_not_converged
+from ..core import (Certificate, History, SolverResult, check_array, check_int, check_number, check_random_state,
+                    warn_not_converged)
 
 __all__ = ["MeasureSolution", "AutoencoderSolution", "solve_measure", "solve_affine_autoencoder",
-           "min_ratio_on_sphere"]
+           "min_ratio_on_sphere", "convex_hull"]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -91,7 +93,8 @@ def _arc_candidates(a, b, Aw, B):
     return out
 
 
-def _hull(V: np.ndarray, name: str) -> ConvexHull:
+def convex_hull(V: np.ndarray, name: str) -> ConvexHull:
+    """Qhull's convex hull of the rows of V; a ``ValueError`` naming ``name`` when they are not full-dimensional."""
     try:
         return ConvexHull(V)
     except (QhullError, ValueError) as exc:
@@ -116,7 +119,7 @@ def min_ratio_on_sphere(V, A, B, *, n_starts: int = 32, random_state=None, hull:
         cands = [np.array([1.0]), np.array([-1.0])]
         exact = True
     elif d <= 3:
-        hull = hull if hull is not None else _hull(V, "points")
+        hull = hull if hull is not None else convex_hull(V, "points")
         normals = hull.equations[:, :-1]
         normals = normals / np.linalg.norm(normals, axis=1, keepdims=True)
         cands.extend(list(normals))
@@ -181,9 +184,9 @@ def min_ratio_on_sphere(V, A, B, *, n_starts: int = 32, random_state=None, hull:
 # The measure problem
 # ----------------------------------------------------------------------------------------------------------
 
-@dataclass
-class MeasureSolution:
-    """Optimum of the direction-measure problem (see module docstring).
+@dataclass(kw_only=True)
+class MeasureSolution(SolverResult):
+    """Optimum of the direction-measure problem (see module docstring); the core solver-result protocol.
 
     Attributes
     ----------
@@ -195,11 +198,13 @@ class MeasureSolution:
     P : (d, d) ``UᵀU``.
     readout : (d, K) ``P⁻¹ Uᵀ``: s = readout @ (z - b) recovers the input exactly.
     objective : J at the returned measure.
-    lower_bound : certified lower bound on the optimum (dual value); exact for d ≤ 3.
-    gap : relative duality gap ``(objective - lower_bound) / objective``.
+    certificate : :class:`simcode.core.Certificate` with the certified ``lower_bound`` (dual value; exact for
+        d ≤ 3) and the relative duality gap ``(objective − lower_bound)/objective`` (``gap_kind="relative"``);
+        also readable as ``lower_bound`` and ``gap``.
     kkt : ``min_θ Φ(θ)/θᵀGθ = t - 1`` (≥ 0 at the optimum).
     worst_direction : the θ achieving that minimum.
     exact_oracle : whether the minimum over the sphere was computed exactly (d ≤ 3).
+    history : per column-generation round: ``objective``, ``lower_bound``, ``gap``, ``n_directions``.
     """
 
     directions: np.ndarray
@@ -210,15 +215,17 @@ class MeasureSolution:
     P: np.ndarray
     readout: np.ndarray
     objective: float
-    lower_bound: float
-    gap: float
     kkt: float
     worst_direction: np.ndarray
     exact_oracle: bool
-    status: str
-    converged: bool
-    n_iter: int
-    history: list = field(default_factory=list)
+
+    @property
+    def lower_bound(self) -> float:
+        return self.certificate.lower_bound
+
+    @property
+    def gap(self) -> float:
+        return self.certificate.gap
 
     def offaxis_fraction(self, atol: float = 1e-6) -> float:
         """Fraction of the mass on directions that are not ± a coordinate axis (0 ⇔ modular code)."""
@@ -376,14 +383,14 @@ def _sparsify(T, w, c):
     return T[keep], res.x[keep]
 
 
-def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, encoder_weight: float | None = None,
+def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, lam_encoder: float | None = None,
                   p=None, tol: float = 1e-9, max_iter: int = 100, n_grid: int | None = None,
                   random_state=None) -> MeasureSolution:
     """Solve the direction-measure problem exactly (d ≤ 3) or by column generation (any d).
 
     Minimises over neurons ``z_k(s) = u_kᵀ s + b_k ≥ 0`` (any number of them)::
 
-        ⟨‖z(s)‖²⟩_p + encoder_weight · Σ_k u_kᵀ E u_k + lam · Tr(R P⁻¹),   P = Σ_k u_k u_kᵀ
+        ⟨‖z(s)‖²⟩_p + lam_encoder · Σ_k u_kᵀ E u_k + lam · Tr(R P⁻¹),   P = Σ_k u_k u_kᵀ
 
     (see the module docstring for the derivation from Problem 1 of ``shared/papers/000`` and the
     certificate). Rows of ``S`` are the N stimuli/samples (the paper's S is d × N: our S is its transpose).
@@ -394,27 +401,30 @@ def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, encod
     readout_gram : (d, d) positive definite R = B Bᵀ of the decoded target ``y = Bᵀ s``.
     lam : weight λ_out of the readout cost (> 0).
     encoder_gram : (d, d) PSD E of the input-weight cost (None: no encoder cost).
-    encoder_weight : λ_in (defaults to ``lam``).
+    lam_encoder : λ_in, the weight of the encoder cost (defaults to ``lam``).
     p : probabilities of the rows (default uniform).
     tol : target relative duality gap.
     max_iter : column-generation rounds.
     n_grid : initial direction grid (default 72 for d=2, 120 for d=3, 8·d above).
     """
+    t0 = time.perf_counter()
     S, p, keep, mean, Sigma = _prep(S, p)
     n, d = S.shape
-    lam = check_positive(lam, "lam")
+    lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    tol = check_number(tol, "tol", low=0.0)
     R = _check_gram(readout_gram, d, "readout_gram")
     C = Sigma.copy()
     if encoder_gram is not None:
         E = _check_gram(encoder_gram, d, "encoder_gram", pd=False)
-        lam_in = lam if encoder_weight is None else check_positive(encoder_weight, "encoder_weight", strict=False)
+        lam_in = lam if lam_encoder is None else check_number(lam_encoder, "lam_encoder", low=0.0)
         C = C + lam_in * E
     if np.linalg.eigvalsh(C).min() <= 0:
         raise ValueError("S: the sources have a degenerate (singular) covariance; expected non-constant, "
                          "linearly independent sources")
     rng = check_random_state(random_state)
     V = (mean - S)[keep]  # h(θ) = max_i θᵀ(s̄ - s_i)
-    hull = _hull(V, "S") if 2 <= d <= 3 else None
+    hull = convex_hull(V, "S") if 2 <= d <= 3 else None
     if d >= 4:
         if np.linalg.matrix_rank(V) < d:
             raise ValueError("S: the sources are affinely dependent; expected full-dimensional sources")
@@ -431,8 +441,8 @@ def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, encod
     inner = _Inner(T, c, R, lam)
     s = np.sqrt(lam * np.trace(R @ inner.parts(w)[1]) / (c @ w))
     w *= s
-    history = []
-    status, converged = "max_iter", False
+    history = History()
+    status = "max_iter"
     it = 0
     for it in range(1, max_iter + 1):
         inner = _Inner(T, c, R, lam)
@@ -444,9 +454,9 @@ def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, encod
         L = 2.0 * base * np.sqrt(max(t, 0.0))
         L = min(L, J) if t >= 1 else L
         gap = (J - L) / J
-        history.append({"objective": J, "lower_bound": L, "gap": gap, "n_directions": int((w > 0).sum())})
+        history.append(objective=J, lower_bound=L, gap=gap, n_directions=int((w > 0).sum()))
         if gap <= tol:
-            status, converged = "optimal", True
+            status = "converged"
             break
         # add the most violated direction, drop dead ones
         alive = w > 1e-13 * w.max()
@@ -460,23 +470,25 @@ def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, encod
     Z = S @ U.T + bias
     P = U.T @ U
     readout = np.linalg.solve(P, U.T)
-    if not converged:
+    if status != "converged":
         warn_not_converged("solve_measure", it, f"relative duality gap {gap:.2e} > tol {tol:.1e}")
     return MeasureSolution(directions=T, weights=w, U=U, bias=bias, Z=Z, P=P, readout=readout, objective=J,
-                           lower_bound=L, gap=gap, kkt=t - 1.0, worst_direction=theta, exact_oracle=exact,
-                           status=status, converged=converged, n_iter=it, history=history)
+                           certificate=Certificate(lower_bound=float(L), gap=float(gap)), kkt=t - 1.0,
+                           worst_direction=theta, exact_oracle=exact, status=status, n_iter=it,
+                           history=history.as_dict(), time_s=time.perf_counter() - t0)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Problem 1 of the paper: non-negative affine autoencoder of mixed sources
 # ----------------------------------------------------------------------------------------------------------
 
-@dataclass
-class AutoencoderSolution:
+@dataclass(kw_only=True)
+class AutoencoderSolution(SolverResult):
     """Global optimum of Problem 1 (non-negative affine autoencoding of X = S Aᵀ) with the network weights.
 
     ``Z = X @ W_in.T + b_in ≥ 0`` and ``X = Z @ W_out.T + b_out`` exactly; ``objective`` is
-    ``mean_i ‖z_i‖² + lam (‖W_in‖²_F + ‖W_out‖²_F)``; ``measure`` holds the certificate.
+    ``mean_i ‖z_i‖² + lam (‖W_in‖²_F + ‖W_out‖²_F)``; ``measure`` is the underlying
+    :class:`MeasureSolution`, whose status, n_iter, history, time and certificate this result shares.
     """
 
     W_in: np.ndarray
@@ -510,7 +522,7 @@ def solve_affine_autoencoder(S, A, lam: float, *, p=None, tol: float = 1e-9, max
         raise ValueError(f"A must have {d} columns (one per source), got shape {A.shape}")
     if A.shape[0] < d or np.linalg.matrix_rank(A) < d:
         raise ValueError("A must have full column rank (the mixing must be invertible on the sources)")
-    lam = check_positive(lam, "lam")
+    lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
     M = A.T @ A
     Minv = np.linalg.inv(M)
     sol = solve_measure(S, M, lam, encoder_gram=Minv, p=p, tol=tol, max_iter=max_iter,
@@ -536,4 +548,5 @@ def solve_affine_autoencoder(S, A, lam: float, *, p=None, tol: float = 1e-9, max
     modular = bool(sol.objective >= Jmod * (1 - 10 * max(tol, 1e-12)))
     return AutoencoderSolution(W_in=W_in, b_in=b_in, W_out=W_out, b_out=b_out, Z=Z, objective=obj,
                                modular_objective=Jmod, modular=modular, offaxis_fraction=sol.offaxis_fraction(),
-                               measure=sol)
+                               measure=sol, status=sol.status, n_iter=sol.n_iter, history=sol.history,
+                               time_s=sol.time_s, certificate=sol.certificate)

@@ -1,85 +1,34 @@
-"""``Problem``: a sum of Q-space objective terms under constraints, and its ``Solution``.
+"""``Problem``: a sum of Q-space objective terms under constraints; ``Problem.solve`` returns a ``Solution``.
 
     >>> from simcode.convex import Problem, activity_cost, readout_cost, nonnegative
-    >>> prob = Problem([activity_cost(p), readout_cost(Y, weight=0.1, affine=True)], [nonnegative()])
-    >>> sol = prob.solve()                  # auto: ADMM (PyTorch) with a certificate; backend="cvxpy" for the exact reference
-    >>> sol.Q, sol.Z, sol.W, sol.b, sol.certificate
+    >>> prob = Problem([activity_cost(p), readout_cost(Y, lam=0.1, affine=True)], [nonnegative()])
+    >>> sol = prob.solve()            # "auto": ADMM (PyTorch) with a certificate; solver="cvxpy" for the reference
+    >>> sol.Q, sol.Z, sol.W, sol.b, sol.certificate, sol.representation
 
 The problem is convex in Q (000 §2). With ``nonnegative()`` it is posed over the completely-positive
 cone and solved over its doubly-non-negative relaxation; the solution then says whether the DNN optimum
 was certified completely positive (a non-negative factor Z reproducing Q was found), in which case it is
-the global optimum of the CP problem too.
+the global optimum of the CP problem too. Which solver can handle which term is the term contract of
+:mod:`simcode.convex.terms`.
 """
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field
+import math
 
 import numpy as np
 
-from .._utils import ConvergenceWarning, resolve_device
-from ..core.exceptions import InfeasibleProblemError
+from ..core import (InfeasibleProblemError, UnsupportedTermError, check_bool, check_number, check_option,
+                    resolve_device)
+from .admm import admm_solve
+from .cvxpy_sdp import CVXPY_MAX_N, cvxpy_solve
 from .factor import factor_nonneg
-from .terms import Constraint, Nonnegative, ReadoutCost, Term
+from .solution import Certificate, Solution
+from .terms import Constraint, Nonnegative, Term, constraint_form, first_order_form, optimal_bias
 
-__all__ = ["Problem", "Solution", "Certificate", "InfeasibleProblemError"]
+__all__ = ["Problem", "InfeasibleProblemError", "UnsupportedTermError"]
 
-#: largest n each cvxpy solver is allowed to attempt without ``force=True`` (SCS takes ~12 min at 320)
-CVXPY_MAX_N = {"CLARABEL": 120, "SCS": 400}
-
-
-@dataclass
-class Certificate:
-    """Evidence of optimality.
-
-    ``lower_bound``: a proven lower bound on the optimum of the (DNN-relaxed) problem, or None;
-    ``gap``: (objective − lower_bound)/max(1, |objective|); ``completely_positive``: a non-negative
-    factor Z with ‖ZZᵀ − Q‖/‖Q‖ ≤ ``cp_tol`` was found, so Q is CP and (if the gap is small) the
-    solution is the certified global optimum of the CP problem.
-    """
-
-    lower_bound: float | None
-    gap: float | None
-    primal_residual: float | None
-    completely_positive: bool | None
-    factor_residual: float | None
-    cp_tol: float
-    solver_status: str
-
-    @property
-    def certified(self) -> bool:
-        ok_gap = self.gap is not None and self.gap <= 1e-4
-        return bool(ok_gap and self.completely_positive is not False)
-
-    def __str__(self):
-        parts = [f"status={self.solver_status}"]
-        if self.lower_bound is not None:
-            parts.append(f"lower_bound={self.lower_bound:.8g}")
-        if self.gap is not None:
-            parts.append(f"gap={self.gap:.2e}")
-        if self.completely_positive is not None:
-            parts.append(f"completely_positive={self.completely_positive} (factor residual {self.factor_residual:.1e})")
-        return "Certificate(" + ", ".join(parts) + ")"
-
-
-@dataclass
-class Solution:
-    Q: np.ndarray
-    objective: float
-    status: str
-    n_iter: int
-    backend: str
-    certificate: Certificate
-    Z: np.ndarray | None = None
-    W: list = field(default_factory=list)   #: min-norm readout per readout term (k × m_j)
-    b: list = field(default_factory=list)   #: readout bias per readout term
-    history: dict = field(default_factory=dict)
-    time_s: float = 0.0
-
-    @property
-    def converged(self) -> bool:
-        return self.status in ("optimal", "converged")
+SOLVERS = ("auto", "cvxpy", "firstorder")
 
 
 class Problem:
@@ -87,31 +36,28 @@ class Problem:
 
     Parameters
     ----------
-    terms : list of objective terms (``activity_cost``, ``readout_cost``, ``encoder_cost``,
-        ``similarity_matching``, ``rank_penalty``).
-    constraints : list of constraints (``nonnegative``, ``decodable``, ``affine_decodable``,
-        ``trace_budget``), or callables ``Q -> list of cvxpy constraints`` (exact back-end only).
+    terms : list of :class:`~simcode.convex.terms.Term` (``activity_cost``, ``readout_cost``, ``encoder_cost``,
+        ``similarity_matching``, ``rank_penalty``, or your own following the term contract).
+    constraints : list of :class:`~simcode.convex.terms.Constraint` (``nonnegative``, ``decodable``,
+        ``affine_decodable``, ``trace_budget``), or callables ``Q -> list of cvxpy constraints`` (cvxpy only).
     n : number of stimuli (inferred from the terms when they carry data).
     """
 
     def __init__(self, terms, constraints=(), n: int | None = None):
         self.terms = list(terms) if not isinstance(terms, Term) else [terms]
         cons = list(constraints) if not isinstance(constraints, Constraint) else [constraints]
-        # decodability constraints are readout terms of weight 0
-        self.terms += [c for c in cons if isinstance(c, ReadoutCost)]
-        self.constraints = [c for c in cons if not isinstance(c, ReadoutCost)]
+        # decodability constraints are readout terms of lam 0
+        self.terms += [c for c in cons if isinstance(c, Term)]
+        self.constraints = [c for c in cons if not isinstance(c, Term)]
         for t in self.terms:
             if not isinstance(t, Term):
-                raise ValueError(f"terms must be simcode.convex terms, got {type(t).__name__}")
+                raise TypeError(f"terms must be simcode.convex.Term objects, got {type(t).__name__}")
         for c in self.constraints:
             if not (isinstance(c, Constraint) or callable(c)):
-                raise ValueError(f"constraints must be simcode.convex constraints or callables, got {c!r}")
+                raise TypeError(f"constraints must be simcode.convex.Constraint objects or callables, got {c!r}")
         if not self.terms:
             raise ValueError("a problem needs at least one objective term")
-        sizes = {t.Y.shape[0] for t in self.terms if hasattr(t, "Y")}
-        sizes |= {t.X.shape[0] for t in self.terms if hasattr(t, "X")}
-        sizes |= {t.K.shape[0] for t in self.terms if hasattr(t, "K")}
-        sizes |= {t.p.shape[0] for t in self.terms if getattr(t, "p", None) is not None}
+        sizes = {s for s in (t.n_stimuli() for t in self.terms) if s is not None}
         if n is not None:
             sizes.add(int(n))
         if len(sizes) > 1:
@@ -126,33 +72,30 @@ class Problem:
     def nonneg(self) -> bool:
         return any(isinstance(c, Nonnegative) for c in self.constraints)
 
+    def _readouts(self):
+        return [r for r in (t.readout_part() for t in self.terms) if r is not None]
+
     # ------------------------------------------------------------------ evaluation
     def objective(self, Q) -> float:
         """Σ terms(Q) (readout terms through the pseudo-inverse; +inf where a target is outside range(Q))."""
         Q = np.asarray(Q, dtype=float)
-        total = 0.0
-        for t in self.terms:
-            if isinstance(t, ReadoutCost):
-                Yt = t.Y - t.optimal_bias(Q)[None, :]
-                w, V = np.linalg.eigh(0.5 * (Q + Q.T))
-                keep = w > 1e-8 * max(w.max(), 1e-300)
-                resid = Yt - V[:, keep] @ (V[:, keep].T @ Yt)
-                if np.linalg.norm(resid) > 1e-4 * max(np.linalg.norm(Yt), 1e-300):
-                    return float("inf")
-            total += t.value(Q)
-        return float(total)
+        w, V = np.linalg.eigh(0.5 * (Q + Q.T))
+        keep = w > 1e-8 * max(w.max(), 1e-300)
+        for r in self._readouts():
+            Yt = r.Y - optimal_bias(r, Q)[None, :]
+            resid = Yt - V[:, keep] @ (V[:, keep].T @ Yt)
+            if np.linalg.norm(resid) > 1e-4 * max(np.linalg.norm(Yt), 1e-300):
+                return float("inf")
+        return float(sum(t.value(Q) for t in self.terms))
 
     def check_feasible(self):
-        """Structural feasibility: every readout target must lie in the range an encoder allows.
+        """Structural feasibility: every readout target must lie in the range the encoders allow.
 
-        With an encoder term, range(Q) ⊆ range(E) (E = the encoder's [X, 1] basis); a readout of Y
+        With a range restriction range(Q) ⊆ range(E) (an encoder's [X, 1] basis), a readout of Y
         (affine: Y − 1bᵀ for some b) needs range(Y) ⊆ range(Q). Raises ``InfeasibleProblemError``.
         """
-        from .terms import EncoderCost
-
-        for enc in (t for t in self.terms if isinstance(t, EncoderCost)):
-            E = enc.basis
-            for r in (t for t in self.terms if isinstance(t, ReadoutCost)):
+        for E in (b for b in (t.range_basis() for t in self.terms) if b is not None):
+            for r in self._readouts():
                 A = np.column_stack([E, np.ones(self.n)]) if r.affine else E
                 coef, *_ = np.linalg.lstsq(A, r.Y, rcond=None)
                 resid = np.linalg.norm(r.Y - A @ coef)
@@ -162,34 +105,55 @@ class Problem:
                         f"from the encoder's input X (relative residual {resid / np.linalg.norm(r.Y):.2e}); "
                         "no code Z = X W_in can decode Y")
 
+    def first_order_support(self) -> str | None:
+        """None when the first-order solver can take every term and constraint, else the reason it cannot."""
+        try:
+            first_order_form(self.terms, self.n)
+            constraint_form(self.constraints)
+        except UnsupportedTermError as exc:
+            return str(exc)
+        return None
+
     # ------------------------------------------------------------------ solving
-    def solve(self, backend: str = "auto", device: str = "auto", tol: float = 1e-6, max_iter: int | None = None,
-              verbose: bool = False, solver: str | None = None, force: bool = False, recover_z: bool = True,
-              cp_tol: float = 1e-4, random_state=0) -> Solution:
+    def solve(self, solver: str = "auto", *, device: str = "auto", tol: float = 1e-6, max_iter: int | None = None,
+              verbose: bool = False, cvxpy_solver: str = "CLARABEL", force: bool = False, recover_z: bool = True,
+              cp_tol: float = 1e-4, random_state=None) -> Solution:
         """Solve the problem.
 
-        backend : "auto" (the first-order solver; cvxpy+Clarabel for n ≤ 24, where the interior point is
-            quicker than ADMM's per-iteration overhead, and for custom cvxpy constraints),
-            "cvxpy" (exact reference; Clarabel or SCS) or "firstorder" (ADMM in PyTorch, CPU or CUDA, with a
-            certified gap; 25–370× faster than cvxpy already at n = 40–160, see BENCHMARKS.md).
-        solver : for cvxpy, "CLARABEL" (default) or "SCS".
+        Parameters
+        ----------
+        solver : {"auto", "cvxpy", "firstorder"}
+            "cvxpy": the exact reference (Clarabel or SCS, ``cvxpy_solver``); "firstorder": ADMM in PyTorch
+            (CPU or CUDA) with a certified gap, 25–370× faster than cvxpy already at n = 40–160 (BENCHMARKS.md);
+            "auto": cvxpy for n ≤ 24 (the interior point is quicker than ADMM's per-iteration overhead there)
+            and whenever a term or constraint has no first-order form (custom cvxpy constraints, user terms
+            with only ``cvxpy_parts``), else the first-order solver. ``Solution.solver`` says which ran.
+            A solver given a term it cannot represent raises :class:`simcode.core.UnsupportedTermError`.
+        device : torch device of the first-order solver ("auto": CUDA when available).
+        tol, max_iter : stopping tolerance and iteration cap (first-order default 20000).
+        cvxpy_solver : "CLARABEL" or "SCS".
         force : let cvxpy attempt an n above its practical limit.
         recover_z : factor Q into a non-negative Z (when ``nonnegative()``; else Z = V√Λ).
+        cp_tol : relative factor residual that certifies Q completely positive.
+        random_state : seed of the factorisation's random restarts (the first restart is deterministic).
         """
-        if backend not in ("auto", "cvxpy", "firstorder"):
-            raise ValueError(f"backend must be 'auto', 'cvxpy' or 'firstorder', got {backend!r}")
-        if not (np.isfinite(tol) and tol > 0):
-            raise ValueError(f"tol must be a positive number, got {tol!r}")
+        check_option(solver, "solver", SOLVERS)
+        tol = check_number(tol, "tol", low=0.0, low_inclusive=False)
+        recover_z = check_bool(recover_z, "recover_z")
         self.check_feasible()
-        custom = [c for c in self.constraints if not isinstance(c, Constraint)]
-        if backend == "auto":
-            backend = "cvxpy" if (custom or self.n <= 24) else "firstorder"
-        if backend == "firstorder" and custom:
-            raise ValueError("custom cvxpy constraints need backend='cvxpy'")
-        if backend == "cvxpy":
-            from .cvxpy_backend import cvxpy_solve
-
-            sol = cvxpy_solve(self, solver=solver or "CLARABEL", tol=tol, verbose=verbose, force=force,
+        if solver == "auto":
+            reason = self.first_order_support()
+            if reason is not None:
+                if self.n > CVXPY_MAX_N.get(str(cvxpy_solver).upper(), math.inf) and not force:
+                    raise UnsupportedTermError(
+                        f"solver='auto': the first-order solver cannot take this problem ({reason}), and "
+                        f"n={self.n} is above cvxpy+{cvxpy_solver}'s practical limit; pass solver='cvxpy', "
+                        "force=True to try cvxpy anyway")
+                solver = "cvxpy"
+            else:
+                solver = "cvxpy" if self.n <= 24 else "firstorder"
+        if solver == "cvxpy":
+            sol = cvxpy_solve(self, cvxpy_solver=cvxpy_solver, tol=tol, verbose=verbose, force=force,
                               max_iter=max_iter)
         else:
             sol = self._solve_firstorder(device=device, tol=tol, max_iter=max_iter or 20000, verbose=verbose)
@@ -198,26 +162,16 @@ class Problem:
         return sol
 
     def _solve_firstorder(self, device, tol, max_iter, verbose):
-        from .firstorder import admm_solve
-
         dev = resolve_device(device)
         r = admm_solve(self, device=dev, tol=tol, max_iter=max_iter, verbose=verbose)
-        gap = None
-        if r.lower_bound is not None:
-            gap = (r.objective - r.lower_bound) / max(1.0, abs(r.objective))
-        status = "converged" if r.converged else "max_iter"
-        if not r.converged:
-            warnings.warn(
-                f"ADMM stopped after {r.n_iter} iterations: primal residual {r.primal_residual:.2e}, "
-                f"dual residual {r.dual_residual:.2e}, gap {gap if gap is None else f'{gap:.2e}'} (tol {tol:g})",
-                ConvergenceWarning, stacklevel=3)
-        cert = Certificate(lower_bound=r.lower_bound, gap=gap, primal_residual=r.primal_residual,
-                           completely_positive=None, factor_residual=None, cp_tol=1e-4, solver_status=status)
-        return Solution(Q=r.Q, objective=r.objective, status=status, n_iter=r.n_iter, backend=f"firstorder[{dev}]",
-                        certificate=cert, b=r.b, history=r.history, time_s=r.time_s)
+        return Solution(Q=r.Q, objective=r.objective, status=r.status, n_iter=r.n_iter, solver=f"firstorder[{dev}]",
+                        certificate=r.certificate, b=r.b, history=r.history, time_s=r.time_s,
+                        info={"projections": r.projections, "rho": r.rho})
 
     def _recover(self, sol: Solution, cp_tol: float, random_state):
         Q = sol.Q
+        if sol.certificate is None:
+            sol.certificate = Certificate()
         if self.nonneg:
             f = factor_nonneg(np.maximum(Q, 0), random_state=random_state)
             Z = f.Z
@@ -231,9 +185,8 @@ class Problem:
         sol.Z = Z
         Zp = np.linalg.pinv(Z, rcond=1e-8) if Z.size else Z.T
         sol.W, bs = [], []
-        readouts = [t for t in self.terms if isinstance(t, ReadoutCost)]
-        for i, t in enumerate(readouts):
-            b = sol.b[i] if i < len(sol.b) else t.optimal_bias(Q)
+        for i, r in enumerate(self._readouts()):
+            b = sol.b[i] if i < len(sol.b) else optimal_bias(r, Q)
             bs.append(np.asarray(b))
-            sol.W.append(Zp @ (t.Y - np.asarray(b)[None, :]))
+            sol.W.append(Zp @ (r.Y - np.asarray(b)[None, :]))
         sol.b = bs

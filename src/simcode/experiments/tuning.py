@@ -48,9 +48,9 @@ def run(ctx: Context) -> None:
         res = search(Z)
         results[name] = res
         ctx.metric(f"{name}: distance of best non-negative rotation", res.distance)
-        ctx.metric(f"{name}: certificate", res.certificate.method)
+        ctx.metric(f"{name}: certificate", res.uniqueness.method)
         verdict = ("non-unique (rotation found)" if res.found else
-                   f"unique ({res.certificate.method})" if res.certificate.unique else "no rotation found, no proof")
+                   f"unique ({res.uniqueness.method})" if res.uniqueness.unique else "no rotation found, no proof")
         _plot_pair(ax, x, Z, res, f"{name}\n→ {verdict}")
     fig.tight_layout()
     ctx.figure("tunings", fig, "Tuning curves (top of each panel) and, where the search found one, a different "
@@ -60,7 +60,7 @@ def run(ctx: Context) -> None:
     names = list(rows)
     r = results[names[0]]
     ctx.claim("separated place cells: tunings are unique (certified)", source="000 Fig. 2 row 1",
-              measured=bool(r.certificate.unique and not r.found), expected="unique, no non-trivial rotation",
+              measured=bool(r.uniqueness.unique and not r.found), expected="unique, no non-trivial rotation",
               kind="true")
     r = results[names[1]]
     ctx.claim("overlapping place cells: a different non-negative tuning with the same Q exists", source="000 Fig. 2 row 2",
@@ -69,7 +69,7 @@ def run(ctx: Context) -> None:
     ctx.claim("grid modules, non-integer period ratio: no non-trivial rotation", source="000 Fig. 2 row 3",
               measured=bool(not r.found), expected="no rotation found", kind="true")
     ctx.claim("grid modules, non-integer period ratio: tight scattering (Theorem 2 certificate) holds",
-              source="000 Fig. 2 row 3", measured=bool(r.certificate.unique), expected="certificate of uniqueness",
+              source="000 Fig. 2 row 3", measured=bool(r.uniqueness.unique), expected="certificate of uniqueness",
               kind="true")
     r = results[names[3]]
     ctx.claim("grid modules, integer period ratio: a different non-negative tuning exists", source="000 Fig. 2 row 4",
@@ -119,7 +119,7 @@ def run(ctx: Context) -> None:
     for w in ctx.track(widths, "place-field width sweep"):
         res = search(make_place_cells(6, n_pos, w, "ring")[0])
         dist.append(res.distance if res.found else 0.0)
-        cert.append(res.certificate.method if res.certificate.unique else ("found" if res.found else "none"))
+        cert.append(res.uniqueness.method if res.uniqueness.unique else ("found" if res.found else "none"))
     ctx.metric("width sweep: widths", widths)
     ctx.metric("width sweep: outcome", cert)
     fig, ax = plt.subplots(figsize=(6, 3.5))

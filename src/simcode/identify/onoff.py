@@ -23,7 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._utils import check_array, check_positive
+from ..convex.factor import factor_nonneg
+from ..convex.problem import Problem
+from ..convex.terms import activity_cost, nonnegative, readout_cost
+from ..core import SolverResult, check_array, check_number
 
 __all__ = ["onoff_threshold", "critical_p_zero", "onoff_closed_form", "solve_onoff", "OnOffResult"]
 
@@ -68,7 +71,7 @@ def onoff_closed_form(values, probs, lam):
     from scipy.optimize import minimize_scalar
 
     v, p = _check_law(values, probs)
-    lam = check_positive(lam, "lam")
+    lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
     f = lambda b: np.sqrt(p @ np.maximum(v - b, 0) ** 2) + np.sqrt(p @ np.maximum(b - v, 0) ** 2)  # noqa: E731
     lo, hi = v[p > 0].min(), v[p > 0].max()
     r = minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12 * max(1.0, hi - lo)})
@@ -76,8 +79,10 @@ def onoff_closed_form(values, probs, lam):
     return 2 * np.sqrt(lam) * min(f(b), f(lo)), b
 
 
-@dataclass
-class OnOffResult:
+@dataclass(kw_only=True)
+class OnOffResult(SolverResult):
+    """Outcome of :func:`solve_onoff`; status, n_iter, history, time_s and certificate are the convex solve's."""
+
     values: np.ndarray
     probs: np.ndarray
     Z: np.ndarray            #: (n, k) non-negative tuning curves (neurons in columns)
@@ -98,21 +103,28 @@ class OnOffResult:
         return self.n_off == 0
 
 
-def solve_onoff(values, probs, lam=1.0, *, backend="auto", tol=1e-7, off_tol=1e-5, random_state=0, **solve_kw):
+def solve_onoff(values, probs, lam=1.0, *, solver="auto", tol=1e-7, off_tol=1e-5, random_state=None,
+                **solve_kw) -> OnOffResult:
     """Solve the ON/OFF problem numerically through the convex engine and read off the tunings.
 
-    A neuron is ON if its tuning correlates positively with I, OFF otherwise; OFF neurons whose share of
-    the activity cost is below ``off_tol`` are treated as absent (solver precision).
+    Parameters
+    ----------
+    values, probs : the stimulus values I and their probabilities.
+    lam : readout cost weight λ (> 0).
+    solver : ``Problem.solve``'s solver ("auto", "cvxpy", "firstorder").
+    tol : solver tolerance.
+    off_tol : OFF neurons whose share of the activity cost is below it are treated as absent (solver
+        precision).
+    random_state : seed of the non-negative factorisation's random restarts.
+    **solve_kw : passed to :meth:`simcode.convex.Problem.solve` (``device``, ``max_iter`` …).
+
+    A neuron is ON if its tuning correlates positively with I, OFF otherwise.
     """
-    from ..convex import Problem, activity_cost, nonnegative, readout_cost
-
     v, p = _check_law(values, probs)
-    lam = check_positive(lam, "lam")
-    prob = Problem([activity_cost(p), readout_cost(v, weight=lam, affine=True)], [nonnegative()])
-    sol = prob.solve(backend=backend, tol=tol, random_state=random_state, **solve_kw)
+    lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
+    prob = Problem([activity_cost(p), readout_cost(v, lam=lam, affine=True)], [nonnegative()])
+    sol = prob.solve(solver=solver, tol=tol, random_state=random_state, **solve_kw)
     # the optimum has rank ≤ 2 (one ON, at most one OFF neuron); factor at the solver's precision
-    from ..convex import factor_nonneg
-
     w = np.linalg.eigvalsh(sol.Q)
     rank = max(1, int(np.sum(w > 1e-6 * w.max())))
     Z = factor_nonneg(np.maximum(sol.Q, 0), n_components=rank, random_state=random_state).Z
@@ -139,4 +151,5 @@ def solve_onoff(values, probs, lam=1.0, *, backend="auto", tol=1e-7, off_tol=1e-
         values=v, probs=p, Z=Z, on=on, objective=sol.objective, off_share=off_share, n_off=int((~on).sum()),
         on_range=_range(on), off_range=_range(~on), on_rate=float(p @ Z[:, on].sum(1)),
         off_rate=float(p @ Z[:, ~on].sum(1)) if (~on).any() else 0.0,
-        threshold=onoff_threshold(v, p), p_min=float(p[v == v[p > 0].min()].sum()), solution=sol)
+        threshold=onoff_threshold(v, p), p_min=float(p[v == v[p > 0].min()].sum()), solution=sol,
+        status=sol.status, n_iter=sol.n_iter, history=sol.history, time_s=sol.time_s, certificate=sol.certificate)

@@ -46,15 +46,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simcode._utils import check_array, check_positive
-from simcode.convex.measure import _hull, min_ratio_on_sphere
+from ..convex.measure import convex_hull, min_ratio_on_sphere
+from ..core import check_array, check_number
 
 __all__ = ["ScatteringResult", "tight_scattering", "modular_candidate"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ScatteringResult:
     """Outcome of :func:`tight_scattering`.
+
+    A verdict, not a solver result: it comes from closed forms and an exact enumeration over the hull's
+    facets (no iterations, tolerance or convergence), so it does not carry the ``SolverResult`` protocol.
 
     identifiable : whether the optimum of Problem 1 is modular (Theorem 1).
     margin : min over unit φ of h_{S̄}(φ) − √(φᵀFφ)₊ (0 when identifiable: the ellipsoid is tangent to the
@@ -103,7 +106,7 @@ def _validate(S, A, lam, p):
         raise ValueError(f"A must have {d} columns (one per source), got shape {A.shape}")
     if A.shape[0] < d or np.linalg.matrix_rank(A) < d:
         raise ValueError("A must have full column rank (rank-deficient mixing cannot be inverted)")
-    lam = check_positive(lam, "lam")
+    lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
     if p is None:
         p = np.full(n, 1.0 / n)
     else:
@@ -141,7 +144,8 @@ def tight_scattering(S, A, lam: float, *, p=None, tol: float = 1e-9, random_stat
 
     Parameters
     ----------
-    S : (N, d) sources, rows are samples (the paper's S is d × N).
+    S : (N, d) sources, rows are samples (the paper's S is d × N); a :class:`simcode.Representation` is read
+        as its ``Z``.
     A : (D, d) mixing, full column rank; data X = S Aᵀ.
     lam : λ > 0, weight of the synaptic cost.
     p : optional sample probabilities (default uniform).
@@ -164,7 +168,7 @@ def tight_scattering(S, A, lam: float, *, p=None, tol: float = 1e-9, random_stat
     scale = max(float(m.max()), 1e-300)
     F_psd = bool(ev.min() >= -1e-12 * max(abs(ev).max(), 1e-300))
     V = (S - mean)[keep]
-    hull = _hull(V, "S") if d >= 2 and d <= 7 else None
+    hull = convex_hull(V, "S") if d >= 2 and d <= 7 else None
     failing = None
     margin = None
     if d == 1:

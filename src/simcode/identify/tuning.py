@@ -27,33 +27,51 @@ Two things are computed here:
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from simcode._utils import check_array, check_random_state, resolve_device
+from ..core import History, Representation, SolverResult, check_array, check_int, check_number, check_random_state
+from ..core import is_tensor, resolve_device
 
 __all__ = ["RotationSearchResult", "TuningCertificate", "nonneg_rotations", "tuning_certificate",
            "permutation_distance"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TuningCertificate:
-    """Sufficient conditions for uniqueness of the tunings (see module docstring)."""
+    """Sufficient conditions for uniqueness of the tunings (see module docstring).
+
+    A yes/no proof of uniqueness, not a bound on an objective, so it is not a :class:`simcode.core.Certificate`
+    (which carries a lower bound and a gap). ``scattering_slack`` is the smallest verified slack of the
+    tight-scattering containment (> 0 proves it), ``F`` the ellipsoid's matrix.
+    """
 
     unique: bool
     method: str
     separable: bool
-    scattering_slack: float | None
-    F: np.ndarray | None
-    note: str
+    scattering_slack: float | None = None
+    F: np.ndarray | None = None
+    note: str = ""
 
 
-@dataclass
-class RotationSearchResult:
-    """Outcome of :func:`nonneg_rotations`.
+def _cert(unique, method, separable, slack, F, note) -> TuningCertificate:
+    return TuningCertificate(unique=unique, method=method, separable=separable, scattering_slack=slack, F=F,
+                             note=note)
+
+
+@dataclass(kw_only=True)
+class RotationSearchResult(SolverResult):
+    """Outcome of :func:`nonneg_rotations` (core protocol: status, n_iter, history, time_s).
+
+    ``status`` is ``"converged"`` when the alternating projections stopped early because every start met
+    the feasibility test, else ``"max_iter"`` — the normal end of a search for a code whose tunings are unique,
+    so no warning is issued; ``n_iter`` counts projection steps, ``history["n_feasible"]`` the feasible starts
+    at every check (every 50 steps). ``certificate`` is None (there is no bound to certify); the uniqueness
+    proof is ``uniqueness``.
 
     found : a non-negative rotation farther than ``min_distance`` from every permutation was found
         (this proves the tunings are *not* fixed by Q).
@@ -62,7 +80,7 @@ class RotationSearchResult:
     distance : ``min_Π ‖Z O − Z Π‖_F / ‖Z‖_F`` (0 for a permutation).
     negativity : ``−min(Z O) / max(Z)`` before clipping (≤ ``feas_tol`` for a valid witness).
     q_error : ``‖Z_rotated Z_rotatedᵀ − Z Zᵀ‖_F / ‖Z Zᵀ‖_F``.
-    certificate : :class:`TuningCertificate` (uniqueness proof where one applies).
+    uniqueness : :class:`TuningCertificate` (uniqueness proof where one applies).
     distances : distances of every feasible end point of the search.
     """
 
@@ -72,7 +90,7 @@ class RotationSearchResult:
     distance: float
     negativity: float
     q_error: float
-    certificate: TuningCertificate
+    uniqueness: TuningCertificate
     n_starts: int
     n_feasible: int
     distances: np.ndarray = field(repr=False)
@@ -117,26 +135,29 @@ def _expm_skew(A):
 
 
 def tuning_certificate(Z, *, max_dim: int = 7, tol: float = 1e-7) -> TuningCertificate:
-    """Try to prove that Q = Z Zᵀ fixes the tunings (separability, then tight scattering / Theorem 2)."""
+    """Try to prove that Q = Z Zᵀ fixes the tunings (separability, then tight scattering / Theorem 2).
+
+    ``Z`` : (n_stimuli, n_neurons) non-negative tunings, an array or a :class:`simcode.Representation`.
+    """
     Z = _check_Z(Z)
     n, K = Z.shape
     scale = Z.max()
     active = Z > 0
     sep = all(np.any(active[:, k] & (active.sum(1) == 1)) for k in range(K))
     if sep:
-        return TuningCertificate(True, "separability", True, None, None,
+        return _cert(True, "separability", True, None, None,
                                  "every neuron fires alone somewhere: any non-negative rotation is a permutation")
     if K > max_dim:
-        return TuningCertificate(False, "none", False, None, None,
+        return _cert(False, "none", False, None, None,
                                  f"not separable; the tight-scattering check is limited to ≤ {max_dim} neurons")
     if K == 1:
-        return TuningCertificate(True, "single neuron", False, None, None, "O(1) = {±1}: unique")
+        return _cert(True, "single neuron", False, None, None, "O(1) = {±1}: unique")
     from scipy.spatial import ConvexHull, QhullError
 
     try:
         hull = ConvexHull(Z)
     except (QhullError, ValueError):
-        return TuningCertificate(False, "none", False, None, None,
+        return _cert(False, "none", False, None, None,
                                  "not separable; the tunings are not affinely full-dimensional, so no ellipsoid "
                                  "fits in their hull (no certificate; a rank-deficient Z is never unique)")
     mu = Z.mean(0)
@@ -169,10 +190,10 @@ def tuning_certificate(Z, *, max_dim: int = 7, tol: float = 1e-7) -> TuningCerti
             warnings.simplefilter("ignore")
             prob.solve(solver=cp.CLARABEL)
     except cp.SolverError:
-        return TuningCertificate(False, "none", False, None, None,
+        return _cert(False, "none", False, None, None,
                                  "not separable; the tight-scattering SDP failed (no certificate)")
     if prob.status not in ("optimal", "optimal_inaccurate") or t.value is None:
-        return TuningCertificate(False, "none", False, None, None,
+        return _cert(False, "none", False, None, None,
                                  f"not separable; the tight-scattering SDP returned {prob.status}")
     Fv = 0.5 * (F.value + F.value.T)
     # make diag F = μ⊙μ hold exactly (congruence by a positive diagonal), then verify independently
@@ -184,40 +205,43 @@ def tuning_certificate(Z, *, max_dim: int = 7, tol: float = 1e-7) -> TuningCerti
     ok = (smin > tol * scale ** 2 and np.linalg.eigvalsh(Fv).min() > 0
           and np.allclose(np.diag(Fv), mu ** 2, rtol=1e-12) and bool(coord.any()))
     if ok:
-        return TuningCertificate(True, "tight scattering (Theorem 2)", False, smin, Fv,
+        return _cert(True, "tight scattering (Theorem 2)", False, smin, Fv,
                                  "an ellipsoid at the mean, tangent to every coordinate plane, fits in the hull "
                                  "and touches it only there: any non-negative rotation is a permutation")
-    return TuningCertificate(False, "none", False, smin, Fv,
+    return _cert(False, "none", False, smin, Fv,
                              "not separable and no tangent ellipsoid fits strictly (this proves nothing either way)")
 
 
-def _ap_torch(Z, O, max_iter, feas_tol, device):
-    """Batched alternating projections in torch (CPU or CUDA, float64)."""
+def _ap_torch(Z, O, max_iter, feas_tol, device, hist):
+    """Batched alternating projections in torch (CPU or CUDA, float64). Returns (O, steps, stopped_early)."""
     import torch
 
     Zt = torch.as_tensor(Z, dtype=torch.float64, device=device)
     Ot = torch.as_tensor(O, dtype=torch.float64, device=device)
     zmax = Zt.max()
+    it = -1
     for it in range(max_iter):
         Y = torch.clamp(Zt @ Ot, min=0.0)
         U, _, Vh = torch.linalg.svd(Zt.T @ Y)
         Ot = U @ Vh
         if it % 50 == 49:
             neg = -(Zt @ Ot).amin(dim=(1, 2)) / zmax
+            hist.append(n_feasible=int((neg <= feas_tol).sum()))
             if bool(torch.all(neg <= feas_tol * 1e-2)):
-                break
-    return Ot.cpu().numpy()
+                return Ot.cpu().numpy(), it + 1, True
+    return Ot.cpu().numpy(), it + 1, False
 
 
 def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int = 2000,
                      feas_tol: float = 1e-6, min_distance: float = 1e-3, certify="auto",
-                     device: str | None = None) -> RotationSearchResult:
+                     device: str = "auto") -> RotationSearchResult:
     """Search for non-negative tunings ``Z O`` (O orthogonal) with the same Q = Z Zᵀ that are not a
     permutation of Z, and try to certify uniqueness (Theorem 2 of ``shared/papers/000``).
 
     Parameters
     ----------
-    Z : (n_stimuli, n_neurons) non-negative tunings (our rows = the paper's columns).
+    Z : (n_stimuli, n_neurons) non-negative tunings (our rows = the paper's columns): an array, a torch tensor
+        or a :class:`simcode.Representation`.
     n_starts : number of starting rotations (half near the identity at random geodesic distances, half Haar).
     random_state : seed.
     max_iter : alternating-projection steps per start.
@@ -225,26 +249,29 @@ def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int
     min_distance : a candidate is non-trivial when its permutation distance exceeds this.
     certify : run :func:`tuning_certificate`: True, False, or "auto" (only when no rotation was found — a
         found rotation already settles the question).
-    device : None (NumPy on the CPU, or the tensor's device when Z is a torch tensor), "cpu", "cuda[:i]" or
-        "auto": where the batched projections run (torch). A torch ``Z`` gets ``O`` and ``Z_rotated`` back as
-        tensors on its device; a NumPy ``Z`` gets NumPy arrays.
+    device : "auto" (a torch ``Z``: its device; NumPy input: CUDA when available, else NumPy on the CPU),
+        "cpu" or "cuda[:i]" (torch on that device): where the batched projections run. A torch ``Z`` gets
+        ``O`` and ``Z_rotated`` back as tensors on its device; a NumPy ``Z`` gets NumPy arrays.
 
     Returns
     -------
     RotationSearchResult. ``found=True`` proves non-uniqueness (to ``feas_tol``); ``found=False`` proves
     nothing by itself; ``certificate.unique=True`` proves uniqueness.
     """
-    torch_in = None
-    if type(Z).__module__.startswith("torch"):
-        torch_in = Z.device
-        Z = Z.detach().cpu().numpy()
-        if device is None:
-            device = str(torch_in)
-    if device is not None:
+    t0 = time.perf_counter()
+    if isinstance(Z, Representation):
+        Z = Z.Z
+    torch_in = Z.device if is_tensor(Z) else None
+    if device is None or device == "auto":
+        dev = resolve_device("auto", Z)
+        device = dev if (torch_in is not None or dev != "cpu") else None   # None: the NumPy path
+    else:
         device = resolve_device(device)
     Z = _check_Z(Z)
-    if not isinstance(n_starts, (int, np.integer)) or n_starts < 1:
+    if isinstance(n_starts, (bool, np.bool_)) or not isinstance(n_starts, (int, np.integer)) or n_starts < 1:
         raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    feas_tol = check_number(feas_tol, "feas_tol", low=0.0)
     rng = check_random_state(random_state)
     n, K = Z.shape
     zmax = Z.max()
@@ -256,16 +283,22 @@ def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int
     G = rng.standard_normal((B - half, K, K))
     O[half:] = np.stack([_polar(g) for g in G])
     Zt = Z.T
+    hist = History()
     if device is not None:
-        O = _ap_torch(Z, O, max_iter, feas_tol, device)
+        O, steps, early = _ap_torch(Z, O, max_iter, feas_tol, device, hist)
     else:
+        early = False
+        steps = 0
         for it in range(max_iter):
+            steps = it + 1
             Y = np.maximum(Z @ O, 0.0)
             O = np.linalg.svd(Zt @ Y)
             O = O[0] @ O[2]
             if it % 50 == 49:
                 neg = -(Z @ O).min(axis=(1, 2)) / zmax
+                hist.append(n_feasible=int((neg <= feas_tol).sum()))
                 if np.all(neg <= feas_tol * 1e-2):
+                    early = True
                     break
     ZO = Z @ O
     neg = -ZO.min(axis=(1, 2)) / zmax
@@ -278,7 +311,7 @@ def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int
     Q = Z @ Z.T
     q_err = float(np.linalg.norm(Zr @ Zr.T - Q) / np.linalg.norm(Q))
     run_cert = certify is True or (certify == "auto" and not found)
-    cert = tuning_certificate(Z) if run_cert else TuningCertificate(False, "not run", False, None, None, "")
+    cert = tuning_certificate(Z) if run_cert else _cert(False, "not run", False, None, None, "")
     if found:
         note = (f"found tunings Z O ≥ 0 (negativity {neg[best]:.1e}) at distance {dists[best]:.3f} from every "
                 "permutation: Q does not fix the tunings")
@@ -293,5 +326,7 @@ def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int
         Obest = torch.as_tensor(Obest, device=torch_in)
         Zr = torch.as_tensor(Zr, device=torch_in)
     return RotationSearchResult(found=found, O=Obest, Z_rotated=Zr, distance=float(dists[best]),
-                                negativity=float(max(neg[best], 0.0)), q_error=q_err, certificate=cert,
-                                n_starts=B, n_feasible=int(feas.sum()), distances=dists[feas], note=note)
+                                negativity=float(max(neg[best], 0.0)), q_error=q_err, uniqueness=cert,
+                                n_starts=B, n_feasible=int(feas.sum()), distances=dists[feas], note=note,
+                                status="converged" if early else "max_iter", n_iter=steps,
+                                history=hist.as_dict(), time_s=time.perf_counter() - t0)

@@ -1,11 +1,16 @@
 """First-order solver for Q-space problems: ADMM on the Schur-complement SDP, in PyTorch (CPU or CUDA),
 with a rigorous dual lower bound (the certificate).
 
+What it accepts. The problem's terms must give the first-order form of the term contract
+(:mod:`simcode.convex.terms`): a linear cost ⟨C, Q⟩, an isotropic quadratic a‖Q‖²_F, readout blocks and
+range restrictions; its constraints Q ≥ 0 and Tr Q ≤ c. Anything else raises
+:class:`simcode.core.UnsupportedTermError` before any iteration.
+
 Lifted problem. With the readout targets of all readout/decodability terms stacked, Y = [Y_1 … Y_K]
-(n × m), every problem :class:`~simcode.convex.Problem` builds is
+(n × m), the problem is
 
     min  ⟨C, Q⟩ + a‖Q‖²_F + Σ_k w_k Tr T_kk
-    s.t. M = [[Q, B], [Bᵀ, T]] ⪰ 0, M = P M P         (P: projector onto range([X,1]) ⊕ R^m, encoders)
+    s.t. M = [[Q, B], [Bᵀ, T]] ⪰ 0, M = P M P         (P: projector onto range(E) ⊕ R^m, encoders)
          B_k = Y_k − 1 b_kᵀ (b_k free if affine, 0 otherwise),  Q ≥ 0 (non-negativity, DNN),
          Tr Q ≤ c (budget),
 
@@ -15,6 +20,17 @@ ADMM (scaled form, over-relaxation α) splits M into X ∈ S = {PSD, range} and 
 Q ≥ 0, budget}:  X ← Π_S(W − U) (one eigen-decomposition of an (n+m)² matrix),
 W ← argmin_{W∈K} f(W) + ρ/2‖W − (X̂ + U)‖² (elementwise, closed form), U ← U + X̂ − W.
 ρ is adapted by residual balancing (Boyd et al. 2011, §3.4.1).
+
+Why this loop is not :class:`simcode.core.ADMM`. The core skeleton runs x-, z- and u-steps on separate
+iterates and evaluates the residual norms and the balancing rule at every iteration. This solver iterates one
+matrix v = X̂ + U through the fixed-point map T(v) so that it can apply safeguarded Anderson acceleration to
+it (which needs T as one map, and a second T evaluation per accepted extrapolation), checks residuals only
+every ``check_every`` iterations (each check costs two extra (n+m)² norms and a prox, as much as an
+iteration at large n), ties the accuracy of the partial PSD projection to the current residuals and
+re-verifies it by Cholesky, and balances ρ OSQP-style (ρ·√(r_p/r_d), only for a large imbalance) followed by a
+restart of the Anderson memory. Fitting that into the skeleton would either drop these (2–10× more iterations
+on the ON/OFF benchmark) or override the whole loop. It records its history with :class:`simcode.core.History`
+and returns the core result protocol (:class:`ADMMResult` derives from ``simcode.core.ADMMResult``).
 
 Certificate. For Λ with PᵀΛP ⪰ 0 (the dual cone of S), weak duality gives the lower bound
 g(Λ) = min_{W∈K} f(W) − ⟨Λ, W⟩ on every feasible point of the DNN problem. From the ADMM multiplier
@@ -28,28 +44,41 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._psdproj import PSDProjector
-from .terms import EncoderCost, Nonnegative, ReadoutCost, SimilarityMatching, Term, TraceBudget
+from ..core import ADMMResult as _CoreADMMResult
+from ..core import History, warn_not_converged
+from .psd_projection import PSDProjector
+from .solution import Certificate
+from .terms import constraint_form, first_order_form
 
 __all__ = ["ADMMResult", "admm_solve"]
 
 
-@dataclass
-class ADMMResult:
+@dataclass(kw_only=True)
+class ADMMResult(_CoreADMMResult):
+    """Result of :func:`admm_solve` (the core protocol: status, n_iter, history, time_s, certificate, rho).
+
+    Attributes
+    ----------
+    Q : (n, n) the PSD iterate (in the original scaling).
+    b : list of bias vectors, one per readout term.
+    objective : the objective at the feasible-set iterate W.
+    primal_residual, dual_residual : the last relative residuals.
+    projections : counts of full and partial eigen-decompositions of the PSD projection.
+
+    ``certificate.lower_bound`` is a proven lower bound (NaN when the problem class has none);
+    ``history`` holds ``iter``, ``objective``, ``primal_residual``, ``dual_residual``, ``rho`` and ``gap`` per check.
+    """
+
     Q: np.ndarray
-    b: list
-    objective: float
-    lower_bound: float | None
-    n_iter: int
-    converged: bool
-    primal_residual: float
-    dual_residual: float
-    history: dict
-    time_s: float
+    b: list = field(default_factory=list)
+    objective: float = float("nan")
+    primal_residual: float = float("nan")
+    dual_residual: float = float("nan")
+    projections: dict = field(default_factory=dict)
 
 
 class _Lifted:
@@ -60,28 +89,16 @@ class _Lifted:
     scaled costs are ≈ identity on both blocks; this makes one ρ fit all blocks.
     """
 
-    def __init__(self, problem, torch, device, dtype):
-        n = problem.n
+    def __init__(self, form, cform, n, torch, device, dtype):
         self.n = n
         t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
-        C = np.zeros((n, n))
-        quad = 0.0
-        self.readouts: list[ReadoutCost] = []
-        basis = None
-        for term in problem.terms:
-            L = term.linear_cost(n)
-            if L is not None:
-                C += L
-            if isinstance(term, SimilarityMatching):
-                quad += term.weight * term.c
-            if isinstance(term, ReadoutCost):
-                self.readouts.append(term)
-            if isinstance(term, EncoderCost) and term.basis.shape[1] < n:
-                basis = term.basis if basis is None else _intersect(basis, term.basis)
+        C = np.zeros((n, n)) if form.linear is None else form.linear
+        quad = form.quadratic
+        self.readouts = list(form.readouts)
+        basis = form.basis
         C = 0.5 * (C + C.T)
-        self.nonneg = any(isinstance(c, Nonnegative) for c in problem.constraints)
-        budgets = [c.c for c in problem.constraints if isinstance(c, TraceBudget)]
-        self.budget = min(budgets) if budgets else None
+        self.nonneg = bool(cform.nonnegative)
+        self.budget = cform.trace_budget
         diagC = np.diag(C)
         if self.budget is None and np.all(diagC > 0):
             d = np.sqrt(diagC)
@@ -98,7 +115,7 @@ class _Lifted:
         if self.readouts:
             Y = np.hstack([r.Y for r in self.readouts])
             aff = np.concatenate([[r.affine] * r.Y.shape[1] for r in self.readouts])
-            w = np.concatenate([[r.weight] * r.Y.shape[1] for r in self.readouts])
+            w = np.concatenate([[r.lam] * r.Y.shape[1] for r in self.readouts])
         else:
             Y, aff, w = np.zeros((n, 0)), np.zeros(0, bool), np.zeros(0)
         e = np.where(w > 0, np.sqrt(np.where(w > 0, w, 1.0)), 1.0)
@@ -294,14 +311,6 @@ class _Lifted:
         return float(val)
 
 
-def _intersect(B1, B2):
-    """Orthonormal basis of range(B1) ∩ range(B2)."""
-    P1 = B1 @ B1.T
-    P2 = B2 @ B2.T
-    w, V = np.linalg.eigh(P1 @ P2 @ P1)
-    return V[:, w > 1 - 1e-8]
-
-
 def _proj_budget(torch, d, c, nonneg):
     """Project a vector d onto {Σd ≤ c} (∩ {d ≥ 0} if nonneg)."""
     if nonneg:
@@ -320,18 +329,34 @@ def _proj_budget(torch, d, c, nonneg):
 
 
 def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rho=None, alpha=1.6,
-               check_every=25, anderson=5, partial_eig=True, verbose=False, progress=None) -> ADMMResult:
+               check_every=25, anderson=5, partial_eig=True, verbose=False, callback=None,
+               warn: bool = True) -> ADMMResult:
     """Solve ``problem`` (a :class:`simcode.convex.Problem`) by ADMM; see the module docstring.
 
     Stops when the relative primal residual ‖X−W‖/max(‖X‖,‖W‖) and dual residual ρ‖W−W_prev‖/‖ρU‖
     are both below ``tol`` and, when a certificate is available, the relative gap
-    (objective − lower_bound)/max(1, |objective|) is below ``tol`` too.
+    (objective − lower_bound)/max(1, |objective|) is below ``tol`` too. Stopping at ``max_iter`` gives status
+    ``"max_iter"`` and (``warn``) a :class:`simcode.ConvergenceWarning`.
+
+    Parameters
+    ----------
+    problem : Problem
+        Its terms and constraints must give the first-order form (:mod:`simcode.convex.terms`); otherwise
+        :class:`simcode.core.UnsupportedTermError` is raised.
+    device, dtype : torch device and float dtype (default float64).
+    tol, max_iter : stopping rule above.
+    rho, alpha : initial penalty (default from the cost and target scales) and over-relaxation.
+    check_every : residuals are evaluated every this many iterations (more often in the first ones).
+    anderson : Anderson memory (0: off). partial_eig : track the positive eigenpairs (:mod:`.psd_projection`).
+    verbose : print one line per check. callback : ``callback(it, objective, r_p, r_d)`` at every check.
     """
     import torch
 
+    form = first_order_form(problem.terms, problem.n)
+    cform = constraint_form(problem.constraints)
     dtype = dtype or torch.float64
     t0 = time.perf_counter()
-    L = _Lifted(problem, torch, device, dtype)
+    L = _Lifted(form, cform, problem.n, torch, device, dtype)
     N, n = L.N, L.n
     if rho is None:
         rho = L.initial_rho()
@@ -340,7 +365,7 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
         W[:n, :n] = torch.eye(n, dtype=dtype, device=device) * float(torch.linalg.norm(L.Y)) / math.sqrt(n)
         W, _ = L.prox_K(W, 1e12)
     U = torch.zeros_like(W)
-    hist = {"objective": [], "primal_residual": [], "dual_residual": [], "rho": [], "gap": [], "iter": []}
+    hist = History()
     L.projector.enabled = partial_eig
     L.projector.rtol = 1e-4
     converged = False
@@ -397,21 +422,17 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
             # inexact projections: keep the eigen-solver's error four orders below the current residuals
             L.projector.rtol = min(1e-4, max(1e-4 * max(tol, r_p, r_d), 100 * torch.finfo(dtype).eps))
             obj = L.objective(W1)
-            hist["iter"].append(it)
-            hist["objective"].append(obj)
-            hist["primal_residual"].append(r_p)
-            hist["dual_residual"].append(r_d)
-            hist["rho"].append(rho)
             gap = None
             if r_p < 10 * tol and r_d < 10 * tol:
                 lb = L.lower_bound(rho * U1)
                 if lb is not None:
                     gap = (obj - lb) / max(1.0, abs(obj))
-            hist["gap"].append(gap)
+            hist.append(iter=it, objective=obj, primal_residual=r_p, dual_residual=r_d, rho=rho,
+                        gap=math.nan if gap is None else gap)
             if verbose:
                 print(f"admm it={it:5d} obj={obj:.8g} r_p={r_p:.2e} r_d={r_d:.2e} rho={rho:.3g} gap={gap}")
-            if progress is not None:
-                progress(it, obj, r_p, r_d)
+            if callback is not None:
+                callback(it, obj, r_p, r_d)
             if r_p < tol and r_d < tol and (lb is None or gap is None or gap < tol):
                 converged = True
                 break
@@ -427,17 +448,25 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
                     aa.reset()
     W1, b = L.prox_K(v1, rho)
     U1 = v1 - W1
-    hist["projections"] = L.projector.stats()
     obj = L.objective(W1)
     if lb is None or not converged:
         lb = L.lower_bound(rho * U1)
     Q = X[:n, :n]
     Q = L.unscale_Q(0.5 * (Q + Q.T).detach().cpu().numpy())
+    lower = math.nan if lb is None else float(lb)
+    gap = (obj - lower) / max(1.0, abs(obj)) if lb is not None else math.nan
+    status = "converged" if converged else ("diverged" if not (math.isfinite(r_p) and math.isfinite(r_d))
+                                            else "max_iter")
+    if status != "converged" and warn:
+        warn_not_converged("ADMM (simcode.convex)", it, f"status {status}, primal residual {r_p:.2e}, dual "
+                           f"residual {r_d:.2e}, gap {gap:.2e} (tol {tol:g})", stacklevel=3)
+    cert = Certificate(lower_bound=lower, gap=gap, primal_residual=r_p, solver_status=status)
     return ADMMResult(
         Q=Q,
         b=_split_b(L.unscale_b(b.detach().cpu().numpy()), L) if b is not None else [],
-        objective=obj, lower_bound=lb, n_iter=it, converged=converged,
-        primal_residual=r_p, dual_residual=r_d, history=hist, time_s=time.perf_counter() - t0,
+        objective=obj, status=status, n_iter=it, certificate=cert, rho=rho,
+        primal_residual=r_p, dual_residual=r_d, projections=L.projector.stats(), history=hist.as_dict(),
+        time_s=time.perf_counter() - t0,
     )
 
 
