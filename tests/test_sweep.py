@@ -449,5 +449,5 @@ def test_identifiability_point_orthogonal_mixing_is_identifiable():
 def test_ksm_point_fits_sparse_dictionary_data():
     """002 §6.1: KSM reconstructs sparse dictionary data well (R² near 1 with K = true atoms)."""
     _needs("simcode.ksm", "KernelSimilarityMatching")
-    out = SWEEPABLE["ksm"](lam=0.05, n_components=16, n_samples=300, max_epochs=15, random_state=0)
+    out = SWEEPABLE["ksm"](lam=0.05, n_components=16, n_samples=300, max_iter=15, random_state=0)
     assert out["r2"] > 0.9 and 0 <= out["dict_error"] <= 1 and isinstance(out["converged"], bool)
