@@ -513,3 +513,268 @@ def test_bad_inputs_raise_clear_errors():
         rsa(np.ones(10), np.arange(10.0), "spearman")
     with pytest.raises(ValueError, match="partitions"):
         rdm(X, "crossnobis", conditions=np.arange(20) % 4, partitions=np.zeros(20))
+
+
+# ------------------------------------------------------------------------- Representation, dtypes, devices
+from simcode import Representation  # noqa: E402
+from simcode.similarity import (canonical_correlations as _cc, knn_indices, median_sigma, rsa_data,  # noqa: E402
+                                upper_triangle)
+
+_PAIR_ANALYSES = {
+    "cka": lambda X, Y: cka(X, Y),
+    "cka_debiased_gram": lambda X, Y: cka(X, Y, debiased=True, solver="gram"),
+    "cka_rbf": lambda X, Y: cka(X, Y, kernel="rbf"),
+    "rsa_data": lambda X, Y: rsa_data(X, Y),
+    "rsa_data_spearman": lambda X, Y: rsa_data(X, Y, "euclidean", "spearman"),
+    "procrustes": lambda X, Y: procrustes(X, Y, alpha=0.5),
+    "cca": lambda X, Y: cca(X, Y),
+    "canonical_correlations": lambda X, Y: _cc(X, Y),
+    "mutual_knn": lambda X, Y: mutual_knn(X, Y, 5),
+    "cknna": lambda X, Y: cknna(X, Y, 5),
+    "accumulator": lambda X, Y: CKAAccumulator().update(X, Y).result(),
+}
+_SINGLE_ANALYSES = {
+    "gram": lambda X: gram(X),
+    "gram_cosine": lambda X: gram(X, "cosine"),
+    "rdm": lambda X: rdm(X),
+    "rdm_correlation_condensed": lambda X: rdm(X, "correlation", condensed=True),
+    "knn_indices": lambda X: np.sort(np.asarray(knn_indices(X, 4)), 1),
+    "participation_ratio": lambda X: participation_ratio(X),
+    "median_sigma": lambda X: median_sigma(X),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PAIR_ANALYSES))
+def test_pair_analyses_on_representation_equal_analyses_on_Z(name):
+    f = _PAIR_ANALYSES[name]
+    X, Y = _data(n=40, p=6, q=4, seed=21)
+    ref = f(X, Y)
+    np.testing.assert_allclose(f(Representation(X), Representation(Y)), ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(f(Representation(X), Y), ref, rtol=1e-12, atol=1e-12)
+    # torch in → torch out, same numbers; a Representation of a tensor behaves as the tensor
+    tx, ty = torch.from_numpy(X), torch.from_numpy(Y)
+    for a, b in ((tx, ty), (Representation(tx), Representation(ty)), (tx, Y)):
+        v = f(a, b)
+        assert isinstance(v, torch.Tensor) and v.dtype == torch.float64
+        np.testing.assert_allclose(v.numpy(), ref, rtol=1e-10, atol=1e-10)
+    assert not isinstance(ref, torch.Tensor)
+
+
+@pytest.mark.parametrize("name", sorted(_SINGLE_ANALYSES))
+def test_single_analyses_on_representation_equal_analyses_on_Z(name):
+    f = _SINGLE_ANALYSES[name]
+    X, _ = _data(n=30, p=5, seed=22)
+    ref = f(X)
+    np.testing.assert_allclose(f(Representation(X)), ref, rtol=1e-12, atol=1e-12)
+    v = f(torch.from_numpy(X))
+    if name != "knn_indices":
+        assert isinstance(v, torch.Tensor)
+    np.testing.assert_allclose(np.asarray(v), ref, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(f(Representation(torch.from_numpy(X)))), ref, rtol=1e-10, atol=1e-10)
+
+
+def test_gram_of_a_kernel_only_representation_is_its_Q():
+    X, _ = _data(n=12, p=4, seed=23)
+    Q = X @ X.T
+    rep = Representation(Q=Q)
+    K = gram(rep)
+    np.testing.assert_allclose(K, Q, rtol=1e-12, atol=1e-12)
+    K[0, 0] = -1.0                                   # a copy: the Representation's cache is untouched
+    assert rep.Q[0, 0] == Q[0, 0]
+    # the analyses see the same code through the eigen-factor Z (QᵀQ identity: Z Zᵀ = Q)
+    assert cka(rep, X) == pytest.approx(1.0, abs=1e-10)
+
+
+def test_collapse_metrics_on_representation_and_labels_from_stimuli():
+    rng = np.random.default_rng(24)
+    C, d, n = 3, 5, 90
+    y = np.repeat(np.arange(C), n // C)
+    H = rng.normal(size=(C, d))[y] * 3 + rng.normal(size=(n, d))
+    W = rng.normal(size=(C, d))
+    ref = collapse_metrics(H, y, W)
+    for r in (collapse_metrics(Representation(H), y, W),
+              collapse_metrics(Representation(H, stimuli={"labels": y}), W=W)):
+        assert r.keys() == ref.keys()
+        for key in ref:
+            assert r[key] == pytest.approx(ref[key], rel=1e-12, abs=1e-14), key
+    rt = collapse_metrics(torch.from_numpy(H), torch.from_numpy(y), torch.from_numpy(W))
+    for key in ref:
+        assert rt[key] == pytest.approx(ref[key], rel=1e-10, abs=1e-12), key
+    acc = CollapseAccumulator(C).update(Representation(H, stimuli={"labels": y}))
+    assert acc.result()["nc1"] == pytest.approx(ref["nc1"], rel=1e-12)
+    with pytest.raises(TypeError, match="labels"):
+        collapse_metrics(H)
+    with pytest.raises(TypeError, match="labels"):
+        collapse_metrics(H, np.array(["a", "b", "c"] * 30))
+
+
+def test_float32_kept_for_arrays_and_statistics_read_in_float64():
+    X, Y = _data(n=40, p=6, q=4, seed=25)
+    X32 = X.astype(np.float32)
+    assert gram(X32).dtype == np.float32 and center(gram(X32)).dtype == np.float32
+    assert rdm(X32).dtype == np.float32 and rdm(X32, condensed=True).dtype == np.float32
+    assert rdm(X32, dtype="float64").dtype == np.float64
+    np.testing.assert_allclose(rdm(X32), ssd.squareform(ssd.pdist(X32.astype(np.float64))), rtol=1e-5, atol=1e-5)
+    # a NumPy statistic is a Python float computed in float64 (the float32 rounding of the data only)
+    assert isinstance(cka(X32, Y), float)
+    assert cka(X32, Y) == pytest.approx(cka(X32.astype(np.float64), Y), abs=1e-12)
+    t = cka(torch.from_numpy(X32), torch.from_numpy(Y.astype(np.float32)))
+    assert t.dtype == torch.float32 and float(t) == pytest.approx(cka(X, Y), abs=1e-5)
+    assert gram(torch.from_numpy(X32)).dtype == torch.float32
+
+
+_BAD_DTYPES = [
+    (np.ones((10, 3), dtype=complex), TypeError, "complex"),
+    (np.ones((10, 3), dtype=np.float16), TypeError, "half"),
+    (np.ones((10, 3), dtype=bool), TypeError, "bool"),
+    (np.array([["a"] * 3] * 10), TypeError, "numbers"),
+    (np.array([[object()] * 3] * 10, dtype=object), TypeError, "object"),
+    ("abc", TypeError, "string"),
+    (None, TypeError, "None"),
+    (np.empty((0, 3)), ValueError, "empty|at least"),
+    (np.ones(10), ValueError, "2-D"),
+]
+
+
+@pytest.mark.parametrize("bad,exc,what", _BAD_DTYPES)
+@pytest.mark.parametrize("fn", ["gram", "rdm", "cka_X", "cka_Y", "procrustes", "cca", "mutual_knn", "cknna",
+                                "knn_indices", "participation_ratio", "collapse", "accumulator", "rsa_data"])
+def test_invalid_responses_raise_naming_the_argument(fn, bad, exc, what):
+    X, Y = _data(n=10, p=3, q=3, seed=26)
+    labels = np.arange(10) % 2
+    calls = {
+        "gram": (lambda A: gram(A), "X"), "rdm": (lambda A: rdm(A), "X"),
+        "cka_X": (lambda A: cka(A, Y), "X"), "cka_Y": (lambda A: cka(X, A), "Y"),
+        "procrustes": (lambda A: procrustes(A, Y), "X"), "cca": (lambda A: cca(X, A), "Y"),
+        "mutual_knn": (lambda A: mutual_knn(A, Y, 3), "X"), "cknna": (lambda A: cknna(X, A, 3), "Y"),
+        "knn_indices": (lambda A: knn_indices(A, 3), "X"), "participation_ratio": (lambda A: participation_ratio(A), "X"),
+        "collapse": (lambda A: collapse_metrics(A, labels), "H"),
+        "accumulator": (lambda A: CKAAccumulator().update(A, Y), "X"), "rsa_data": (lambda A: rsa_data(X, A), "Y"),
+    }
+    f, name = calls[fn]
+    with pytest.raises(exc, match=rf"^{name} .*({what})"):
+        f(bad)
+
+
+def test_nan_and_torch_bad_dtypes_are_refused():
+    X, Y = _data(n=10, p=3, q=3)
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    for f in (lambda A: gram(A), lambda A: mutual_knn(A, Y, 3), lambda A: procrustes(A, Y),
+              lambda A: participation_ratio(A), lambda A: collapse_metrics(A, np.arange(10) % 2)):
+        with pytest.raises(ValueError, match="NaN"):
+            f(Xn)
+        with pytest.raises(ValueError, match="NaN"):
+            f(torch.from_numpy(Xn))
+        with pytest.raises(TypeError, match="complex"):
+            f(torch.from_numpy(X.astype(complex)))
+        with pytest.raises(TypeError, match="half|float16"):
+            f(torch.from_numpy(X).half())
+        with pytest.raises(TypeError, match="bool"):
+            f(torch.from_numpy(X > 0))
+    with pytest.raises(TypeError, match="rdm1 .*complex"):
+        rsa(ssd.pdist(X).astype(complex), ssd.pdist(Y))
+    with pytest.raises(TypeError, match="rdm2 .*bool"):
+        rsa(ssd.pdist(X), ssd.pdist(Y) > 1, "whitened_cosine")
+
+
+@pytest.mark.parametrize("call,exc,name", [
+    (lambda X, Y: mutual_knn(X, Y, 3, chunk_size="abc"), TypeError, "chunk_size"),
+    (lambda X, Y: mutual_knn(X, Y, 3, chunk_size=0), ValueError, "chunk_size"),
+    (lambda X, Y: cknna(X, Y, 3, chunk_size=2.0), TypeError, "chunk_size"),
+    (lambda X, Y: knn_indices(X, 3, chunk_size="8"), TypeError, "chunk_size"),
+    (lambda X, Y: mutual_knn(X, Y, 3.0), TypeError, "k"),
+    (lambda X, Y: mutual_knn(X, Y, 3, normalize="yes"), TypeError, "normalize"),
+    (lambda X, Y: collapse_metrics(X, np.arange(20) % 2, n_classes="3"), TypeError, "n_classes"),
+    (lambda X, Y: CollapseAccumulator("3"), TypeError, "n_classes"),
+    (lambda X, Y: CollapseAccumulator(1), ValueError, "n_classes"),
+    (lambda X, Y: cka(X, Y, kernel="rbf", sigma="1"), TypeError, "sigma"),
+    (lambda X, Y: cka(X, Y, kernel="rbf", sigma=-1.0), ValueError, "sigma"),
+    (lambda X, Y: cka(X, Y, threshold=np.nan), ValueError, "threshold"),
+    (lambda X, Y: cka(X, Y, solver="fast"), ValueError, "solver"),
+    (lambda X, Y: cka(X, Y, kernel="poly"), ValueError, "kernel"),
+    (lambda X, Y: cka(X, Y, debiased="no"), TypeError, "debiased"),
+    (lambda X, Y: procrustes(X, Y, alpha="0.5"), TypeError, "alpha"),
+    (lambda X, Y: procrustes(X, Y, alpha=1.5), ValueError, "alpha"),
+    (lambda X, Y: procrustes(X, Y, score="cos"), ValueError, "score"),
+    (lambda X, Y: cca(X, Y, svd_dims="2"), TypeError, "svd_dims"),
+    (lambda X, Y: cca(X, Y, svd_dims=0), ValueError, "svd_dims"),
+    (lambda X, Y: cca(X, Y, svd_dims=1.5), ValueError, "svd_dims"),
+    (lambda X, Y: cca(X, Y, statistic="max"), ValueError, "statistic"),
+    (lambda X, Y: rdm(X, "cityblock"), ValueError, "metric"),
+    (lambda X, Y: rdm(X, condensed=1), TypeError, "condensed"),
+    (lambda X, Y: gram(X, "rbf", sigma=True), TypeError, "sigma"),
+    (lambda X, Y: median_sigma(X, threshold="1"), TypeError, "threshold"),
+    (lambda X, Y: center(gram(X), unbiased=None), TypeError, "unbiased"),
+    (lambda X, Y: rsa(ssd.pdist(X), ssd.pdist(Y), method=3), ValueError, "method"),
+])
+def test_invalid_scalars_raise(call, exc, name):
+    X, Y = _data(n=20, p=4, q=3)
+    with pytest.raises(exc, match=rf"^{name}\b"):
+        call(X, Y)
+
+
+# ------------------------------------------------------------------------------------- scale and cancellation
+@pytest.mark.parametrize("scale", [1e-12, 1e-150, 1e12, 1e150])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_knn_analyses_are_scale_invariant(scale, normalize):
+    rng = np.random.default_rng(27)
+    X, Y = rng.normal(size=(80, 3)), rng.normal(size=(80, 3))     # zero-mean, low-dimensional: small norms
+    k = 6
+
+    def dense(Z):
+        Z = Z / np.linalg.norm(Z, axis=1, keepdims=True) if normalize else Z
+        S = Z @ Z.T
+        np.fill_diagonal(S, -np.inf)
+        return np.sort(np.argsort(-S, axis=1)[:, :k], 1)
+
+    A, B = dense(X), dense(Y)
+    ref = np.mean([len(set(A[i]) & set(B[i])) / k for i in range(80)])
+    assert np.array_equal(np.sort(knn_indices(scale * X, k, normalize), 1), A)
+    assert mutual_knn(scale * X, scale * Y, k, normalize) == pytest.approx(ref, abs=1e-12)
+    assert mutual_knn(scale * X, Y, k, normalize) == pytest.approx(ref, abs=1e-12)
+    base = cknna(X, Y, k, normalize)
+    assert cknna(scale * X, scale * Y, k, normalize) == pytest.approx(base, rel=1e-9)
+    assert cknna(scale * X, Y, k, normalize) == pytest.approx(base, rel=1e-9)
+    if abs(np.log10(scale)) <= 12:                 # float32 range: same neighbours, CKNNA finite and equal
+        t32 = lambda Z: torch.from_numpy(scale * Z).float()  # noqa: E731
+        assert float(mutual_knn(t32(X), t32(Y), k, normalize)) == pytest.approx(ref, abs=1e-6)
+        assert float(cknna(t32(X), t32(Y), k, normalize)) == pytest.approx(base, rel=1e-4)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean"])
+def test_rdm_resolves_tiny_distances_like_pdist(metric):
+    rng = np.random.default_rng(28)
+    base = rng.normal(size=(5, 7)) + 10.0
+    # near-duplicate rows (1e-9 apart) next to well-separated ones, and a large common offset
+    X = np.vstack([base, base + 1e-9 * rng.normal(size=(5, 7)), 1e6 + rng.normal(size=(3, 7))])
+    ref = ssd.pdist(X, metric)
+    for D in (rdm(X, metric, condensed=True), ssd.squareform(rdm(X, metric), checks=False)):
+        np.testing.assert_allclose(D, ref, rtol=1e-6, atol=0)
+    # the torch formula (the CUDA path) gets them too
+    from simcode.similarity.kernels import _sqdist
+    d2 = _sqdist(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(ssd.squareform(d2, checks=False), ssd.pdist(X, "sqeuclidean"), rtol=1e-6, atol=0)
+    # rows 1e-9 apart and far from the origin: the plain Gram formula would give exactly 0
+    Z = np.vstack([np.ones(5), np.ones(5) + 1e-9, 2 * np.ones(5)])
+    np.testing.assert_allclose(rdm(Z, metric, condensed=True), ssd.pdist(Z, metric), rtol=1e-6)
+    assert rdm(Z, metric)[0, 1] > 0
+    # float32: still non-zero and close to the truth in relative terms
+    Z32 = np.vstack([np.ones(5), np.ones(5) + 1e-3, 2 * np.ones(5)]).astype(np.float32)
+    np.testing.assert_allclose(rdm(Z32, metric, condensed=True), ssd.pdist(Z32.astype(float), metric), rtol=1e-4)
+
+
+def test_correlation_rdm_of_near_identical_rows_is_accurate():
+    rng = np.random.default_rng(29)
+    u = rng.normal(size=12)
+    X = np.vstack([u, u + 1e-7 * rng.normal(size=12), rng.normal(size=12)])
+    # reference: 1 − r computed without cancellation, ‖ū_i − ū_j‖²/2 of the centred unit rows (exact identity)
+    C = X - X.mean(1, keepdims=True)
+    C /= np.linalg.norm(C, axis=1, keepdims=True)
+    ref = np.array([0.5 * np.sum((C[i] - C[j]) ** 2) for i, j in itertools.combinations(range(3), 2)])
+    np.testing.assert_allclose(rdm(X, "correlation", condensed=True), ref, rtol=1e-6)
+    from simcode.similarity.kernels import _correlation_distance, _unit_rows
+    D = _correlation_distance(_unit_rows(torch.from_numpy(X))).numpy()
+    np.testing.assert_allclose(ssd.squareform(D, checks=False), ref, rtol=1e-6)
+    # upper_triangle reads the same entries scipy's squareform does
+    np.testing.assert_allclose(upper_triangle(ssd.squareform(ref)), ref)

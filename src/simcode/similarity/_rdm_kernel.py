@@ -36,18 +36,36 @@ def _direct(x, i, j):
 
 
 @njit(cache=True)
-def _dist(x, i, j, s, g, mode, tol):
-    if mode == 2:                       # correlation distance of normalised rows
-        v = 1.0 - g
-        if v < tol:
-            v = 0.5 * _direct(x, i, j)
-        return v
-    v = s - 2.0 * g
-    if v < tol * s:                     # cancellation: recompute Σ(x_i − x_j)² directly
-        v = _direct(x, i, j)
-    if mode == 1:
-        v = np.sqrt(v)
-    return v
+def _row(out, o0, G, r, x, sq, i, n, mode, tol):
+    """Entries (i, j), j = i+1..n-1, into out[o0 + j]: one branch-free (vectorisable) pass with the Gram
+    formula that counts the cancelling entries, then — only for a row that has some — a scalar pass that
+    recomputes those directly."""
+    si = sq[i]
+    bad = 0
+    for j in range(i + 1, n):
+        g = G[r, j - i + r]            # column of j in G = X[i0:i0+b] X[i0:]ᵀ is j - i0 = j - i + r
+        if mode == 2:                   # correlation distance of normalised rows
+            v = 1.0 - g
+            bad += v < tol
+        else:
+            s = si + sq[j]
+            v = s - 2.0 * g
+            bad += v < tol * s
+            v = max(v, 0.0)
+            if mode == 1:
+                v = np.sqrt(v)
+        out[o0 + j] = v
+    if bad:
+        for j in range(i + 1, n):
+            g = G[r, j - i + r]
+            if mode == 2:
+                if 1.0 - g < tol:
+                    out[o0 + j] = 0.5 * _direct(x, i, j)
+            else:
+                s = si + sq[j]
+                if s - 2.0 * g < tol * s:
+                    v = _direct(x, i, j)
+                    out[o0 + j] = np.sqrt(v) if mode == 1 else v
 
 
 @njit(cache=True)
@@ -58,9 +76,7 @@ def _block_square(D, G, x, sq, i0, mode, tol):
     for r in range(b):
         i = i0 + r
         D[i, i] = 0.0
-        si = sq[i]
-        for j in range(i + 1, n):
-            D[i, j] = _dist(x, i, j, si + sq[j], G[r, j - i0], mode, tol)
+        _row(D[i], 0, G, r, x, sq, i, n, mode, tol)
     for j in range(i0 + 1, n):          # mirror: row j, columns i0..min(j, i0+b) (contiguous writes)
         stop = min(b, j - i0)
         for r in range(stop):
@@ -73,9 +89,7 @@ def _block_condensed(out, G, x, sq, i0, n, mode, tol):
     for r in range(b):
         i = i0 + r
         base = n * i - (i * (i + 1)) // 2 - i - 1     # condensed index of (i, j) = base + j
-        si = sq[i]
-        for j in range(i + 1, n):
-            out[base + j] = _dist(x, i, j, si + sq[j], G[r, j - i0], mode, tol)
+        _row(out, base, G, r, x, sq, i, n, mode, tol)
 
 
 def rdm_cpu(x: np.ndarray, mode: int, condensed: bool, tol: float) -> np.ndarray:
@@ -83,15 +97,18 @@ def rdm_cpu(x: np.ndarray, mode: int, condensed: bool, tol: float) -> np.ndarray
     1 = Euclidean, 2 = correlation (rows of ``x`` already centred and normalised); entries below ``tol``
     relative to ‖x_i‖² + ‖x_j‖² (mode 2: below ``tol``) are recomputed directly."""
     n = x.shape[0]
-    sq = np.einsum("ij,ij->i", x, x) if mode != 2 else np.zeros(n, dtype=x.dtype)
+    # Euclidean: the Gram products use the column-centred rows (distances are translation invariant and
+    # centring shrinks ‖x‖², hence the cancellation); the direct recomputation reads the rows as given
+    xc = x - x.mean(0) if mode != 2 else x
+    sq = np.einsum("ij,ij->i", xc, xc) if mode != 2 else np.zeros(n, dtype=x.dtype)
     out = np.empty(n * (n - 1) // 2 if condensed else (n, n), dtype=x.dtype)
     buf = np.empty(min(_BLOCK, n) * n, dtype=x.dtype)
-    xT = np.ascontiguousarray(x.T)
+    xT = np.ascontiguousarray(xc.T)
     t = x.dtype.type(tol)
     for i0 in range(0, n, _BLOCK):
         i1 = min(n, i0 + _BLOCK)
         G = buf[: (i1 - i0) * (n - i0)].reshape(i1 - i0, n - i0)
-        np.matmul(x[i0:i1], xT[:, i0:], out=G)
+        np.matmul(xc[i0:i1], xT[:, i0:], out=G)
         if condensed:
             _block_condensed(out, G, x, sq, i0, n, mode, t)
         else:

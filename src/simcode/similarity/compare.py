@@ -48,6 +48,12 @@ class CKAAccumulator:
         x, y = paired(X, Y, min_rows=1)
         if self._kind is None:
             self._kind = kind_of(X, Y)
+        return self._update(x, y)
+
+    def _update(self, x: torch.Tensor, y: torch.Tensor) -> "CKAAccumulator":
+        """``update`` on tensors already validated (``cka`` calls it directly: no second validation pass)."""
+        if self._kind is None:
+            self._kind = kind_of(x, y)
         if self._shift is None:
             self._shift = (x.mean(0), y.mean(0))
             p, q = x.shape[1], y.shape[1]
@@ -165,7 +171,7 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, *, sigma: float | 
     use_feature = kernel == "linear" and (solver == "feature" or
                                           (solver == "auto" and p * p + q * q + p * q <= n * (p + q)))
     if use_feature:
-        return output(CKAAccumulator().update(x, y).result(debiased), kind)
+        return output(CKAAccumulator()._update(x, y).result(debiased), kind)
     if kernel == "linear":
         xc, yc = center_columns(x), center_columns(y)
         K, L = xc @ xc.T, yc @ yc.T

@@ -35,6 +35,7 @@ def _sqdist(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     """Squared Euclidean distances between the rows of ``x`` (and ``y``): the Gram formula, with the entries it
     cannot resolve (near-duplicate rows, see :func:`cancellation_tol`) recomputed directly."""
     same = y is None
+    x0, y0 = x, (x if same else y)               # the direct recomputation reads the data as given
     if same:
         x = x - x.mean(0, keepdim=True)          # distances are translation invariant; centring shrinks ‖x‖²
     y = x if same else y
@@ -51,7 +52,7 @@ def _sqdist(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     step = max(1, (1 << 22) // max(1, x.shape[1]))
     for a in range(0, r.numel(), step):
         ra, ca = r[a:a + step], c[a:a + step]
-        diff = x[ra] - y[ca]
+        diff = x0[ra] - y0[ca]
         d[ra, ca] = (diff * diff).sum(1)
     d.clamp_min_(0.0)
     if same:
@@ -317,8 +318,6 @@ def rdm(X, metric: str = "euclidean", *, conditions=None, partitions=None, noise
     modes = {"sqeuclidean": 0, "euclidean": 1, "correlation": 2}
     if metric == "correlation":
         x = _unit_rows(x)
-    elif metric in modes:
-        x = x - x.mean(0, keepdim=True)          # translation invariant; centring shrinks ‖x‖² (less cancellation)
     if metric in modes and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
         from ._rdm_kernel import rdm_cpu
 
