@@ -62,7 +62,7 @@ def first_below(trace, thr=0.1, cpu=False):
     return None
 
 
-def run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs, f32=False, csc_iter=30, kernel="auto"):
+def run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs, f32=False, csc_iter=30, solver="auto"):
     import torch
 
     from simcode.sparse.conv import ConvDictionaryLearning
@@ -72,8 +72,8 @@ def run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs, f32=False, csc_iter=30, ker
 
     trace = []
     clock = Clock()
-    cdl = ConvDictionaryLearning(3, L, lam=lam, prior="l1_nonneg", n_epochs=n_epochs, csc_iter=csc_iter,
-                                 filter_iter=20, tol=0.0, init=init, kernel=kernel,
+    cdl = ConvDictionaryLearning(3, L, lam=lam, prior="l1_nonneg", max_iter=n_epochs, csc_max_iter=csc_iter,
+                                 filter_max_iter=20, tol=0.0, init=init, solver=solver, device="cpu",
                                  callback=lambda e, est: clock.record(trace, tmpl, est.atoms_))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -81,7 +81,7 @@ def run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs, f32=False, csc_iter=30, ker
     return trace
 
 
-def run_simcode_crsae(Y, tmpl, L, lam, init, n_epochs, f32=False, kernel="auto", lr=0.02, every=2):
+def run_simcode_crsae(Y, tmpl, L, lam, init, n_epochs, f32=False, solver="auto", lr=0.02, every=2):
     """CRsAE, decoder gradient (codes of the T = 150 unrolled iterations held fixed), error every 2 minibatches."""
     import torch
 
@@ -89,8 +89,8 @@ def run_simcode_crsae(Y, tmpl, L, lam, init, n_epochs, f32=False, kernel="auto",
 
     trace = []
     clock = Clock()
-    CRsAE(3, L, lam=lam, n_iter=150, n_epochs=n_epochs, batch_size=16, lr=lr, lr_decay=0.9, backprop="decoder",
-          dtype=torch.float32 if f32 else None, kernel=kernel, random_state=0, callback_every=every,
+    CRsAE(3, L, lam=lam, n_layers=150, max_iter=n_epochs, batch_size=16, lr=lr, lr_decay=0.9, backprop="decoder",
+          dtype="float32" if f32 else None, solver=solver, device="cpu", random_state=0, callback_every=every,
           init=init, callback=lambda e, est: clock.record(trace, tmpl, est.atoms_)).fit(Y)
     return trace
 
@@ -141,7 +141,8 @@ def csc_throughput(sig, tmpl, lam, max_iter):
     t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = conv_sparse_code(sig, tmpl, lam, "l1_nonneg", max_iter=max_iter, tol=1e-3, chunk_size=10_000)
+        r = conv_sparse_code(sig, tmpl, lam, "l1_nonneg", max_iter=max_iter, tol=1e-3, chunk_size=10_000,
+                             device="cpu")
     ts = time.perf_counter() - t
     rows.append(("simcode FISTA, chunks, compiled (f64)", ts, sig.size / ts, r.objective,
                  f"max rel. gap {r.gap:.1e}, {r.n_iter} it."))
@@ -151,7 +152,7 @@ def csc_throughput(sig, tmpl, lam, max_iter):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             r32 = conv_sparse_code(s32, torch.tensor(tmpl, dtype=torch.float32), lam, "l1_nonneg",
-                                   max_iter=max_iter, tol=1e-3, chunk_size=10_000)
+                                   max_iter=max_iter, tol=1e-3, chunk_size=10_000, device="cpu")
         ts = time.perf_counter() - t
     x32 = r32.codes.double().numpy()
     obj32 = 0.5 * np.sum((sig - conv_synthesis(x32, tmpl)) ** 2) + lam * x32.sum()
@@ -161,7 +162,7 @@ def csc_throughput(sig, tmpl, lam, max_iter):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rt = conv_sparse_code(sig, tmpl, lam, "l1_nonneg", max_iter=max_iter, tol=1e-3, chunk_size=10_000,
-                              kernel="torch")
+                              solver="torch", device="cpu")
     ts = time.perf_counter() - t
     rows.append(("simcode FISTA, chunks, torch (f64)", ts, sig.size / ts, rt.objective,
                  f"max rel. gap {rt.gap:.1e}, {rt.n_iter} it."))
@@ -202,8 +203,9 @@ def main(argv=None):
     Y = sig[: n_win * 500].reshape(n_win, 500)
     from simcode.sparse.conv import ConvDictionaryLearning
 
-    init = ConvDictionaryLearning(3, L, init="data", random_state=0)._init_atoms(
-        torch.tensor(Y[:, None]), (L,), np.random.default_rng(0)).numpy()[:, 0]
+    from simcode.sparse.conv import _init_atoms
+
+    init = _init_atoms(torch.tensor(Y[:, None]), 3, 1, (L,), "data", np.random.default_rng(0)).numpy()[:, 0]
     out = []
     out.append(f"machine: {platform.processor() or platform.machine()}, {args.threads} thread(s), shared 2-core CPU "
                f"loaded by other work; python {sys.version.split()[0]}, torch {torch.__version__}, numpy {np.__version__}")
@@ -239,16 +241,16 @@ def main(argv=None):
     res["simcode CRsAE (decoder grad, compiled encoder, f32)"] = run_simcode_crsae(Y, tmpl, L, lam, init, ep_ae,
                                                                                   f32=True)
     res["simcode CRsAE (decoder grad, torch loop, f32)"] = run_simcode_crsae(Y, tmpl, L, lam, init, 1, f32=True,
-                                                                            kernel="torch")
+                                                                            solver="torch")
     res["simcode CRsAE (as session 1: lr 0.01, per-epoch err, torch loop, f64)"] = run_simcode_crsae(
-        Y, tmpl, L, lam, init, 2, kernel="torch", lr=0.01, every=None)
+        Y, tmpl, L, lam, init, 2, solver="torch", lr=0.01, every=None)
     res["simcode ConvDictionaryLearning (compiled CSC, f64)"] = run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs)
     res["simcode ConvDictionaryLearning (compiled CSC, f32)"] = run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs,
                                                                                 f32=True)
     res["simcode ConvDictionaryLearning (compiled CSC 60 it./epoch, f32)"] = run_simcode_cdl(
         Y, tmpl, L, lam, init, n_epochs, f32=True, csc_iter=60)
     res["simcode ConvDictionaryLearning (torch CSC, f32)"] = run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs,
-                                                                             f32=True, kernel="torch")
+                                                                             f32=True, solver="torch")
     try:
         res["SPORCO cbpdndl (admm/cns)"] = run_sporco_cdl(Y, tmpl, lam, init, 10 * n_epochs)
     except Exception as exc:

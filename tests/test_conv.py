@@ -9,9 +9,12 @@ import scipy.linalg as sl
 import scipy.signal as ss
 import torch
 
-from simcode._utils import ConvergenceWarning
-from simcode.sparse._conv_ops import ConvOperator
-from simcode.sparse.conv import (ConvDictionaryLearning, conv_lipschitz, conv_sparse_code, conv_synthesis)
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from simcode.core import Certificate, ConvergenceWarning, SolverResult
+from simcode.sparse._convolution import ConvOperator
+from simcode.sparse.conv import (ConvDictionaryLearning, _init_atoms, conv_lipschitz, conv_sparse_code,
+                                 conv_synthesis)
 from simcode.sparse.atoms import match_atoms
 
 
@@ -80,17 +83,22 @@ def _problem(rng, K=2, L=8, T=60, nonneg=True):
     return h, y, M
 
 
-@pytest.mark.parametrize("kernel", ["auto", "torch"])
+@pytest.mark.parametrize("solver", ["auto", "numba", "torch"])
 @pytest.mark.parametrize("prior", ["l1", "l1_nonneg"])
-def test_csc_matches_cvxpy(prior, kernel):
+def test_csc_matches_cvxpy(prior, solver):
     rng = np.random.default_rng(3)
     h, y, M = _problem(rng, nonneg=prior == "l1_nonneg")
     lam = 0.2
     z = cp.Variable(M.shape[1], nonneg=prior == "l1_nonneg")
     prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(y - M @ z) + lam * cp.norm1(z)))
     prob.solve(solver=cp.CLARABEL)
-    res = conv_sparse_code(y, h, lam, prior, max_iter=5000, tol=1e-8, check_every=5, kernel=kernel)
-    assert res.converged and res.gap <= 1e-8
+    res = conv_sparse_code(y, h, lam, prior, max_iter=5000, tol=1e-8, check_every=5, solver=solver)
+    assert res.converged and res.gap <= 1e-8 and res.solver == ("torch" if solver == "torch" else "numba")
+    assert isinstance(res, SolverResult) and isinstance(res.certificate, Certificate)
+    # the certificate's lower bound is a dual value: below the optimum, and within the gap of the objective
+    assert res.certificate.lower_bound <= prob.value + 1e-7
+    assert res.objective - res.certificate.lower_bound <= 1e-8 * res.objective + 1e-12
+    assert set(res.history) >= {"objective", "gap"} and res.history["gap"][-1] <= 1e-8
     assert res.codes.shape == (2, 53)
     assert abs(res.objective - prob.value) <= 1e-6 * prob.value
     assert res.objective >= prob.value - 1e-7  # a feasible point cannot beat the optimum
@@ -136,15 +144,15 @@ def test_csc_2d_matches_cvxpy():
                                M @ res.codes.ravel(), atol=1e-10)
 
 
-@pytest.mark.parametrize("kernel", ["auto", "torch"])
-def test_chunked_matches_whole_signal(kernel):
+@pytest.mark.parametrize("solver", ["auto", "torch"])
+def test_chunked_matches_whole_signal(solver):
     rng = np.random.default_rng(6)
     h, y, M = _problem(rng, K=2, L=8, T=600)
     y = np.concatenate([y, y[::-1]])  # 1200 samples
     lam = 0.1
-    full = conv_sparse_code(y, h, lam, "l1_nonneg", max_iter=3000, tol=1e-9, kernel=kernel)
+    full = conv_sparse_code(y, h, lam, "l1_nonneg", max_iter=3000, tol=1e-9, solver=solver)
     ch = conv_sparse_code(y, h, lam, "l1_nonneg", max_iter=3000, tol=1e-9, chunk_size=150, overlap=40,
-                          kernel=kernel)
+                          solver=solver)
     assert ch.codes.shape == full.codes.shape
     assert abs(ch.objective - full.objective) <= 1e-4 * full.objective
     assert np.abs(ch.codes - full.codes).max() < 1e-2 * np.abs(full.codes).max()
@@ -178,7 +186,7 @@ def test_bad_inputs():
         conv_sparse_code(np.ones(50), h, 0.1, prior="nope")
     with pytest.raises(ValueError, match="atom_length"):
         ConvDictionaryLearning(2, 0).fit(np.ones((3, 50)))
-    with pytest.raises(ValueError, match="shorter than the filters"):
+    with pytest.raises(ValueError, match="shorter than the filters.*n_features=50"):
         ConvDictionaryLearning(2, 60).fit(np.ones((3, 50)))
 
 
@@ -196,16 +204,16 @@ def test_cdl_recovers_filters_from_random_init():
             x[k, pos] = rng.uniform(2, 4, 3)
         Y[n] = sum(np.convolve(x[k], h[k]) for k in range(K))
     Y += 0.02 * rng.standard_normal(Y.shape)
-    cdl = ConvDictionaryLearning(K, L, lam=0.1, prior="l1_nonneg", n_epochs=80, csc_iter=30, filter_iter=20,
-                                 init="data", tol=1e-7, random_state=1).fit(Y)
-    assert match_atoms(h, cdl._init_atoms(torch.tensor(Y[:, None]), (L,), np.random.default_rng(1)).numpy()[:, 0]
-                       ).errors.max() > 0.5  # the initialisation is far from the truth
+    cdl = ConvDictionaryLearning(K, L, lam=0.1, prior="l1_nonneg", max_iter=80, csc_max_iter=30,
+                                 filter_max_iter=20, init="data", tol=1e-7, random_state=1).fit(Y)
+    h0 = _init_atoms(torch.tensor(Y[:, None]), K, 1, (L,), "data", np.random.default_rng(1)).numpy()[:, 0]
+    assert match_atoms(h, h0).errors.max() > 0.5  # the initialisation is far from the truth
     assert cdl.atoms_.shape == (K, L)
     np.testing.assert_allclose(np.linalg.norm(cdl.atoms_, axis=1), 1.0, atol=1e-10)
     m = match_atoms(h, cdl.atoms_)
     assert np.all(m.errors < 0.1), m.errors
-    assert cdl.objective_[-1] < cdl.objective_[0]
-    codes = cdl.transform(Y[:2], max_iter=300, tol=1e-3)
+    assert cdl.history_["objective"][-1] < cdl.history_["objective"][0]
+    codes = cdl.set_params(transform_max_iter=300, transform_tol=1e-3).transform(Y[:2])
     assert codes.shape == (2, K, T + L - 1)  # boundary='full' codes
     rec = cdl.inverse_transform(codes)
     assert np.linalg.norm(rec - Y[:2]) < 0.3 * np.linalg.norm(Y[:2])
@@ -215,7 +223,7 @@ def test_cdl_recovers_filters_from_random_init():
 def test_csc_cuda_matches_cpu():
     rng = np.random.default_rng(9)
     h, y, M = _problem(rng)
-    cpu = conv_sparse_code(y, h, 0.2, "l1_nonneg", max_iter=2000, tol=1e-6)
+    cpu = conv_sparse_code(y, h, 0.2, "l1_nonneg", max_iter=2000, tol=1e-6, device="cpu")
     gpu = conv_sparse_code(torch.tensor(y, device="cuda"), torch.tensor(h), 0.2, "l1_nonneg", max_iter=2000,
                            tol=1e-6)
     assert gpu.codes.is_cuda
@@ -231,18 +239,18 @@ def test_cdl_2d_and_multichannel_shapes_and_descent():
             x = np.zeros((17, 17))
             x[rng.integers(0, 17, 3), rng.integers(0, 17, 3)] = rng.uniform(1, 2, 3)
             imgs[n] += ss.convolve2d(x, h[k])
-    cdl = ConvDictionaryLearning(2, (4, 4), lam=0.1, n_epochs=6, random_state=0).fit(imgs)
+    cdl = ConvDictionaryLearning(2, (4, 4), lam=0.1, max_iter=6, random_state=0).fit(imgs)
     assert cdl.atoms_.shape == (2, 4, 4)
     np.testing.assert_allclose(np.linalg.norm(cdl.atoms_.reshape(2, -1), axis=1), 1.0, atol=1e-10)
-    assert cdl.objective_[-1] < cdl.objective_[0]
-    codes = cdl.transform(imgs[:2], max_iter=50)
+    assert cdl.history_["objective"][-1] < cdl.history_["objective"][0]
+    codes = cdl.set_params(transform_max_iter=50).transform(imgs[:2])
     assert codes.shape == (2, 2, 23, 23)  # boundary='full'
     assert cdl.inverse_transform(codes).shape == (2, 20, 20)
     # 1-D, 3 channels
     sig = rng.standard_normal((5, 3, 80))
-    mc = ConvDictionaryLearning(2, 7, lam=0.1, n_channels=3, n_epochs=3, boundary="valid", random_state=0).fit(sig)
+    mc = ConvDictionaryLearning(2, 7, lam=0.1, n_channels=3, max_iter=3, boundary="valid", random_state=0).fit(sig)
     assert mc.atoms_.shape == (2, 3, 7)
-    assert mc.transform(sig, max_iter=20).shape == (5, 2, 74)
+    assert mc.set_params(transform_max_iter=20).transform(sig).shape == (5, 2, 74)
     with pytest.raises(ValueError, match="channels"):
         mc.transform(np.ones((5, 2, 80)))
 
@@ -250,7 +258,7 @@ def test_cdl_2d_and_multichannel_shapes_and_descent():
 @pytest.mark.parametrize("nonneg", [True, False])
 def test_compiled_fista_kernel_solves_masked_lasso(nonneg):
     # the numba kernel with gradient restart and a 0/1 mask on the data term reaches the cvxpy optimum
-    from simcode.sparse._conv_numba import fista_1d
+    from simcode.sparse._conv_fista_kernel import fista_1d
 
     rng = np.random.default_rng(12)
     h = rng.standard_normal((2, 6))
@@ -285,18 +293,96 @@ def test_cdl_compiled_csc_step_matches_torch_step(boundary):
     rng = np.random.default_rng(13)
     h = rng.standard_normal((2, 6))
     Y = np.stack([conv_matrix(h, 50) @ np.maximum(rng.standard_normal(90) - 1.2, 0) for _ in range(6)])
-    kw = dict(lam=0.2, prior="l1_nonneg", n_epochs=1, csc_iter=3000, filter_iter=30, boundary=boundary,
+    kw = dict(lam=0.2, prior="l1_nonneg", max_iter=1, csc_max_iter=3000, filter_max_iter=30, boundary=boundary,
               random_state=0)
-    a = ConvDictionaryLearning(2, 6, kernel="auto", **kw).fit(Y)
-    b = ConvDictionaryLearning(2, 6, kernel="torch", **kw).fit(Y)
+    with pytest.warns(ConvergenceWarning):  # one round cannot show a converged objective
+        a = ConvDictionaryLearning(2, 6, solver="numba", **kw).fit(Y)
+    with pytest.warns(ConvergenceWarning):
+        b = ConvDictionaryLearning(2, 6, solver="torch", **kw).fit(Y)
+    assert a.solver_ == "numba" and b.solver_ == "torch" and a.status_ == "max_iter" and a.n_iter_ == 1
     assert np.abs(b.codes_).max() > 0.1
     np.testing.assert_allclose(a.codes_, b.codes_, atol=1e-5)
     np.testing.assert_allclose(a.atoms_, b.atoms_, atol=1e-5)
-    with pytest.raises(ValueError, match="kernel"):
-        ConvDictionaryLearning(2, 6, kernel="gpu").fit(Y)
+    with pytest.raises(ValueError, match="solver"):
+        ConvDictionaryLearning(2, 6, solver="gpu").fit(Y)
 
 
-def test_csc_kernel_argument_is_checked():
+def test_csc_solver_argument_is_checked():
     h = np.ones((1, 3)) / np.sqrt(3)
-    with pytest.raises(ValueError, match="kernel"):
-        conv_sparse_code(np.ones(20), h, 0.1, "l1", kernel="cuda")
+    with pytest.raises(ValueError, match="solver"):
+        conv_sparse_code(np.ones(20), h, 0.1, "l1", solver="cuda")
+    with pytest.raises(ValueError, match="solver='numba'"):  # the compiled kernel has no ridge prior
+        conv_sparse_code(np.ones(20), h, 0.1, "ridge", solver="numba")
+    with pytest.raises(ValueError, match="convolution"):
+        conv_sparse_code(np.ones(20), h, 0.1, "l1", convolution="wavelet")
+
+
+def test_degenerate_inputs_raise_or_finish():
+    h = np.ones((2, 5))
+    y = np.sin(np.arange(40.0))
+    with pytest.raises(ValueError, match="all zero"):
+        conv_sparse_code(y, np.zeros((2, 5)), 0.1)
+    for bad in (2.5, True, "10"):
+        with pytest.raises(TypeError, match="max_iter"):
+            conv_sparse_code(y, h, 0.1, max_iter=bad)
+    with pytest.raises(ValueError, match="check_every"):  # 0 would never advance the iteration count
+        conv_sparse_code(y, h, 0.1, check_every=0)
+    with pytest.raises(ValueError, match="lam"):
+        conv_sparse_code(y, h, np.inf)
+    with pytest.raises(ValueError, match="chunk_batch"):
+        conv_sparse_code(y, h, 0.1, chunk_size=10, chunk_batch=0)
+    with pytest.raises(TypeError, match="atoms"):
+        conv_sparse_code(y, None, 0.1)
+    # a huge λ: the optimum is x = 0 (λ ≥ ‖Hᵀy‖_∞), certified at the first check
+    res = conv_sparse_code(y, h, 1e12, "l1", max_iter=50)
+    assert res.converged and res.n_iter <= 10 and np.all(res.codes == 0)
+    assert res.objective == pytest.approx(0.5 * np.sum(y ** 2))
+    # one zero atom among others: its codes stay zero (its gradient is zero)
+    h2 = np.vstack([np.zeros(5), np.hanning(5)])
+    res2 = conv_sparse_code(y, h2, 0.1, "l1_nonneg", max_iter=2000, tol=1e-6)
+    assert res2.converged and np.all(res2.codes[0] == 0)
+    # all-zero signals: x = 0 is optimal
+    res3 = conv_sparse_code(np.zeros((3, 40)), h, 0.1, max_iter=20)
+    assert res3.converged and np.all(res3.codes == 0)
+
+
+def test_compiled_csc_stops_per_signal():
+    # the compiled path freezes each signal once its own gap is below tol: a signal's codes do not depend on
+    # the other signals of the batch
+    rng = np.random.default_rng(14)
+    h, y1, _ = _problem(rng)
+    _, y2, _ = _problem(rng)
+    Y = np.stack([y1, 3 * y2, y1[::-1]])
+    both = conv_sparse_code(Y, h, 0.2, "l1", max_iter=3000, tol=1e-6, solver="numba")
+    for i in range(3):
+        one = conv_sparse_code(Y[i:i + 1], h, 0.2, "l1", max_iter=3000, tol=1e-6, solver="numba")
+        np.testing.assert_array_equal(one.codes, both.codes[i:i + 1])
+    assert both.history["n_active"][0] == 3
+
+
+def test_cdl_warns_at_its_cap_and_records_history():
+    rng = np.random.default_rng(15)
+    Y = rng.standard_normal((6, 40))
+    with pytest.warns(ConvergenceWarning, match="ConvDictionaryLearning"):
+        est = ConvDictionaryLearning(2, 5, max_iter=2, tol=0.0, random_state=0).fit(Y)
+    assert est.status_ == "max_iter" and not est.converged_ and est.n_iter_ == 2
+    assert set(est.history_) == {"objective", "time_s"} and est.history_["objective"].shape == (2,)
+    # λ so large that every code is zero: the objective stops changing, the fit converges
+    est2 = ConvDictionaryLearning(2, 5, lam=1e6, max_iter=50, random_state=0).fit(Y)
+    assert est2.converged_ and est2.n_iter_ == 2
+    # fit_transform is fit then transform; float32 in -> float32 codes
+    Z = ConvDictionaryLearning(2, 5, max_iter=3, tol=1e-2, random_state=0).fit_transform(Y.astype(np.float32))
+    assert Z.dtype == np.float32 and Z.shape == (6, 2, 44)
+    rep = est2.representation(Y)
+    assert rep.Z.shape == (6, 2 * 44)
+    # (n_signals, length) keeps the training length; with a channel axis any length holding the filters works
+    with pytest.raises(ValueError, match="expecting 40 features"):
+        est2.transform(Y[:, :30])
+    long = np.concatenate([Y, Y], axis=1)[:, None]
+    ref = conv_sparse_code(long, est2.atoms_, est2.lam, boundary="full", max_iter=500, tol=1e-4).codes
+    np.testing.assert_array_equal(est2.transform(long), ref)
+
+
+@parametrize_with_checks([ConvDictionaryLearning(n_components=2, atom_length=2, max_iter=5, random_state=0)])
+def test_sklearn_contract(estimator, check):
+    check(estimator)

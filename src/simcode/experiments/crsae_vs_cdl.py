@@ -27,7 +27,7 @@ def run(ctx: Context) -> None:
     crsae_epochs = {"decoder": 6, "full": 3} if not ctx.quick else {"decoder": 6}
     sig, tmpl, _ = simulate(ctx, n_win * 500 / 10_000)
     Y = windows(sig, n_win)
-    dev = "cuda" if ctx.device == "cuda" else None
+    dev = "cuda" if ctx.device == "cuda" else "cpu"
 
     import torch
 
@@ -46,7 +46,7 @@ def run(ctx: Context) -> None:
             next(bar, None)
             trace.append((time.perf_counter() - t0, float(match_atoms(tmpl, est.atoms_).errors.max())))
 
-        CRsAE(3, ATOM_LENGTH, lam=LAM, n_iter=150, n_epochs=crsae_epochs[bp], batch_size=16,
+        CRsAE(3, ATOM_LENGTH, lam=LAM, n_layers=150, max_iter=crsae_epochs[bp], batch_size=16,
               lr=0.02 if bp == "decoder" else 0.01, lr_decay=0.9, backprop=bp, random_state=ctx.seed, callback=cb,
               callback_every=3, device=dev).fit(Y)
         results[bp] = trace

@@ -66,8 +66,8 @@ def run(ctx: Context) -> None:
     f, peaks, n_patch, epochs = (8, (2.0,), 48, 2) if ctx.quick else (4, (1.0, 2.0, 4.0), 192, 8)
     test = _gray(skimage.data.camera(), f)  # held out
     train = [_gray(getattr(skimage.data, n)(), f) for n in ("astronaut", "coffee", "chelsea", "rocket", "coins")]
-    dev = "cuda" if ctx.device == "cuda" else None
-    common = dict(n_iter=15, n_epochs=epochs, batch_size=16, lr=0.02, lr_decay=0.9, init="data", prior="l1",
+    dev = "cuda" if ctx.device == "cuda" else "cpu"
+    common = dict(n_layers=15, max_iter=epochs, batch_size=16, lr=0.02, lr_decay=0.9, init="data", prior="l1",
                   learn_lambda=True, random_state=ctx.seed, device=dev)
     c_lam = 0.5  # λ = c × (noise std of the residual): sqrt(mean count) for Poisson, 1 after Anscombe
     rows = []
@@ -77,12 +77,12 @@ def run(ctx: Context) -> None:
         clean = test * peak
         noisy = rng.poisson(clean).astype(float)
         lam_p = c_lam * np.sqrt(max(noisy_tr.mean(), 1e-3))
-        pois = CRsAE(8, (6, 6), lam=lam_p, family="poisson", residual="elu", **common).fit(noisy_tr, clean_tr)
-        den_p = pois.predict(noisy)
+        pois = CRsAE(8, (6, 6), lam=lam_p, family="poisson", residual="elu", **common).fit(noisy_tr, target=clean_tr)
+        den_p = pois.predict(noisy[None])[0]
         m = _anscombe(noisy_tr).mean()
         gaus = CRsAE(8, (6, 6), lam=c_lam, family="gaussian", **common).fit(
-            _anscombe(noisy_tr) - m, 2.0 * np.sqrt(clean_tr + 3.0 / 8.0) - m)
-        den_g = np.maximum(((gaus.predict(_anscombe(noisy) - m) + m) / 2.0) ** 2 - 3.0 / 8.0, 0.0)
+            _anscombe(noisy_tr) - m, target=2.0 * np.sqrt(clean_tr + 3.0 / 8.0) - m)
+        den_g = np.maximum(((gaus.predict((_anscombe(noisy) - m)[None])[0] + m) / 2.0) ** 2 - 3.0 / 8.0, 0.0)
         r = {"peak": peak, "noisy": _psnr(noisy, clean, peak), "poisson": _psnr(den_p, clean, peak),
              "anscombe": _psnr(den_g, clean, peak)}
         rows.append((r, clean, noisy, den_p, den_g))

@@ -42,9 +42,9 @@ def learn_cdl(ctx: Context, Y, templates, n_epochs, label="CDL"):
         next(bar, None)
         trace.append((time.perf_counter() - t0, float(match_atoms(templates, est.atoms_).errors.max())))
 
-    cdl = ConvDictionaryLearning(3, ATOM_LENGTH, lam=LAM, prior="l1_nonneg", n_epochs=n_epochs, csc_iter=30,
-                                 filter_iter=20, tol=0.0, random_state=ctx.seed, callback=cb,
-                                 device="cuda" if ctx.device == "cuda" else None)
+    cdl = ConvDictionaryLearning(3, ATOM_LENGTH, lam=LAM, prior="l1_nonneg", max_iter=n_epochs, csc_max_iter=30,
+                                 filter_max_iter=20, tol=0.0, random_state=ctx.seed, callback=cb,
+                                 device="cuda" if ctx.device == "cuda" else "cpu")
     cdl.fit(Y)
     return cdl, trace
 

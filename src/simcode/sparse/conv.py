@@ -9,106 +9,127 @@ and CDL solves :math:`\min_{x_j, h_k} \sum_j \tfrac12\|y_j - Hx_j\|_2^2 + \lambd
 :math:`\|h_k\|_2 \le 1`. The lecture's filter index ``c = 1..C`` is our atom index ``k``; our
 ``n_channels`` ``C`` is the number of recorded channels (electrodes / colour planes) per filter. Rows are
 signals: ``signals`` is ``(n_signals, n_channels, length)`` (1-D) or ``(n_signals, n_channels, H, W)``
-(2-D); atoms are ``(n_atoms, n_channels, atom_length)``; codes ``(n_signals, n_atoms, length - atom_length
-+ 1)``. Single-channel inputs may drop the channel axis, a single signal the batch axis.
+(2-D); atoms are ``(n_components, n_channels, atom_length)``; codes ``(n_signals, n_components, length -
+atom_length + 1)``. The functions accept single-channel inputs without the channel axis and a single signal
+without the batch axis; the estimator takes ``X`` of shape ``(n_signals, length)`` (each row one single-channel
+signal, as scikit-learn's ``(n_samples, n_features)``) or ``(n_signals, n_channels, length)``.
 
 The CSC step is FISTA (Beck & Teboulle 2009) with step ``1/L``, ``L`` a guaranteed bound on
 :math:`\|H\|^2` from the filter spectra; the prox is any prior of :mod:`simcode.sparse.priors`. For ℓ1
 priors it stops on the relative duality gap. The filter step is projected FISTA on the unit ball with the
 code Gram matrix precomputed in the Fourier domain, so its cost does not grow with the number of signals.
+
+Two implementation switches (same mathematics, different machinery): ``solver`` — ``"numba"``, the compiled
+per-signal FISTA of :mod:`simcode.sparse._conv_fista_kernel` (1-D signals on CPU, ℓ1 or non-negative ℓ1
+priors), ``"torch"``, the batched torch FISTA, ``"auto"`` the first where it applies; ``convolution`` — how the
+torch operators convolve (``"direct"``, ``"fft"`` or ``"auto"``).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array as sk_check_array
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from simcode._utils import check_positive, check_random_state, warn_not_converged
-
-from ._conv_ops import (ConvOperator, check_finite_signal, check_lengths, default_dtype, fast_len, lipschitz,
-                        resolve_torch_device, to_batched)
+from ..core import (ArrayKind, Certificate, History, Representation, RepresentationMixin, SolverMixin, SolverResult,
+                    check_array, check_int, check_number, check_option, check_random_state, check_tensor, is_tensor,
+                    nesterov_momentum, resolve_device, warn_not_converged)
+from ._convolution import CONVOLUTIONS, ConvOperator, check_lengths, fast_len, lipschitz, to_batched
 from .priors import Prior, get_prior
 
-__all__ = ["CSCResult", "conv_sparse_code", "conv_synthesis", "conv_lipschitz", "ConvDictionaryLearning"]
+__all__ = ["CSCResult", "CDLResult", "conv_sparse_code", "conv_synthesis", "conv_lipschitz",
+           "conv_dictionary_learning", "ConvDictionaryLearning"]
+
+SOLVERS = ("auto", "numba", "torch")
 
 
-@dataclass
-class CSCResult:
-    """Outcome of :func:`conv_sparse_code`.
+@dataclass(kw_only=True)
+class CSCResult(SolverResult):
+    r"""Outcome of :func:`conv_sparse_code` (the :class:`simcode.core.SolverResult` protocol).
 
-    ``codes`` has the layout of the input (NumPy in → NumPy out; tensor in → tensor on its device).
-    ``objective`` is :math:`\\sum_j \\tfrac12\\|y_j - Hx_j\\|^2 + \\lambda g(x_j)`; ``gap`` the largest relative
-    duality gap over signals (ℓ1 priors only, else ``None``); ``history`` the objective at each check.
+    Attributes
+    ----------
+    codes : array or tensor
+        The layout of the input (NumPy in → NumPy out; tensor in → tensor on its device).
+    objective : float
+        :math:`\sum_j \tfrac12\|y_j - Hx_j\|^2 + \lambda g(x_j)`.
+    solver : str
+        ``"numba"`` or ``"torch"``: which implementation ran.
+    certificate : Certificate or None
+        ℓ1 priors: ``lower_bound`` = the summed dual value :math:`\sum_j D(\theta_j)` (weak duality), ``gap`` =
+        the largest relative duality gap over signals (``gap_kind="relative_per_signal_max"``; chunked coding:
+        over chunks, and no lower bound for the stitched signal). Other priors: ``None``.
+    history : dict
+        ``objective``, ``gap`` (ℓ1 priors) and ``n_active`` (signals still iterating) at every check.
     """
 
-    codes: object
-    objective: float
-    n_iter: int
-    converged: bool
-    status: str
-    gap: float | None = None
-    history: list = field(default_factory=list)
+    codes: object = None
+    objective: float = float("nan")
+    solver: str = "torch"
+
+    @property
+    def gap(self) -> float | None:
+        """The certificate's largest relative duality gap (``None`` without a certificate)."""
+        return None if self.certificate is None else self.certificate.gap
+
+
+@dataclass(kw_only=True)
+class CDLResult(SolverResult):
+    """Outcome of :func:`conv_dictionary_learning`.
+
+    ``atoms`` (K, C, *atom_size) unit-norm filters and ``codes`` (N, K, *code) of the training signals, torch
+    tensors in the computation's dtype and device; ``history`` holds ``objective`` and cumulative ``time_s`` per
+    round; ``solver`` the CSC implementation used.
+    """
+
+    atoms: object = None
+    codes: object = None
+    solver: str = "torch"
 
 
 # ----------------------------------------------------------------------------------------------------------
 # input handling
 
 
-def _prep_atoms(atoms, spatial_dims, device, dtype_hint=None):
-    was_tensor = isinstance(atoms, torch.Tensor)
-    a = atoms if was_tensor else torch.as_tensor(np.asarray(atoms, dtype=np.float64))
-    if spatial_dims not in (None, 1, 2):
-        raise ValueError(f"spatial_dims must be None, 1 or 2, got {spatial_dims!r}")
+def _prep_atoms(atoms, spatial_dims):
+    """Atoms as a (K, C, *atom_size) tensor (its own float dtype), and the number of spatial dimensions."""
+    if spatial_dims is not None:
+        spatial_dims = check_int(spatial_dims, "spatial_dims", low=1, high=2)
+    a = check_tensor(atoms, "atoms", ndim=(2, 3, 4), what="(K, L), (K, C, L) or (K, C, h, w) filters")
     if spatial_dims is None:
-        if a.ndim == 2 or a.ndim == 3:
-            spatial_dims = 1
-        elif a.ndim == 4:
-            spatial_dims = 2
-        else:
-            raise ValueError(f"atoms must have shape (K, L), (K, C, L) or (K, C, h, w), got {tuple(a.shape)}")
+        spatial_dims = 2 if a.ndim == 4 else 1
     if a.ndim == spatial_dims + 1:
         a = a.unsqueeze(1)
     if a.ndim != spatial_dims + 2:
         raise ValueError(f"atoms of shape {tuple(a.shape)} do not match spatial_dims={spatial_dims}")
-    if a.shape[0] < 1 or any(s < 1 for s in a.shape):
-        raise ValueError(f"atoms must be non-empty, got shape {tuple(a.shape)}")
-    if not bool(torch.isfinite(a).all()):
-        raise ValueError("atoms contains NaN or infinite values")
-    if dtype_hint is not None:
-        a = a.to(device=device, dtype=dtype_hint)
+    if float(a.abs().max()) == 0.0:
+        raise ValueError("atoms are all zero: the convolutional sparse-coding problem is degenerate")
     return a, spatial_dims
 
 
-def _prep_signals(signals, sdim, n_channels, device, name="signals"):
-    was_tensor = isinstance(signals, torch.Tensor)
-    if was_tensor:
-        y = signals
-        if not y.is_floating_point():
-            y = y.to(torch.get_default_dtype())
-    else:
-        try:
-            y = torch.as_tensor(np.asarray(signals, dtype=np.float64))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} must be a numeric array: {exc}") from None
-    dev = resolve_torch_device(device, was_tensor, y if was_tensor else None)
-    dtype = y.dtype if was_tensor else default_dtype(dev)
-    y = y.to(device=dev, dtype=dtype)
+def _prep_signals(signals, sdim, n_channels, device, name="signals", dtype=None):
+    """Signals as a batched (N, C, *spatial) tensor on the resolved device.
+
+    ``dtype=None``: float32 stays float32, everything else becomes float64. Returns ``(y, batched, kind)``.
+    """
+    kind = ArrayKind.of(signals)
+    dev = torch.device(resolve_device(device, signals))
+    y = check_tensor(signals, name, ndim=(sdim, sdim + 1, sdim + 2))
+    y = y.to(device=dev, dtype=dtype if dtype is not None else y.dtype)
     yb, batched = to_batched(y, sdim, n_channels, name)
-    if yb.shape[0] == 0:
-        raise ValueError(f"{name} must contain at least one signal, got shape {tuple(y.shape)}")
-    check_finite_signal(yb, name)
-    return yb, batched, was_tensor, dev, dtype
+    return yb, batched, kind
 
 
-def _out(t: torch.Tensor, batched: bool, was_tensor: bool):
-    if not batched:
-        t = t[0]
-    return t if was_tensor else t.detach().cpu().numpy()
+def _out(t: torch.Tensor, batched: bool, kind: ArrayKind):
+    return kind.wrap(t if batched else t[0])
 
 
 def _prior_and_gap(prior):
@@ -122,15 +143,26 @@ def _g(prior: Prior, x: torch.Tensor) -> torch.Tensor:
     return prior._value(x).reshape(x.shape[0], -1).sum(1)
 
 
+def _use_compiled(solver, y, gap_kind) -> bool:
+    """Whether the compiled kernel runs: ``"auto"`` where it applies, ``"numba"`` insists (clear error)."""
+    solver = check_option(solver, "solver", SOLVERS)
+    ok = (y.device.type == "cpu" and y.ndim == 3 and gap_kind is not None
+          and y.dtype in (torch.float32, torch.float64))
+    if solver == "numba" and not ok:
+        raise ValueError("solver='numba' needs 1-D signals on the CPU and an 'l1' or 'l1_nonneg' prior; use "
+                         "solver='auto' or 'torch'")
+    return solver != "torch" and ok
+
+
 # ----------------------------------------------------------------------------------------------------------
-# FISTA core (torch in, torch out)
+# FISTA (torch in, torch out)
 
 
 def _objective_gap(y, op, x, lam, prior, gap_kind, ymask):
-    """Summed primal objective and the largest relative duality gap over signals (ℓ1 priors; else ``None``).
+    """Per-signal primal values, relative duality gaps and dual values (ℓ1 priors; gaps/duals ``None`` else).
 
     Dual point: the scaled residual θ = r·min(1, λ/‖Hᵀr‖_∞) (ℓ1) or λ/max(Hᵀr)_+ (ℓ1 ≥ 0); dual value
-    ⟨My, θ⟩ − ½‖θ‖²."""
+    ⟨My, θ⟩ − ½‖θ‖² ≤ every primal value (weak duality)."""
     n = y.shape[0]
     r = y - op.synth(x)
     if ymask is not None:
@@ -138,7 +170,7 @@ def _objective_gap(y, op, x, lam, prior, gap_kind, ymask):
     fit = 0.5 * (r * r).reshape(n, -1).sum(1)
     primal = fit + lam * _g(prior, x)
     if gap_kind is None:
-        return float(primal.sum()), None
+        return primal, None, None
     corr = op.adjoint(r).reshape(n, -1)
     s = corr.abs().amax(1) if gap_kind == "l1" else corr.amax(1).clamp_min(0)
     scale = torch.where(s > lam, lam / s.clamp_min(1e-300), torch.ones_like(s))
@@ -146,53 +178,82 @@ def _objective_gap(y, op, x, lam, prior, gap_kind, ymask):
     ym = y if ymask is None else y * ymask
     dual = (ym * theta).reshape(n, -1).sum(1) - 0.5 * (theta * theta).reshape(n, -1).sum(1)
     rel = (primal - dual).clamp_min(0) / primal.abs().clamp_min(1e-12)
-    return float(primal.sum()), float(rel.max())
+    rel = torch.where(torch.isfinite(primal), rel, torch.full_like(rel, float("inf")))
+    return primal, rel, dual
 
 
-def _use_compiled(kernel, y, gap_kind):
-    if kernel not in ("auto", "torch"):
-        raise ValueError(f"kernel must be 'auto' or 'torch', got {kernel!r}")
-    return (kernel == "auto" and y.device.type == "cpu" and y.ndim == 3 and gap_kind is not None
-            and y.dtype in (torch.float32, torch.float64))
+def _summary(primal, rel, dual):
+    obj = float(primal.sum())
+    if rel is None:
+        return obj, None, None
+    return obj, float(rel.max()), float(dual.sum())
 
 
-def _fista_compiled(y, op, lam, prior, step, x0, *, max_iter, tol, check_every, gap_kind, ymask=None,
-                    xmask=None):
-    """:func:`_fista` (ℓ1 priors, 1-D, CPU) with the iterations in the compiled kernel, per-signal restart;
-    the kernel keeps its momentum state between duality-gap checks. Returns (x, info dict)."""
-    from ._conv_numba import fista_1d
+def _fista_numba(y, op, lam, prior, step, x0, *, max_iter, tol, check_every, gap_kind, ymask=None,
+                 xmask=None):
+    """:func:`_fista_torch` (ℓ1 priors, 1-D, CPU) with the iterations in the compiled kernel.
 
-    yn, hn = y.detach().numpy(), op.atoms.detach().numpy()
-    wm = None if ymask is None else ymask.reshape(-1, y.shape[-1]).numpy()
+    Per-signal gradient restart and per-signal stopping: a signal whose relative duality gap is ≤ ``tol`` at
+    a check is frozen, the others continue (their momentum state is kept between checks), so every signal's
+    codes depend on that signal only."""
+    from ._conv_fista_kernel import fista_1d
+
+    yn, hn = y.numpy(), op.atoms.numpy()
+    N, S = y.shape[0], y.shape[-1]
+    wm = None if ymask is None else ymask.reshape(-1, S).numpy()
     xm = None if xmask is None else xmask.reshape(-1, x0.shape[-1]).numpy()
-    state = {}
-    xn = x0.detach().numpy()
-    hist, converged, gap, it = [], False, None, 0
+    xn = np.array(x0.numpy(), copy=True)
+    Z, Tm = xn.copy(), np.ones(N)
+    primal = np.full(N, np.inf)
+    rel = np.full(N, np.inf)
+    dual = np.full(N, -np.inf)
+    active = np.arange(N)
+    hist = History()
+    status, it = "max_iter", 0
+    nonneg = gap_kind == "l1_nonneg"
     while it < max_iter:
         n_it = min(check_every, max_iter - it)
-        xn = fista_1d(yn, hn, step, lam * step, n_it, nonneg=gap_kind == "l1_nonneg", x0=xn, mask=wm,
-                      code_mask=xm, state=state)
+        if active.size == N:
+            st = {"z": Z, "t": Tm}
+            xn = fista_1d(yn, hn, step, lam * step, n_it, nonneg=nonneg, x0=xn, mask=wm, code_mask=xm, state=st)
+        else:
+            st = {"z": Z[active], "t": Tm[active]}
+            pick = (lambda m: None if m is None else (m if m.shape[0] == 1 else m[active]))
+            xn[active] = fista_1d(yn[active], hn, step, lam * step, n_it, nonneg=nonneg, x0=xn[active],
+                                  mask=pick(wm), code_mask=pick(xm), state=st)
+            Z[active], Tm[active] = st["z"], st["t"]
         it += n_it
-        primal, gap = _objective_gap(y, op, torch.from_numpy(xn), lam, prior, gap_kind, ymask)
-        hist.append(primal)
-        if gap <= tol:
-            converged = True
+        sel = torch.from_numpy(active)
+        pa, ra, da = _objective_gap(y[sel] if active.size < N else y, op,
+                                    torch.from_numpy(xn[active] if active.size < N else xn), lam, prior, gap_kind,
+                                    None if ymask is None else (ymask if ymask.shape[0] == 1 else ymask[sel]))
+        primal[active], rel[active], dual[active] = pa.numpy(), ra.numpy(), da.numpy()
+        hist.append(objective=primal.sum(), gap=rel.max(), n_active=active.size)
+        if not np.all(np.isfinite(pa.numpy())):
+            status = "diverged"
             break
-    return torch.from_numpy(xn), {"n_iter": it, "converged": converged, "gap": gap, "history": hist}
+        active = active[ra.numpy() > tol]
+        if active.size == 0:
+            status = "converged"
+            break
+    cert = Certificate(lower_bound=float(dual.sum()), gap=float(rel.max()), gap_kind="relative_per_signal_max")
+    return torch.from_numpy(xn), status, it, hist, cert
 
 
-def _fista(y, op, lam, prior, step, x0, *, max_iter, tol, check_every, gap_kind, ymask=None, xmask=None):
-    """FISTA with gradient restart on 0.5||M(y - Hx)||^2 + lam g(x). Returns (x, info dict)."""
-    n = y.shape[0]
+def _fista_torch(y, op, lam, prior, step, x0, *, max_iter, tol, check_every, gap_kind, ymask=None, xmask=None):
+    """FISTA with gradient restart on ½‖M(y − Hx)‖² + λ g(x), one momentum for the batch.
+
+    Stops when the largest relative duality gap is ≤ ``tol`` (ℓ1 priors) or the relative change of the codes
+    is ≤ ``tol`` (other priors), checked every ``check_every`` iterations."""
     x = x0
     z = x
     t = torch.ones((), dtype=y.dtype, device=y.device)
     one = torch.ones((), dtype=y.dtype, device=y.device)
+    zero = torch.zeros((), dtype=y.dtype, device=y.device)
     tau = lam * step
-    hist = []
-    converged = False
-    gap = None
-    it = 0
+    hist = History()
+    status, it = "max_iter", 0
+    rel = dual = None
     for it in range(1, max_iter + 1):
         r = y - op.synth(z)
         if ymask is not None:
@@ -203,147 +264,178 @@ def _fista(y, op, lam, prior, step, x0, *, max_iter, tol, check_every, gap_kind,
         d = x_new - x
         # gradient restart (O'Donoghue & Candès 2015), decided on the device (no host sync per iteration)
         restart = (d * (z - x_new)).sum() > 0
-        t_new = torch.where(restart, one, 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t * t)))
-        beta = torch.where(restart, torch.zeros_like(t), (t - 1.0) / t_new)
+        t_next, beta = nesterov_momentum(t)
+        t = torch.where(restart, one, t_next)
+        beta = torch.where(restart, zero, beta)
         z = x_new + beta * d
-        x_prev, x, t = x, x_new, t_new
+        x_prev, x = x, x_new
         if it % check_every == 0 or it == max_iter:
-            primal, gap = _objective_gap(y, op, x, lam, prior, gap_kind, ymask)
-            hist.append(primal)
+            primal, rel, dual = _objective_gap(y, op, x, lam, prior, gap_kind, ymask)
+            obj, gap, _ = _summary(primal, rel, dual)
+            if not math.isfinite(obj):
+                hist.append(objective=obj)
+                status = "diverged"
+                break
             if gap_kind is not None:
+                hist.append(objective=obj, gap=gap, n_active=y.shape[0])
                 if gap <= tol:
-                    converged = True
+                    status = "converged"
                     break
             else:
-                dn = float((x - x_prev).norm())
-                xn = float(x.norm())
-                gap = None
-                if dn <= tol * max(xn, 1e-12):
-                    converged = True
+                change = float((x - x_prev).norm()) / max(float(x.norm()), 1e-12)
+                hist.append(objective=obj, change=change)
+                if change <= tol:
+                    status = "converged"
                     break
-    return x, {"n_iter": it, "converged": converged, "gap": gap, "history": hist}
+    cert = None
+    if rel is not None:
+        cert = Certificate(lower_bound=float(dual.sum()), gap=float(rel.max()), gap_kind="relative_per_signal_max")
+    return x, status, it, hist, cert
+
+
+# ----------------------------------------------------------------------------------------------------------
+# public functions
 
 
 def conv_lipschitz(atoms, spatial_dims: int | None = None) -> float:
     r"""A guaranteed upper bound on :math:`\|H\|_2^2` for the filter bank ``atoms`` (any signal length).
 
-    ``sup_ω λ_max(Ĥ(ω)^* Ĥ(ω))`` sampled on a fine grid, corrected by Bernstein's inequality.
+    ``sup_ω λ_max(Ĥ(ω)^* Ĥ(ω))`` sampled on a fine grid, corrected by Bernstein's inequality
+    (:func:`simcode.sparse._convolution.lipschitz`).
     """
-    a, _ = _prep_atoms(atoms, spatial_dims, "cpu", torch.float64)
-    return float(lipschitz(a))
+    a, _ = _prep_atoms(atoms, spatial_dims)
+    return float(lipschitz(a.to(device="cpu", dtype=torch.float64)))
 
 
-def conv_synthesis(codes, atoms, spatial_dims: int | None = None, method: str = "auto"):
+def conv_synthesis(codes, atoms, spatial_dims: int | None = None, convolution: str = "auto"):
     """``H x = sum_k h_k * x_k``: codes ``(N, K, *code)`` (or ``(K, *code)``) → signals ``(N, C, *signal)``.
 
-    Single-channel outputs keep the channel axis only when the atoms had one.
+    Single-channel outputs keep the channel axis only when the atoms had one. NumPy in → NumPy out.
     """
-    a0 = atoms
-    was_tensor = isinstance(codes, torch.Tensor)
-    x = codes if was_tensor else torch.as_tensor(np.asarray(codes, dtype=np.float64))
-    a, sdim = _prep_atoms(atoms, spatial_dims, x.device, x.dtype)
+    check_option(convolution, "convolution", CONVOLUTIONS)
+    kind = ArrayKind.of(codes)
+    x = check_tensor(codes, "codes", ndim=(2, 3, 4, 5))
+    a, sdim = _prep_atoms(atoms, spatial_dims)
+    a = a.to(device=x.device, dtype=x.dtype)
     batched = x.ndim == sdim + 2
     if x.ndim == sdim + 1:
         x = x.unsqueeze(0)
     if x.ndim != sdim + 2 or x.shape[1] != a.shape[0]:
         raise ValueError(f"codes must have shape (N, {a.shape[0]}, ...) or ({a.shape[0]}, ...) for "
-                         f"{a.shape[0]} atoms, got {tuple(codes.shape)}")
+                         f"{a.shape[0]} atoms, got {tuple(x.shape) if batched else tuple(x.shape[1:])}")
     sig = tuple(s + f - 1 for s, f in zip(x.shape[2:], a.shape[2:]))
-    y = ConvOperator(a, sig, method).synth(x)
-    squeeze_c = np.ndim(a0) == sdim + 1 if not isinstance(a0, torch.Tensor) else a0.ndim == sdim + 1
-    if squeeze_c:
+    with torch.no_grad():
+        y = ConvOperator(a, sig, convolution).synth(x)
+    if (atoms.ndim if is_tensor(atoms) else np.ndim(atoms)) == sdim + 1:
         y = y[:, 0]
-    return _out(y, batched, was_tensor)
+    return _out(y, batched, kind)
+
+
+def _check_csc_options(lam, max_iter, tol, check_every, boundary, solver, convolution):
+    lam = check_number(lam, "lam", low=0.0)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    tol = check_number(tol, "tol", low=0.0)
+    check_every = check_int(check_every, "check_every", low=1)
+    check_option(boundary, "boundary", ("valid", "full"))
+    check_option(solver, "solver", SOLVERS)
+    check_option(convolution, "convolution", CONVOLUTIONS)
+    return lam, max_iter, tol, check_every
+
+
+def _step_size(a) -> float:
+    L = float(lipschitz(a))
+    if not (L > 0 and math.isfinite(L)):
+        raise ValueError(f"the atoms' operator norm bound is {L}: atoms must be finite and not all zero")
+    return 1.0 / L
 
 
 def conv_sparse_code(signals, atoms, lam: float, prior="l1", *, max_iter: int = 500, tol: float = 1e-4,
-                     method: str = "auto", init=None, spatial_dims: int | None = None,
+                     solver: str = "auto", convolution: str = "auto", init=None, spatial_dims: int | None = None,
                      chunk_size: int | None = None, overlap: int | None = None, chunk_batch: int = 512,
-                     check_every: int = 10, boundary: str = "valid", device=None,
-                     kernel: str = "auto") -> CSCResult:
+                     check_every: int = 10, boundary: str = "valid", device="auto") -> CSCResult:
     r"""Convolutional sparse coding by FISTA: :math:`\min_x \tfrac12\|y - Hx\|_2^2 + \lambda g(x)` per signal.
 
     Implements the CSC step of paper 004 ("Convolutional sparse coding step", separable over signals)
     with any prior ``g`` from :mod:`simcode.sparse.priors` (``"l1_nonneg"`` for spike amplitudes). The
-    step is ``1/L`` with ``L`` from :func:`conv_lipschitz`; FISTA uses gradient restart.
+    step is ``1/L`` with ``L`` from :func:`conv_lipschitz`; FISTA (Beck & Teboulle 2009) uses gradient restart.
 
     Parameters
     ----------
-    signals : array (see module docstring for layouts) or torch tensor.
+    signals : array or torch tensor (see the module docstring for layouts).
     atoms : ``(K, L)``, ``(K, C, L)`` or ``(K, C, h, w)`` filters (3-D atoms are 1-D multichannel unless
-        ``spatial_dims=2``).
-    lam : λ ≥ 0.
+        ``spatial_dims=2``); not all zero.
+    lam : float
+        λ ≥ 0, finite.
     prior : a prior name or :class:`~simcode.sparse.priors.Prior`.
-    max_iter, tol : FISTA budget; stops when the relative duality gap ``(P - D)/P`` ≤ ``tol`` for every
+    max_iter, tol : FISTA budget; stops when the relative duality gap ``(P − D)/P`` ≤ ``tol`` for every
         signal (ℓ1 and non-negative ℓ1) or the relative change of the codes ≤ ``tol`` (other priors).
-    method : ``"auto"``, ``"direct"`` or ``"fft"`` convolution.
+    solver : ``"auto"``, ``"numba"`` or ``"torch"``
+        ``"numba"``: the compiled kernel of :mod:`simcode.sparse._conv_fista_kernel` (1-D signals on CPU, ℓ1
+        or non-negative ℓ1 priors; per-signal gradient restart and per-signal stopping, sparse-Gram
+        iterations); ``"torch"``: the batched torch FISTA; ``"auto"``: ``"numba"`` where it applies.
+        ``result.solver`` says which ran.
+    convolution : ``"auto"``, ``"direct"`` or ``"fft"`` convolution in the torch operators.
     init : warm-start codes (same layout as the output).
     chunk_size, overlap : for long 1-D signals, code in chunks of ``chunk_size`` code samples solved as one
         batch, each padded with ``overlap`` samples (default ``4 * atom_length``) on both sides whose codes
         are discarded; the data term of the padding is masked so nothing outside the signal is invented.
     chunk_batch : how many chunks go into one batched FISTA run (bounds memory).
+    check_every : iterations between two duality-gap checks.
     boundary : ``"valid"`` (every code places a whole filter inside the signal) or ``"full"`` (codes also
         for filters that stick out of the signal, e.g. spikes cut by a window edge: code length
         ``length + atom_length - 1``, the data term only counts observed samples).
-    device : ``None`` (the tensor's device, CPU for NumPy), ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    kernel : ``"auto"``: for 1-D signals on CPU with ℓ1 or non-negative ℓ1 priors, the FISTA iterations run in
-        the compiled kernel of :mod:`simcode.sparse._conv_numba` (per-signal gradient restart, sparse-Gram
-        iterations), with the same duality-gap checks; ``"torch"``: always the batched torch FISTA.
+    device : ``"auto"`` (a tensor's device, else CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:i]"``.
 
     Returns
     -------
     CSCResult
     """
-    lam = check_positive(lam, "lam", strict=False)
-    if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-    tol = check_positive(tol, "tol")
+    t0 = time.perf_counter()
+    lam, max_iter, tol, check_every = _check_csc_options(lam, max_iter, tol, check_every, boundary, solver,
+                                                         convolution)
     prior, gap_kind = _prior_and_gap(prior)
-    a_raw, sdim = _prep_atoms(atoms, spatial_dims, None)
-    C = a_raw.shape[1]
-    y, batched, was_tensor, dev, dtype = _prep_signals(signals, sdim, C, device)
-    a = a_raw.to(device=dev, dtype=dtype)
+    a_raw, sdim = _prep_atoms(atoms, spatial_dims)
+    y, batched, kind = _prep_signals(signals, sdim, a_raw.shape[1], device)
+    a = a_raw.to(device=y.device, dtype=y.dtype)
     fsize = tuple(a.shape[2:])
     check_lengths(y.shape[2:], fsize, "signals")
-    L = float(lipschitz(a))
-    if L <= 0:
-        raise ValueError("atoms are all zero")
-    step = 1.0 / L
+    step = _step_size(a)
     if chunk_size is not None:
         if sdim != 1:
             raise ValueError("chunk_size is supported for 1-D signals only")
         if init is not None:
             raise ValueError("init (warm start) cannot be combined with chunk_size")
-        return _chunked(y, a, lam, prior, step, batched, was_tensor, gap_kind, chunk_size, overlap,
-                        chunk_batch, max_iter=max_iter, tol=tol, method=method, check_every=check_every,
-                        kernel=kernel)
-    if boundary not in ("valid", "full"):
-        raise ValueError(f"boundary must be 'valid' or 'full', got {boundary!r}")
+        if boundary != "valid":
+            raise ValueError("chunk_size supports boundary='valid' only")
+        return _chunked(y, a, lam, prior, step, batched, kind, gap_kind, chunk_size, overlap, chunk_batch,
+                        max_iter=max_iter, tol=tol, convolution=convolution, check_every=check_every,
+                        solver=solver, t0=t0)
     ymask = None
     if boundary == "full":
         y, ymask = _pad_full(y, fsize)
-    op = ConvOperator(a, tuple(y.shape[2:]), method)
+    op = ConvOperator(a, tuple(y.shape[2:]), convolution)
     code_shape = (y.shape[0], a.shape[0]) + op.code_shape
     if init is None:
-        x0 = torch.zeros(code_shape, dtype=dtype, device=dev)
+        x0 = torch.zeros(code_shape, dtype=y.dtype, device=y.device)
     else:
-        x0 = init if isinstance(init, torch.Tensor) else torch.as_tensor(np.asarray(init, dtype=np.float64))
-        x0 = x0.to(device=dev, dtype=dtype)
+        x0 = check_tensor(init, "init", ndim=(sdim + 1, sdim + 2)).to(device=y.device, dtype=y.dtype)
         if x0.ndim == sdim + 1:
             x0 = x0.unsqueeze(0)
         if tuple(x0.shape) != code_shape:
             raise ValueError(f"init must have shape {code_shape} (or without the batch axis), got {tuple(x0.shape)}")
-    solver = _fista_compiled if _use_compiled(kernel, y, gap_kind) else _fista
+    compiled = _use_compiled(solver, y, gap_kind)
+    fista = _fista_numba if compiled else _fista_torch
     with torch.no_grad():
-        x, info = solver(y, op, lam, prior, step, x0, max_iter=max_iter, tol=tol, check_every=check_every,
-                         gap_kind=gap_kind, ymask=ymask)
-    if not info["converged"]:
-        detail = f"relative duality gap {info['gap']:.2e} > tol {tol:g}" if gap_kind else f"tol {tol:g}"
-        warn_not_converged("conv_sparse_code", info["n_iter"], detail)
-    obj = info["history"][-1] if info["history"] else float("nan")
-    return CSCResult(codes=_out(x, batched, was_tensor), objective=obj, n_iter=info["n_iter"],
-                     converged=info["converged"], status="converged" if info["converged"] else "max_iter",
-                     gap=info["gap"], history=info["history"])
+        x, status, n_iter, hist, cert = fista(y, op, lam, prior, step, x0, max_iter=max_iter, tol=tol,
+                                              check_every=check_every, gap_kind=gap_kind, ymask=ymask)
+    h = hist.as_dict()
+    if status != "converged":
+        detail = (f"status {status}, relative duality gap {cert.gap:.2e} > tol {tol:g}" if cert is not None
+                  else f"status {status}, tol {tol:g}")
+        warn_not_converged("conv_sparse_code", n_iter, detail)
+    obj = float(h["objective"][-1]) if len(hist) else float("nan")
+    return CSCResult(codes=_out(x, batched, kind), objective=obj, n_iter=n_iter, status=status, history=h,
+                     certificate=cert, solver="numba" if compiled else "torch", time_s=time.perf_counter() - t0)
 
 
 def _pad_full(y, fsize):
@@ -356,15 +448,13 @@ def _pad_full(y, fsize):
     return yp, m
 
 
-def _chunked(y, a, lam, prior, step, batched, was_tensor, gap_kind, chunk, overlap, chunk_batch, *,
-             max_iter, tol, method, check_every, kernel="auto"):
+def _chunked(y, a, lam, prior, step, batched, kind, gap_kind, chunk, overlap, chunk_batch, *,
+             max_iter, tol, convolution, check_every, solver, t0):
     """Code long 1-D signals as a batch of overlapping windows (see :func:`conv_sparse_code`)."""
     Lf = a.shape[-1]
-    if not isinstance(chunk, numbers.Integral) or chunk < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk!r}")
-    ov = 4 * Lf if overlap is None else overlap
-    if not isinstance(ov, numbers.Integral) or ov < 0:
-        raise ValueError(f"overlap must be a non-negative integer, got {overlap!r}")
+    chunk = check_int(chunk, "chunk_size", low=1)
+    ov = 4 * Lf if overlap is None else check_int(overlap, "overlap", low=0)
+    chunk_batch = check_int(chunk_batch, "chunk_batch", low=1)
     N, C, T = y.shape
     Tc = T - Lf + 1
     nch = -(-Tc // chunk)
@@ -381,43 +471,49 @@ def _chunked(y, a, lam, prior, step, batched, was_tensor, gap_kind, chunk, overl
     segs = segs.permute(0, 2, 1, 3).reshape(N * nch, C, sseg)
     ymask = mpad.unfold(-1, sseg, chunk).reshape(nch, 1, sseg).repeat(N, 1, 1)
     xmask = xm.unfold(-1, cseg, chunk).reshape(nch, 1, cseg).repeat(N, 1, 1)
-    op = ConvOperator(a, (sseg,), method)
+    op = ConvOperator(a, (sseg,), convolution)
     K = a.shape[0]
     cores = []
-    n_iter, conv_all, gaps = 0, True, []
-    solver = _fista_compiled if _use_compiled(kernel, y, gap_kind) else _fista
+    n_iter, statuses, gaps = 0, set(), []
+    compiled = _use_compiled(solver, y, gap_kind)
+    fista = _fista_numba if compiled else _fista_torch
     with torch.no_grad():
         for s in range(0, N * nch, chunk_batch):
             sl = slice(s, s + chunk_batch)
             yb = segs[sl] * ymask[sl]
             x0 = torch.zeros(yb.shape[0], K, cseg, dtype=y.dtype, device=y.device)
-            x, info = solver(yb, op, lam, prior, step, x0, max_iter=max_iter, tol=tol, check_every=check_every,
-                             gap_kind=gap_kind, ymask=ymask[sl], xmask=xmask[sl])
+            x, status, it, _, cert = fista(yb, op, lam, prior, step, x0, max_iter=max_iter, tol=tol,
+                                           check_every=check_every, gap_kind=gap_kind, ymask=ymask[sl],
+                                           xmask=xmask[sl])
             cores.append(x[:, :, ov: ov + chunk])
-            n_iter = max(n_iter, info["n_iter"])
-            conv_all &= info["converged"]
-            if info["gap"] is not None:
-                gaps.append(info["gap"])
+            n_iter = max(n_iter, it)
+            statuses.add(status)
+            if cert is not None:
+                gaps.append(cert.gap)
         codes = torch.cat(cores).reshape(N, nch, K, chunk).permute(0, 2, 1, 3).reshape(N, K, nch * chunk)[..., :Tc]
         # objective of the stitched codes on the whole signal, by overlap-add of per-chunk syntheses
-        r = y - _synth_chunked(codes, a, chunk, method)
+        r = y - _synth_chunked(codes, a, chunk, convolution)
         obj = float(0.5 * (r * r).sum() + lam * _g(prior, codes).sum())
     gap = max(gaps) if gaps else None
-    if not conv_all:
+    status = "diverged" if "diverged" in statuses else ("converged" if statuses == {"converged"} else "max_iter")
+    if status != "converged":
         warn_not_converged("conv_sparse_code (chunked)", n_iter,
-                           f"largest relative duality gap {gap:.2e}" if gap is not None else f"tol {tol:g}")
-    return CSCResult(codes=_out(codes, batched, was_tensor), objective=obj, n_iter=n_iter, converged=conv_all,
-                     status="converged" if conv_all else "max_iter", gap=gap, history=[obj])
+                           f"status {status}, largest relative duality gap {gap:.2e}" if gap is not None
+                           else f"status {status}, tol {tol:g}")
+    cert = None if gap is None else Certificate(gap=gap, gap_kind="relative_per_chunk_max")
+    hist = {"objective": np.array([obj])} if gap is None else {"objective": np.array([obj]), "gap": np.array([gap])}
+    return CSCResult(codes=_out(codes, batched, kind), objective=obj, n_iter=n_iter, status=status, history=hist,
+                     certificate=cert, solver="numba" if compiled else "torch", time_s=time.perf_counter() - t0)
 
 
-def _synth_chunked(codes, a, chunk, method):
+def _synth_chunked(codes, a, chunk, convolution):
     """``H x`` for long 1-D codes by overlap-add of chunk syntheses (memory ~ one chunk per row)."""
     N, K, Tc = codes.shape
     Lf = a.shape[-1]
     nch = -(-Tc // chunk)
     xp = torch.nn.functional.pad(codes, (0, nch * chunk - Tc)).reshape(N, K, nch, chunk)
     xp = xp.permute(0, 2, 1, 3).reshape(N * nch, K, chunk)
-    op = ConvOperator(a, (chunk + Lf - 1,), method)
+    op = ConvOperator(a, (chunk + Lf - 1,), convolution)
     seg = op.synth(xp).reshape(N, nch, a.shape[1], chunk + Lf - 1)
     out = torch.zeros(N, a.shape[1], nch * chunk + Lf - 1, dtype=codes.dtype, device=codes.device)
     main = seg[..., :chunk].permute(0, 2, 1, 3).reshape(N, a.shape[1], nch * chunk)
@@ -439,19 +535,18 @@ def _filter_step(atoms, Gf, Bf, nfft, fsize, lip, n_iter):
     """Projected FISTA on ½ Σ_j ||y_j - H x_j||² over filters with ||h_k|| <= 1, in the Fourier domain.
 
     ``Gf`` (F, K, K) = Σ_j conj(X̂_j) X̂_jᵀ, ``Bf`` (F, K, C) = Σ_j conj(X̂_j) Ŷ_jᵀ; gradient
-    = P_support IFFT(Gf Ĥ - Bf).
+    = P_support IFFT(Gf Ĥ - Bf); ``lip`` = max_F λ_max(Gf), the Lipschitz constant of that gradient.
     """
     sdim = len(fsize)
     dims = tuple(range(-sdim, 0))
     K, C = atoms.shape[:2]
+    spec_shape = tuple(nfft[:-1]) + (nfft[-1] // 2 + 1,)
 
     def grad(h):
         Hf = torch.fft.rfftn(h, s=nfft, dim=dims).reshape(K, C, -1).permute(2, 0, 1)  # (F, K, C)
         Rf = (Gf @ Hf - Bf).permute(1, 2, 0).reshape((K, C) + spec_shape)
         g = torch.fft.irfftn(Rf, s=nfft, dim=dims)
         return g[..., : fsize[0]] if sdim == 1 else g[..., : fsize[0], : fsize[1]]
-
-    spec_shape = tuple(nfft[:-1]) + (nfft[-1] // 2 + 1,)
 
     def proj(h):
         nrm = h.reshape(K, -1).norm(dim=1).clamp_min(1.0)
@@ -462,235 +557,371 @@ def _filter_step(atoms, Gf, Bf, nfft, fsize, lip, n_iter):
     t = 1.0
     for _ in range(n_iter):
         x_new = proj(z - grad(z) / lip)
-        t_new = 0.5 * (1 + math.sqrt(1 + 4 * t * t))
-        z = x_new + ((t - 1) / t_new) * (x_new - x)
-        x, t = x_new, t_new
+        t, beta = nesterov_momentum(t)
+        z = x_new + beta * (x_new - x)
+        x = x_new
     return x
 
 
-class ConvDictionaryLearning:
+def _atom_size(atom_length) -> tuple[int, ...]:
+    """``atom_length`` as a tuple: an int (1-D filters) or a pair ``(h, w)`` (2-D filters)."""
+    if isinstance(atom_length, Integral) and not isinstance(atom_length, (bool, np.bool_)):
+        return (check_int(atom_length, "atom_length", low=1),)
+    try:
+        t = tuple(atom_length)
+    except TypeError:
+        raise ValueError(f"atom_length must be an int (1-D) or a pair (h, w) (2-D), got {atom_length!r}") from None
+    if len(t) != 2:
+        raise ValueError(f"atom_length must be an int (1-D) or a pair (h, w) of positive ints, got {atom_length!r}")
+    return tuple(check_int(v, "atom_length", low=1) for v in t)
+
+
+def _init_atoms(y, n_components, n_channels, fsize, init, rng):
+    """Unit-norm initial filters (K, C, *fsize) on ``y``'s device and dtype.
+
+    ``"data"``: for each filter, the window centred on the largest deflection of a randomly chosen signal
+    (spike-triggered); ``"random"``: Gaussian; an array: those atoms ((K, *fsize) or (K, C, *fsize))."""
+    K, C = n_components, n_channels
+    shape = (K, C) + tuple(fsize)
+    if isinstance(init, str):
+        init = check_option(init, "init", ("data", "random"))
+        if init == "random":
+            h = rng.standard_normal(shape)
+        else:
+            N = y.shape[0]
+            yn = y.detach().cpu().numpy().astype(np.float64)
+            h = np.empty(shape)
+            for k in range(K):
+                j = rng.integers(N)
+                e = np.abs(yn[j]).sum(0)
+                peak = np.unravel_index(int(np.argmax(e)), e.shape)
+                st = [int(np.clip(p - f // 2, 0, s - f)) for p, s, f in zip(peak, yn.shape[2:], fsize)]
+                sl = tuple(slice(s0, s0 + f) for s0, f in zip(st, fsize))
+                h[k] = yn[(j, slice(None)) + sl]
+            h += 1e-3 * rng.standard_normal(shape)
+    else:
+        h = check_array(init, "init", ndim=(len(fsize) + 1, len(fsize) + 2))
+        if h.ndim == len(fsize) + 1:
+            h = h[:, None]
+        if h.shape != shape:
+            raise ValueError(f"init atoms must have shape {shape}, got {h.shape}")
+    nrm = np.linalg.norm(h.reshape(K, -1), axis=1)
+    if np.any(nrm == 0):
+        raise ValueError("init atoms must be non-zero")
+    h = h / nrm.reshape((K,) + (1,) * (h.ndim - 1))
+    return torch.as_tensor(h, dtype=y.dtype, device=y.device)
+
+
+def conv_dictionary_learning(signals, n_components: int, atom_length, lam: float = 0.1, prior="l1", *,
+                             n_channels: int = 1, max_iter: int = 20, csc_max_iter: int = 30,
+                             filter_max_iter: int = 20, tol: float = 1e-5, init="data", boundary: str = "full",
+                             solver: str = "auto", convolution: str = "auto", device="auto", random_state=None,
+                             callback=None) -> CDLResult:
     r"""Convolutional dictionary learning by alternating CSC (FISTA) and filter (projected FISTA) steps.
 
     Solves paper 004's CDL problem :math:`\min \sum_j \tfrac12\|y_j - Hx_j\|^2 + \lambda g(x_j)` s.t.
-    :math:`\|h_k\|_2 \le 1`; after each filter step every filter is rescaled to unit norm (its codes scaled
-    the other way, so ``Hx`` is unchanged).
+    :math:`\|h_k\|_2 \le 1` ("Optimization perspective": alternate the CSC step over the codes and the
+    dictionary update). Each round runs ``csc_max_iter`` warm-started FISTA iterations on the codes, then
+    ``filter_max_iter`` projected-FISTA iterations on the filters; every filter is then rescaled to unit norm
+    (its codes scaled the other way, so ``Hx`` is unchanged).
+
+    Stopping: ``"converged"`` when the relative change of the objective between two rounds is ≤ ``tol``,
+    else ``"max_iter"`` after ``max_iter`` rounds (the caller warns).
 
     Parameters
     ----------
-    n_atoms : K, number of filters.
-    atom_length : filter length (int, 1-D signals) or ``(h, w)`` (2-D images).
-    lam : λ.
-    prior : prior on codes (name or :class:`~simcode.sparse.priors.Prior`), e.g. ``"l1_nonneg"`` for spikes.
-    n_channels : channels per filter (electrodes, colour planes).
-    n_epochs : alternating rounds; stops early when the objective's relative decrease < ``tol``.
-    csc_iter, filter_iter : FISTA iterations per round for the codes (warm-started) and the filters.
-    init : ``"data"`` (the default: for each filter, the window centred on the largest deflection of a
-        randomly chosen signal; far from the truth but rarely stuck in the shifted-filter local minima that
-        Gaussian filters fall into), ``"random"`` (Gaussian filters) or an
-        array of atoms.
-    boundary : ``"full"`` (default: codes also for filters cut by the signal's edges, as when windows are
-        cut from a long recording; the data term counts only observed samples, and the filter step fills the
-        unobserved padding with the current reconstruction, a majorise-minimise step) or ``"valid"``.
-    method, device, random_state : convolution method, device and seed.
-    callback : ``callback(epoch, estimator)`` called after every round (e.g. to track an error).
-    kernel : ``"auto"`` runs the CSC step with the compiled per-signal FISTA of
-        :mod:`simcode.sparse._conv_numba` (gradient restart per signal, sparse-Gram iterations) for 1-D signals
-        on CPU with ℓ1 or non-negative ℓ1 priors; ``"torch"`` always uses the batched torch FISTA.
+    signals : array or tensor, layouts of :func:`conv_sparse_code`.
+    n_components, atom_length, lam, prior, n_channels, max_iter, csc_max_iter, filter_max_iter, tol, init,
+    boundary, solver, convolution, device, random_state : see :class:`ConvDictionaryLearning`.
+    callback : callable ``(round, atoms)``, optional, after every round (``atoms`` the (K, C, ...) tensor).
+
+    Returns
+    -------
+    CDLResult
+    """
+    t0 = time.perf_counter()
+    fsize = _atom_size(atom_length)
+    K = check_int(n_components, "n_components", low=1)
+    C = check_int(n_channels, "n_channels", low=1)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    csc_max_iter = check_int(csc_max_iter, "csc_max_iter", low=1)
+    filter_max_iter = check_int(filter_max_iter, "filter_max_iter", low=1)
+    lam = check_number(lam, "lam", low=0.0)
+    tol = check_number(tol, "tol", low=0.0)
+    check_option(boundary, "boundary", ("valid", "full"))
+    check_option(convolution, "convolution", CONVOLUTIONS)
+    prior, gap_kind = _prior_and_gap(prior)
+    sdim = len(fsize)
+    yb, _, _ = _prep_signals(signals, sdim, C, device)
+    check_lengths(yb.shape[2:], fsize, "signals")
+    dtype = yb.dtype
+    rng = check_random_state(random_state)
+    h = _init_atoms(yb, K, C, fsize, init, rng)
+    mask = None
+    if boundary == "full":
+        yb, mask = _pad_full(yb, fsize)
+    N = yb.shape[0]
+    sig = tuple(yb.shape[2:])
+    nfft = tuple(fast_len(s) for s in sig)
+    dims = tuple(range(-sdim, 0))
+    Yf = torch.fft.rfftn(yb, s=nfft, dim=dims).reshape(N, C, -1)
+    op = ConvOperator(h, sig, convolution)
+    x = torch.zeros((N, K) + op.code_shape, dtype=dtype, device=yb.device)
+    compiled = _use_compiled(solver, yb, gap_kind)
+    if compiled:
+        from ._conv_fista_kernel import fista_1d
+
+        wmask = None if mask is None else mask.reshape(-1).numpy()
+    hist = History()
+    status, epoch = "max_iter", 0
+    prev = None
+    with torch.no_grad():
+        for epoch in range(1, max_iter + 1):
+            op = ConvOperator(h, sig, convolution)
+            step = _step_size(h)
+            if compiled:
+                x = torch.from_numpy(fista_1d(yb.numpy(), h.numpy(), step, lam * step, csc_max_iter,
+                                              nonneg=gap_kind == "l1_nonneg", x0=x.numpy(), mask=wmask))
+            else:
+                x = _fista_torch(yb, op, lam, prior, step, x, max_iter=csc_max_iter, tol=0.0,
+                                 check_every=csc_max_iter, gap_kind=None, ymask=mask)[0]
+            if mask is not None:  # MM step: fill the unobserved padding with the current reconstruction
+                Yf = torch.fft.rfftn(yb + (1 - mask) * op.synth(x), s=nfft, dim=dims).reshape(N, C, -1)
+            Xf = torch.fft.rfftn(x, s=nfft, dim=dims).reshape(N, K, -1)
+            Gf = torch.einsum("nkf,nlf->fkl", Xf.conj(), Xf)
+            lip = float(torch.linalg.eigvalsh(Gf).amax()) if K > 1 else float(Gf.real.amax())
+            if lip > 0:  # lip == 0: all codes zero (lam too large for these filters), the filters stay
+                Bf = torch.einsum("nkf,ncf->fkc", Xf.conj(), Yf)
+                h = _filter_step(h, Gf, Bf, nfft, fsize, lip, filter_max_iter)
+                nrm = h.reshape(K, -1).norm(dim=1).clamp_min(1e-12)
+                h = h / nrm.reshape((K,) + (1,) * (h.ndim - 1))
+                x = x * nrm.reshape((1, K) + (1,) * sdim)
+            r = yb - ConvOperator(h, sig, convolution).synth(x)
+            if mask is not None:
+                r = r * mask
+            obj = float(0.5 * (r * r).sum() + lam * _g(prior, x).sum())
+            hist.append(objective=obj, time_s=time.perf_counter() - t0)
+            if not math.isfinite(obj):
+                raise RuntimeError("convolutional dictionary learning diverged (objective is NaN/inf); check the "
+                                   "signal scale and lam")
+            if callback is not None:
+                callback(epoch - 1, h)
+            if prev is not None and abs(prev - obj) <= tol * max(abs(obj), 1e-12):
+                status = "converged"
+                break
+            prev = obj
+    return CDLResult(atoms=h, codes=x, status=status, n_iter=epoch, history=hist.as_dict(),
+                     time_s=time.perf_counter() - t0, solver="numba" if compiled else "torch")
+
+
+_RANDOM_STATE = [None, Interval(Integral, 0, None, closed="left"), np.random.RandomState, np.random.Generator]
+
+
+def _check_signals(est, X, fsize, n_channels, *, reset: bool, return_layout: bool = False):
+    """Estimator input: (n_signals, *signal) single-channel or (n_signals, C, *signal); sets n_features_in_.
+
+    NumPy (and lists) go through :func:`sklearn.utils.validation.validate_data`; a torch tensor keeps its
+    device and float dtype. scikit-learn's layout (n_signals, length) must keep the training length at
+    ``transform`` (the ``n_features_in_`` contract); with a channel axis, or for 2-D images, signals of any size
+    that holds the filters are accepted (a convolutional model codes signals of any length). Returns a batched
+    (N, C, *signal) array or tensor."""
+    sdim = len(fsize)
+    shape = tuple(X.shape) if (is_tensor(X) or isinstance(X, np.ndarray)) else ()
+    if len(shape) == sdim + 2 and shape[1] != n_channels:
+        raise ValueError(f"X has {shape[1]} channels (axis 1 of shape {shape}) but n_channels={n_channels}; "
+                         "mismatched channels")
+    fit_2d = getattr(est, "_fit_on_2d", False)
+    if is_tensor(X):
+        Xv = check_tensor(X, "X", ndim=(sdim + 1, sdim + 2), what="n_signals × signal or n_signals × C × signal")
+        if not reset and fit_2d and Xv.ndim == 2 and int(Xv.shape[1]) != est.n_features_in_:
+            raise ValueError(f"X has {Xv.shape[1]} features, but {type(est).__name__} is expecting "
+                             f"{est.n_features_in_} features as input")
+    else:
+        ndim = getattr(X, "ndim", None)
+        if ndim is None:
+            ndim = np.asarray(X).ndim
+        if reset or (fit_2d and ndim == 2):  # scikit-learn's (n_samples, n_features) contract
+            Xv = validate_data(est, X, reset=reset, allow_nd=True, dtype=[np.float64, np.float32])
+        else:
+            Xv = sk_check_array(X, allow_nd=True, dtype=[np.float64, np.float32], input_name="X")
+    if Xv.ndim not in (sdim + 1, sdim + 2):
+        raise ValueError(f"X must have {sdim + 1} or {sdim + 2} dimensions (n_signals × [channels ×] signal) for "
+                         f"{sdim}-D atoms, got shape {tuple(Xv.shape)}")
+    if reset:
+        est.n_features_in_ = int(Xv.shape[1])
+        est._fit_on_2d = Xv.ndim == 2
+    no_channel_axis = Xv.ndim == sdim + 1
+    if no_channel_axis:
+        if n_channels != 1:
+            raise ValueError(f"X of shape {tuple(Xv.shape)} has no channel axis but n_channels={n_channels}: "
+                             "pass (n_signals, n_channels, ...) signals")
+        Xv = Xv[:, None]
+    elif Xv.shape[1] != n_channels:
+        raise ValueError(f"X has {Xv.shape[1]} channels (axis 1 of shape {tuple(Xv.shape)}) but n_channels="
+                         f"{n_channels}; mismatched channels")
+    check_lengths(tuple(Xv.shape[2:]), fsize, "X")
+    return (Xv, no_channel_axis) if return_layout else Xv
+
+
+class ConvDictionaryLearning(TransformerMixin, SolverMixin, RepresentationMixin, BaseEstimator):
+    r"""Convolutional dictionary learning (paper 004): alternating CSC and filter steps.
+
+    A thin shell over :func:`conv_dictionary_learning` (the equations are there) and, for ``transform``,
+    :func:`conv_sparse_code`.
+
+    Parameters
+    ----------
+    n_components : int
+        K, the number of filters.
+    atom_length : int or (h, w)
+        Filter length (1-D signals) or size (2-D images); must fit inside the signals.
+    lam : float
+        λ ≥ 0.
+    prior : str or Prior
+        Prior on codes (:mod:`simcode.sparse.priors`), e.g. ``"l1_nonneg"`` for spikes.
+    n_channels : int
+        Channels per filter (electrodes, colour planes).
+    max_iter : int
+        Alternating rounds at most.
+    csc_max_iter, filter_max_iter : int
+        FISTA iterations per round for the codes (warm-started) and the filters.
+    tol : float
+        Converged when the objective's relative change between two rounds is ≤ ``tol``.
+    init : ``"data"``, ``"random"`` or array
+        ``"data"`` (for each filter, the window centred on the largest deflection of a randomly chosen
+        signal; far from the truth but rarely stuck in the shifted-filter local minima that Gaussian filters
+        fall into), ``"random"`` (Gaussian filters) or an array of atoms.
+    boundary : ``"full"`` or ``"valid"``
+        ``"full"`` (codes also for filters cut by the signal's edges, as when windows are cut from a long
+        recording; the data term counts only observed samples, and the filter step fills the unobserved padding
+        with the current reconstruction, a majorise-minimise step) or ``"valid"``.
+    solver : ``"auto"``, ``"numba"`` or ``"torch"``
+        The CSC implementation (see :func:`conv_sparse_code`): ``"numba"`` is the compiled per-signal FISTA
+        (1-D signals on CPU, ℓ1 / non-negative ℓ1 priors), ``"torch"`` the batched torch FISTA.
+    convolution : ``"auto"``, ``"fft"`` or ``"direct"``
+        How the torch operators convolve (a second, independent switch: it also serves the filter step).
+    transform_max_iter, transform_tol : int, float
+        FISTA budget of :meth:`transform` (stopping on the relative duality gap for ℓ1 priors).
+    device : ``"auto"``, ``"cpu"`` or ``"cuda[:i]"``
+    random_state : None, int or Generator
+    callback : callable ``(round, estimator)``, optional, after every round (``atoms_`` is current).
 
     Attributes
     ----------
-    atoms_ : (K, C, *atom_size) unit-norm filters (channel axis dropped when ``n_channels == 1``).
-    objective_ : objective per round; ``n_iter_`` rounds run; ``time_`` wall time per round (cumulative, s);
-    codes_ : codes of the training signals at the end (same layout as :meth:`transform`).
+    atoms_ : ndarray (K, *atom_size) or (K, C, *atom_size)
+        Unit-norm filters (channel axis dropped when ``n_channels == 1``).
+    codes_ : codes of the training signals at the end (the layout of :meth:`transform`).
+    status_, converged_, n_iter_, history_ : the solver protocol; ``history_["objective"]`` and
+        ``history_["time_s"]`` (cumulative seconds) per round.
+    solver_ : str, the CSC implementation that ran.
+    n_features_in_ : int
     """
 
-    def __init__(self, n_atoms: int, atom_length, lam: float = 0.1, prior="l1", n_channels: int = 1, *,
-                 n_epochs: int = 20, csc_iter: int = 30, filter_iter: int = 20, tol: float = 1e-5,
-                 init="data", boundary: str = "full", method: str = "auto", device=None, random_state=None,
-                 callback=None, kernel: str = "auto"):
-        self.n_atoms = n_atoms
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "atom_length": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "lam": [Interval(Real, 0, None, closed="left")],
+        "prior": [str, Prior],
+        "n_channels": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "csc_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "filter_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "init": [StrOptions({"data", "random"}), "array-like"],
+        "boundary": [StrOptions({"full", "valid"})],
+        "solver": [StrOptions(set(SOLVERS))],
+        "convolution": [StrOptions(set(CONVOLUTIONS))],
+        "transform_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "transform_tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str],
+        "random_state": _RANDOM_STATE,
+        "callback": [callable, None],
+    }
+
+    def __init__(self, n_components: int = 8, atom_length=16, lam: float = 0.1, prior="l1", n_channels: int = 1,
+                 *, max_iter: int = 20, csc_max_iter: int = 30, filter_max_iter: int = 20, tol: float = 1e-5,
+                 init="data", boundary: str = "full", solver: str = "auto", convolution: str = "auto",
+                 transform_max_iter: int = 500, transform_tol: float = 1e-4, device="auto", random_state=None,
+                 callback=None):
+        self.n_components = n_components
         self.atom_length = atom_length
         self.lam = lam
         self.prior = prior
         self.n_channels = n_channels
-        self.n_epochs = n_epochs
-        self.csc_iter = csc_iter
-        self.filter_iter = filter_iter
+        self.max_iter = max_iter
+        self.csc_max_iter = csc_max_iter
+        self.filter_max_iter = filter_max_iter
         self.tol = tol
         self.init = init
         self.boundary = boundary
-        self.method = method
+        self.solver = solver
+        self.convolution = convolution
+        self.transform_max_iter = transform_max_iter
+        self.transform_tol = transform_tol
         self.device = device
         self.random_state = random_state
         self.callback = callback
-        self.kernel = kernel
 
-    # -- helpers
-    def _fsize(self):
-        al = self.atom_length
-        if isinstance(al, numbers.Integral) and not isinstance(al, bool):
-            if al < 1:
-                raise ValueError(f"atom_length must be a positive integer, got {al!r}")
-            return (int(al),)
-        try:
-            t = tuple(int(v) for v in al)
-        except TypeError:
-            raise ValueError(f"atom_length must be an int (1-D) or a pair (h, w) (2-D), got {al!r}") from None
-        if len(t) != 2 or min(t) < 1:
-            raise ValueError(f"atom_length must be an int (1-D) or a pair (h, w) of positive ints, got {al!r}")
-        return t
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
-    def _validate(self):
-        for nm in ("n_atoms", "n_channels", "n_epochs", "csc_iter", "filter_iter"):
-            v = getattr(self, nm)
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{nm} must be a positive integer, got {v!r}")
-        check_positive(self.lam, "lam", strict=False)
-        check_positive(self.tol, "tol", strict=False)
-        if self.kernel not in ("auto", "torch"):
-            raise ValueError(f"kernel must be 'auto' or 'torch', got {self.kernel!r}")
-        return self._fsize()
-
-    def _init_atoms(self, y, fsize, rng):
-        K, C = self.n_atoms, self.n_channels
-        shape = (K, C) + fsize
-        if isinstance(self.init, str):
-            if self.init == "random":
-                h = rng.standard_normal(shape)
-            elif self.init == "data":
-                N = y.shape[0]
-                yn = y.detach().cpu().numpy()
-                h = np.empty(shape)
-                for k in range(K):
-                    j = rng.integers(N)
-                    # a window centred on the largest deflection of a random signal (spike-triggered)
-                    e = np.abs(yn[j]).sum(0)
-                    peak = np.unravel_index(int(np.argmax(e)), e.shape)
-                    st = [int(np.clip(p - f // 2, 0, s - f)) for p, s, f in zip(peak, yn.shape[2:], fsize)]
-                    sl = tuple(slice(s0, s0 + f) for s0, f in zip(st, fsize))
-                    h[k] = yn[(j, slice(None)) + sl]
-                h += 1e-3 * rng.standard_normal(shape)
-            else:
-                raise ValueError(f"init must be 'random', 'data' or an array of atoms, got {self.init!r}")
-        else:
-            h = np.asarray(self.init.detach().cpu() if isinstance(self.init, torch.Tensor) else self.init,
-                           dtype=np.float64)
-            if h.ndim == len(fsize) + 1:
-                h = h[:, None]
-            if h.shape != shape:
-                raise ValueError(f"init atoms must have shape {shape}, got {h.shape}")
-            if not np.all(np.isfinite(h)):
-                raise ValueError("init atoms contain NaN or infinite values")
-        nrm = np.linalg.norm(h.reshape(K, -1), axis=1)
-        if np.any(nrm == 0):
-            raise ValueError("init atoms must be non-zero")
-        h = h / nrm.reshape((K,) + (1,) * (h.ndim - 1))
-        return torch.as_tensor(h, dtype=y.dtype, device=y.device)
-
-    def fit(self, signals, y=None):
-        """Learn ``atoms_`` from ``signals`` (see module docstring for layouts). Returns self."""
-        fsize = self._validate()
-        prior, gap_kind = _prior_and_gap(self.prior)
-        sdim = len(fsize)
-        yb, batched, was_tensor, dev, dtype = _prep_signals(signals, sdim, self.n_channels, self.device)
-        check_lengths(yb.shape[2:], fsize, "signals")
-        rng = check_random_state(self.random_state)
-        h = self._init_atoms(yb, fsize, rng)
-        lam = float(self.lam)
-        if self.boundary not in ("valid", "full"):
-            raise ValueError(f"boundary must be 'valid' or 'full', got {self.boundary!r}")
-        mask = None
-        if self.boundary == "full":
-            yb, mask = _pad_full(yb, fsize)
-        N, C = yb.shape[:2]
-        K = self.n_atoms
-        sig = tuple(yb.shape[2:])
-        nfft = tuple(fast_len(s) for s in sig)
-        dims = tuple(range(-sdim, 0))
-        Yf = torch.fft.rfftn(yb, s=nfft, dim=dims).reshape(N, C, -1)
-        op = ConvOperator(h, sig, self.method)
-        x = torch.zeros((N, K) + op.code_shape, dtype=dtype, device=dev)
-        use_kernel = _use_compiled(self.kernel, yb, gap_kind)
-        if use_kernel:
-            from ._conv_numba import fista_1d
-
-            wmask = None if mask is None else mask.reshape(-1).numpy()
-        self.objective_, self.time_ = [], []
-        t0 = time.perf_counter()
-        self.n_iter_ = 0
-        with torch.no_grad():
-            for epoch in range(self.n_epochs):
-                op = ConvOperator(h, sig, self.method)
-                step = 1.0 / float(lipschitz(h))
-                if use_kernel:
-                    x = torch.from_numpy(fista_1d(yb.numpy(), h.numpy(), step, lam * step, self.csc_iter,
-                                                  nonneg=gap_kind == "l1_nonneg", x0=x.numpy(), mask=wmask))
-                else:
-                    x, _ = _fista(yb, op, lam, prior, step, x, max_iter=self.csc_iter, tol=1e-12,
-                                  check_every=self.csc_iter, gap_kind=None, ymask=mask)
-                if mask is not None:  # MM step: fill the unobserved padding with the current reconstruction
-                    Yf = torch.fft.rfftn(yb + (1 - mask) * op.synth(x), s=nfft, dim=dims).reshape(N, C, -1)
-                Xf = torch.fft.rfftn(x, s=nfft, dim=dims).reshape(N, K, -1)
-                Gf = torch.einsum("nkf,nlf->fkl", Xf.conj(), Xf)
-                Bf = torch.einsum("nkf,ncf->fkc", Xf.conj(), Yf)
-                lip = float(torch.linalg.eigvalsh(Gf).amax()) if K > 1 else float(Gf.real.amax())
-                if lip <= 0:  # all codes zero: lam too large for these filters
-                    obj = float(0.5 * (yb * yb).sum())
-                    self.objective_.append(obj)
-                    self.time_.append(time.perf_counter() - t0)
-                    self.n_iter_ = epoch + 1
-                    if epoch > 0:
-                        break
-                    continue
-                h = _filter_step(h, Gf, Bf, nfft, fsize, lip, self.filter_iter)
-                nrm = h.reshape(K, -1).norm(dim=1).clamp_min(1e-12)
-                h = h / nrm.reshape((K,) + (1,) * (h.ndim - 1))
-                x = x * nrm.reshape((1, K) + (1,) * sdim)
-                r = yb - ConvOperator(h, sig, self.method).synth(x)
-                if mask is not None:
-                    r = r * mask
-                obj = float(0.5 * (r * r).sum() + lam * _g(prior, x).sum())
-                if not math.isfinite(obj):
-                    raise RuntimeError("ConvDictionaryLearning diverged (objective is NaN/inf); check the "
-                                       "signal scale and lam")
-                self.objective_.append(obj)
-                self.time_.append(time.perf_counter() - t0)
-                self.n_iter_ = epoch + 1
-                self._h = h
-                if self.callback is not None:
-                    self.callback(epoch, self)
-                if epoch > 0 and abs(self.objective_[-2] - obj) <= self.tol * max(abs(obj), 1e-12):
-                    break
+    def _set_atoms(self, h):
         self._h = h
-        self._sdim = sdim
-        self._dtype = dtype
-        self.codes_ = _out(x, batched, was_tensor)
+        a = h.detach().cpu().numpy()
+        self.atoms_ = a[:, 0] if self.n_channels == 1 else a
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn ``atoms_`` from ``X`` (n_signals, length) or (n_signals, n_channels, length) (2-D filters:
+        (n_signals, [n_channels,] H, W)). Returns self."""
+        fsize = _atom_size(self.atom_length)
+        Xv = _check_signals(self, X, fsize, self.n_channels, reset=True)
+        cb = None
+        if self.callback is not None:
+            def cb(epoch, h):
+                self._set_atoms(h)
+                self.callback(epoch, self)
+        res = conv_dictionary_learning(Xv, self.n_components, self.atom_length, self.lam, self.prior,
+                                       n_channels=self.n_channels, max_iter=self.max_iter,
+                                       csc_max_iter=self.csc_max_iter, filter_max_iter=self.filter_max_iter,
+                                       tol=self.tol, init=self.init, boundary=self.boundary, solver=self.solver,
+                                       convolution=self.convolution, device=self.device,
+                                       random_state=self.random_state, callback=cb)
+        self._set_atoms(res.atoms)
+        self._sdim = len(fsize)
+        self.codes_ = ArrayKind.of(X).wrap(res.codes)
+        self.solver_ = res.solver
+        self._record_result(res.status, res.n_iter, res.history,
+                            detail=f"relative objective change above tol={self.tol:g} after {res.n_iter} rounds")
         return self
 
-    @property
-    def atoms_(self):
-        if not hasattr(self, "_h"):
-            raise AttributeError("atoms_ is only available after fit")
-        h = self._h.detach().cpu().numpy()
-        return h[:, 0] if self.n_channels == 1 else h
+    def transform(self, X):
+        """Codes of ``X`` under the learned filters (:func:`conv_sparse_code`; NumPy in → NumPy out).
 
-    def transform(self, signals, *, max_iter: int = 500, tol: float = 1e-4, **kwargs):
-        """Codes of ``signals`` under the learned filters (:func:`conv_sparse_code`; NumPy in → NumPy out)."""
-        if not hasattr(self, "_h"):
-            raise ValueError("this ConvDictionaryLearning is not fitted yet; call fit first")
-        atoms = self._h if isinstance(signals, torch.Tensor) else self._h.detach().cpu().numpy()
-        return conv_sparse_code(signals, atoms, self.lam, self.prior, max_iter=max_iter, tol=tol,
-                                method=self.method, spatial_dims=self._sdim, boundary=self.boundary, device=kwargs.pop("device", self.device),
-                                **kwargs).codes
+        ``X`` of shape (n_signals, length) must have the training length (scikit-learn's ``n_features_in_``);
+        with a channel axis, (n_signals, n_channels, length), or for 2-D images, any size holding the filters."""
+        check_is_fitted(self)
+        Xv = _check_signals(self, X, self._h.shape[2:], self.n_channels, reset=False)
+        atoms = self._h if is_tensor(Xv) else self._h.detach().cpu().numpy()
+        return conv_sparse_code(Xv, atoms, self.lam, self.prior, max_iter=self.transform_max_iter,
+                                tol=self.transform_tol, solver=self.solver, convolution=self.convolution,
+                                spatial_dims=self._sdim, boundary=self.boundary, device=self.device).codes
 
-    def inverse_transform(self, codes):
-        """``H x`` for codes of the learned filters."""
-        if not hasattr(self, "_h"):
-            raise ValueError("this ConvDictionaryLearning is not fitted yet; call fit first")
+    def inverse_transform(self, X):
+        """``H x`` for codes ``X`` (n_signals, K, *code) of the learned filters (observed samples only)."""
+        check_is_fitted(self)
         atoms = self._h.detach().cpu().numpy()
-        y = conv_synthesis(codes, atoms if self.n_channels > 1 else atoms[:, 0], spatial_dims=self._sdim,
-                           method=self.method)
+        y = conv_synthesis(X, atoms if self.n_channels > 1 else atoms[:, 0], spatial_dims=self._sdim,
+                           convolution=self.convolution)
         if self.boundary == "full":  # keep the observed samples only
             sl = tuple(slice(f - 1, -(f - 1) or None) for f in self._h.shape[2:])
             y = y[(Ellipsis,) + sl]
         return y
+
+    def representation(self, X, **metadata) -> Representation:
+        """The codes of ``X`` flattened per signal, (n_signals, K · code_length), as a Representation."""
+        Z = self.transform(X)
+        return Representation(Z.reshape(Z.shape[0], -1),
+                              metadata={"model": type(self).__name__, "code_shape": tuple(Z.shape[1:]), **metadata})

@@ -1,4 +1,5 @@
-r"""Private convolution machinery shared by ``conv`` (CSC, CDL) and ``unrolled`` (CRsAE).
+r"""The convolution operators H and Hᵀ, their norm bound, and the signal layouts, shared by ``conv`` (CSC, CDL)
+and ``unrolled`` (CRsAE).
 
 Layouts (torch tensors, batch first, like ``torch.nn.functional.conv1d``):
 
@@ -16,13 +17,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from simcode._utils import resolve_device
-
-
+CONVOLUTIONS = ("auto", "direct", "fft")
 
 def fast_len(n: int) -> int:
     """Smallest 2^a 3^b 5^c >= n (sizes pocketfft and cuFFT handle fastest)."""
@@ -43,22 +41,23 @@ def fast_len(n: int) -> int:
 class ConvOperator:
     """``H`` (synthesis) and ``H^T`` (adjoint) for a fixed filter bank, direct or by FFT.
 
-    ``method``: ``"direct"`` (``conv_transpose``/``conv``), ``"fft"`` (zero-padded real FFTs, filter
+    ``convolution``: ``"direct"`` (``conv_transpose``/``conv``), ``"fft"`` (zero-padded real FFTs, filter
     spectra cached) or ``"auto"`` (direct on CUDA for filters up to 32 samples / 11x11 pixels, FFT
     otherwise: on CPU the FFT path is faster even for 18-sample filters, see BENCHMARKS.md).
     """
 
-    def __init__(self, atoms: torch.Tensor, signal_shape: tuple[int, ...], method: str = "auto"):
+    def __init__(self, atoms: torch.Tensor, signal_shape: tuple[int, ...], convolution: str = "auto"):
         self.atoms = atoms
         self.sdim = atoms.ndim - 2
         self.fsize = tuple(atoms.shape[2:])
         self.signal_shape = tuple(signal_shape)
         self.code_shape = tuple(s - f + 1 for s, f in zip(self.signal_shape, self.fsize))
+        method = convolution
         if method == "auto":
             small = (self.fsize[0] <= 32) if self.sdim == 1 else (max(self.fsize) <= 11)
             method = "direct" if (atoms.is_cuda and small) else "fft"
         if method not in ("direct", "fft"):
-            raise ValueError(f"method must be 'auto', 'direct' or 'fft', got {method!r}")
+            raise ValueError(f"convolution must be 'auto', 'direct' or 'fft', got {convolution!r}")
         self.method = method
         if method == "fft":
             self.nfft = tuple(fast_len(s) for s in self.signal_shape)
@@ -122,17 +121,6 @@ def lipschitz(atoms: torch.Tensor) -> torch.Tensor:
     return lam / slack
 
 
-def resolve_torch_device(device, x_is_tensor: bool, x: torch.Tensor | None = None) -> torch.device:
-    if x_is_tensor and device is None:
-        return x.device
-    return torch.device(resolve_device("cpu" if device is None else device))
-
-
-def default_dtype(device: torch.device) -> torch.dtype:
-    """float64 on CPU (exact work), float32 on CUDA."""
-    return torch.float64 if device.type == "cpu" else torch.float32
-
-
 def to_batched(x: torch.Tensor, sdim: int, n_channels: int, name: str) -> tuple[torch.Tensor, bool]:
     """Signals to ``(N, C, *spatial)``; returns ``(tensor, was_batched)``.
 
@@ -161,20 +149,10 @@ def to_batched(x: torch.Tensor, sdim: int, n_channels: int, name: str) -> tuple[
                      f"got shape {tuple(x.shape)}")
 
 
-def check_finite_signal(x: torch.Tensor, name: str) -> None:
-    bad = ~torch.isfinite(x)
-    if bool(bad.any()):
-        idx = torch.nonzero(bad.reshape(-1))[0].item()
-        raise ValueError(f"{name} contains {int(bad.sum())} NaN or infinite values (first at flat index {idx}); "
-                         "remove or interpolate NaN segments before coding")
-
-
 def check_lengths(signal_shape, fsize, name: str) -> None:
+    """The filters must fit inside the signals (ValueError naming ``n_features`` for 1-D signals)."""
     for s, f in zip(signal_shape, fsize):
         if s < f:
-            raise ValueError(f"{name} is shorter than the filters: signal size {tuple(signal_shape)} vs filter "
-                             f"size {tuple(fsize)} (the filters must fit inside the signal)")
-
-
-def to_numpy(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy()
+            size = f"n_features={signal_shape[0]}" if len(signal_shape) == 1 else f"size {tuple(signal_shape)}"
+            raise ValueError(f"{name} is shorter than the filters: signal {size} vs filter size {tuple(fsize)} "
+                             "(the filters must fit inside the signal: lower atom_length or pass longer signals)")

@@ -3,7 +3,7 @@ r"""Compiled (numba) 1-D convolutional FISTA: all iterations for one signal fuse
 For short 1-D signals and small filter banks (the spike-sorting set-up: 3 filters of 24 samples, 500-sample
 windows) a torch iteration costs four FFTs and a dozen operator launches per signal batch; here every signal
 runs its ``n_iter`` iterations inside L1 cache with direct convolutions (inner loops over the code index,
-contiguous, vectorised by LLVM). Same operators as :mod:`simcode.sparse._conv_ops`:
+contiguous, vectorised by LLVM). Same operators as :mod:`simcode.sparse._convolution`:
 
 * synthesis ``(Hx)[c, m + l] = Σ_k Σ_l h[k, c, l] x[k, m]`` (``conv_transpose1d``),
 * adjoint ``(Hᵀr)[k, m] = Σ_c Σ_l h[k, c, l] r[c, m + l]`` (``conv1d``),
@@ -16,7 +16,8 @@ optional mask ``w`` on the signal samples (``½‖w ⊙ (y − Hx)‖²``, ``w �
 
 with ``S_τ`` the shifted ReLU ``(v − τ)_+`` (non-negative ℓ1) or the soft threshold (ℓ1), ``τ = λα``.
 Momentum: a fixed sequence ``β_t`` (the unrolled network: identical to :meth:`CRsAE._encode`) or FISTA's
-``t``-sequence with per-signal gradient restart (O'Donoghue & Candès 2015), as in :func:`conv._fista`.
+``t``-sequence with per-signal gradient restart (O'Donoghue & Candès 2015), as in :func:`conv._fista_torch`
+(the formula of :func:`simcode.core.nesterov_momentum`, inlined in the compiled loop).
 Works in the array's precision (float32 or float64). JIT compile on first call (cached on disk).
 """
 
@@ -181,7 +182,7 @@ def _fista_1d(y, w, xm, h, e, X, Z, Tm, alpha, tau, betas, n_iter, nonneg, resta
                 if dot > 0.0:
                     t_new = 1.0
                     beta = 0.0
-                else:
+                else:  # simcode.core.nesterov_momentum, inlined (no Python call inside the compiled loop)
                     t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
                     beta = (t - 1.0) / t_new
                 t = t_new
