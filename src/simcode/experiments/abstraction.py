@@ -77,7 +77,7 @@ def run(ctx: Context) -> None:
     ctx.metric("output (hypercube) kernel: PS, CCGP", [ps_y, cc_y])
 
     # deep linear optimum: Y is isotropic (YᵀY = 8 I), so every layer kernel is ∝ K_Y (003 corollary)
-    dl = deep_linear_optimum(X, Y, 3, 0.05, hidden=8)
+    dl = deep_linear_optimum(X, Y, 3, 0.05, n_components=8)
     cos_dl = [_cos(K, KY) for K in dl.kernels]
     H1 = X @ dl.weights[0].T
     ps_dl, cc_dl = _ps_ccgp(H1, Y)

@@ -60,7 +60,7 @@ def run(ctx: Context) -> None:
     gaps = []
     rows = []
     for L in ctx.track(depths, "gradient descent per depth"):
-        sol = deep_linear_optimum(X, Y, L, lam, hidden=M)
+        sol = deep_linear_optimum(X, Y, L, lam, n_components=M)
         per, _ = _adam(X, Y, L, lam, M, n_seeds, steps, ctx.seed + L, ctx.device)
         gaps.append((per.min() - sol.loss) / sol.loss)
         rows.append((L, sol.loss, per))

@@ -22,35 +22,72 @@ factors), attained by W_l = U_{l+1} S^{1/L} U_lᵀ. So the problem is min_W ‖Y
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from simcode._utils import check_array, check_nonnegative, warn_not_converged
+from ..core import (Certificate, History, SolverResult, check_array, check_int, check_number, nesterov_momentum,
+                    warn_not_converged)
 
 __all__ = ["deep_linear_optimum", "DeepLinearSolution", "schatten_prox"]
 
 
-@dataclass
-class DeepLinearSolution:
-    """Global optimum of the regularised deep linear network."""
+@dataclass(kw_only=True)
+class DeepLinearSolution(SolverResult):
+    """Global optimum of the regularised deep linear network (a :class:`simcode.core.SolverResult`).
 
-    weights: list            # [W_1 (M×d_X), W_2 (M×M), …, W_L (d_Y×M)]
-    product: np.ndarray      # W = W_L⋯W_1 (d_Y × d_X)
-    loss: float              # ‖Y − X Wᵀ‖² + λ Σ‖W_l‖² evaluated with the returned weights
-    singular_values: np.ndarray   # of the product W
-    kernels: list            # K_l = H_l H_lᵀ (P × P), l = 1..L (K_L is the output kernel of the net)
-    method: str              # "closed_form", "ridge", "min_norm" or "proximal_gradient"
-    gap: float = 0.0         # duality gap certificate (proximal-gradient route), 0 for closed forms
-    n_iter: int = 0
-    info: dict = field(default_factory=dict)
+    Attributes
+    ----------
+    weights : list of ndarray
+        [W_1 (M × d_X), W_2 (M × M), …, W_L (d_Y × M)], balanced: W_l = U_{l+1} S^{1/L} U_lᵀ.
+    product : ndarray of shape (d_Y, d_X)
+        W = W_L⋯W_1.
+    loss : float
+        ‖Y − X Wᵀ‖² + λ Σ‖W_l‖² evaluated with the returned weights.
+    singular_values : ndarray
+        Singular values of the product W.
+    kernels : list of ndarray
+        K_l = H_l H_lᵀ (P × P), l = 1..L (K_L is the output kernel of the network).
+    solver : str
+        The route taken: ``"closed_form"`` (whitened input), ``"ridge"`` (L = 1), ``"min_norm"`` (λ = 0) or
+        ``"proximal_gradient"`` (L = 2, general input).
+    whitened : bool
+        Whether XᵀX = c·I was detected.
+    status, n_iter, history, time_s, certificate
+        The solver protocol. Closed forms: ``"converged"``, ``n_iter = 0``, empty history, no certificate.
+        Proximal gradient: the iterations run, ``history`` (``iteration``, ``objective``, ``lower_bound``,
+        ``gap`` every 20 iterations) and a :class:`simcode.core.Certificate` (dual lower bound, relative gap).
+    """
+
+    weights: list = field(default_factory=list)
+    product: np.ndarray = None
+    loss: float = float("nan")
+    singular_values: np.ndarray = None
+    kernels: list = field(default_factory=list)
+    solver: str = ""
+    whitened: bool = False
 
 
-def schatten_prox(a, c: float, lam: float, depth: int) -> np.ndarray:
+def schatten_prox(a, c: float, lam: float, n_layers: int) -> np.ndarray:
     """argmin_{s ≥ 0} c(s − a)² + λ·L·s^{2/L} for each entry of ``a`` ≥ 0 (the scalar problem of each singular
-    value; includes the jump threshold for L ≥ 3)."""
-    a = np.asarray(a, dtype=np.float64)
-    L = int(depth)
+    value; includes the jump threshold for L ≥ 3).
+
+    Parameters
+    ----------
+    a : array-like of float ≥ 0
+        Singular values of the whitened least-squares map A = Y_p X_pᵀ / c.
+    c : float > 0
+        Whitening scale (XᵀX = c·I).
+    lam : float ≥ 0
+        Weight decay λ.
+    n_layers : int ≥ 1
+        Depth L (number of weight matrices).
+    """
+    a = check_array(a, "a", allow_empty=True)
+    c = check_number(c, "c", low=0, low_inclusive=False)
+    lam = check_number(lam, "lam", low=0)
+    L = check_int(n_layers, "n_layers", low=1)
     if lam == 0:
         return a.copy()
     if L == 1:
@@ -81,7 +118,7 @@ def _balanced(Wprod: np.ndarray, depth: int, hidden: int):
     U, s, Vt = np.linalg.svd(Wprod, full_matrices=False)
     r = int(np.sum(s > s.max() * 1e-12)) if s.size and s.max() > 0 else 0
     if r > hidden:
-        raise ValueError(f"hidden={hidden} is smaller than the rank {r} of the optimal product")
+        raise ValueError(f"n_components={hidden} is smaller than the rank {r} of the optimal product")
     U, s, Vt = U[:, :r], s[:r], Vt[:r]
     root = s ** (1.0 / depth)
     E = np.eye(hidden)[:, :r]                            # U_2 = … = U_L: any orthonormal columns
@@ -97,13 +134,19 @@ def _balanced(Wprod: np.ndarray, depth: int, hidden: int):
 
 
 def _nuclear_ls(X, Y, lam, tol, max_iter):
-    """min_W ‖Y − X Wᵀ‖² + 2λ‖W‖_* (L = 2) by FISTA; returns W (d_Y × d_X), gap, n_iter."""
+    """min_W ‖Y − X Wᵀ‖² + 2λ‖W‖_* (L = 2) by FISTA (Beck & Teboulle 2009; momentum from
+    :func:`simcode.core.nesterov_momentum`) with a duality-gap stopping rule.
+
+    Dual point: Θ = 2R (R the residual) scaled into ‖XᵀΘ‖_op ≤ 2λ gives the bound ⟨Θ, Y⟩ − ‖Θ‖²/4.
+    Returns ``(W, status, n_iter, history, lower_bound, objective)``.
+    """
     G = X.T @ X
     Lip = 2 * np.linalg.eigvalsh(G).max()
     B = Y.T @ X
     W = np.zeros((Y.shape[1], X.shape[1]))
     Z, t = W.copy(), 1.0
-    gap = np.inf
+    hist = History()
+    p, dual = np.inf, -np.inf
 
     def primal(Wm):
         return np.sum((Y - X @ Wm.T) ** 2) + 2 * lam * np.linalg.svd(Wm, compute_uv=False).sum()
@@ -112,58 +155,71 @@ def _nuclear_ls(X, Y, lam, tol, max_iter):
         grad = 2 * (Z @ G - B)
         U, s, Vt = np.linalg.svd(Z - grad / Lip, full_matrices=False)
         Wn = (U * np.maximum(s - 2 * lam / Lip, 0)) @ Vt
-        tn = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
-        Z = Wn + ((t - 1) / tn) * (Wn - W)
-        W, t = Wn, tn
+        t, beta = nesterov_momentum(t)
+        Z = Wn + beta * (Wn - W)
+        W = Wn
         if it % 20 == 0 or it == max_iter:
-            R = Y - X @ W.T                                   # dual point: Θ = 2R scaled into ‖XᵀΘ‖_op ≤ 2λ
-            Th = 2 * R
+            Th = 2 * (Y - X @ W.T)
             op = np.linalg.norm(X.T @ Th, 2)
             Th = Th * min(1.0, 2 * lam / op) if op > 0 else Th
-            dual = np.sum(Th * Y) - np.sum(Th ** 2) / 4
-            p = primal(W)
-            gap = p - dual
-            if gap <= tol * max(1.0, abs(p)):
-                return W, gap, it
-    warn_not_converged("deep_linear_optimum (L=2 proximal gradient)", max_iter, f"gap {gap:.3e}")
-    return W, gap, max_iter
+            dual = max(dual, float(np.sum(Th * Y) - np.sum(Th ** 2) / 4))
+            p = float(primal(W))
+            gap = Certificate.relative_gap(p, dual)
+            hist.append(iteration=it, objective=p, lower_bound=dual, gap=gap)
+            if not np.isfinite(p):
+                return W, "diverged", it, hist, dual, p
+            if gap <= tol:
+                return W, "converged", it, hist, dual, p
+    return W, "max_iter", max_iter, hist, dual, p
 
 
-def deep_linear_optimum(X, Y, depth: int, lam: float, hidden: int | None = None, *, tol: float = 1e-10,
+def deep_linear_optimum(X, Y, n_layers: int, lam: float, n_components: int | None = None, *, tol: float = 1e-10,
                         max_iter: int = 20000) -> DeepLinearSolution:
     """Global minimiser of ‖Y − X W_1ᵀ⋯W_Lᵀ‖²_F + λ Σ_l ‖W_l‖²_F (paper 003, deep linear network slides).
 
     Parameters
     ----------
-    X : (P, d_X) inputs, rows = samples (the paper's X is ``X.T``).
-    Y : (P, d_Y) targets (the paper's Y is ``Y.T``).
-    depth : number of weight matrices L ≥ 1.
-    lam : weight decay λ ≥ 0 (λ = 0 returns the λ → 0⁺ limit: min-norm product Y_p X_p⁺, balanced).
-    hidden : hidden width M (default min(d_X, d_Y)); the optimum's rank must fit (it is capped to the M
-        largest singular values in the whitened case, which is optimal there).
+    X : array-like of shape (P, d_X)
+        Inputs, rows = samples (the paper's X is ``X.T``).
+    Y : array-like of shape (P, d_Y)
+        Targets (the paper's Y is ``Y.T``).
+    n_layers : int ≥ 1
+        Depth L, the number of weight matrices.
+    lam : float ≥ 0
+        Weight decay λ (λ = 0 returns the λ → 0⁺ limit: min-norm product Y_p X_p⁺, balanced).
+    n_components : int, optional
+        Hidden width M (default min(d_X, d_Y)); the optimum's rank must fit (it is capped to the M largest
+        singular values in the whitened case, which is optimal there).
+    tol : float
+        Relative duality-gap tolerance of the L = 2 proximal-gradient route.
+    max_iter : int
+        Iteration cap of that route.
 
-    Returns a :class:`DeepLinearSolution` with balanced weights W_l = U_{l+1} S^{1/L} U_lᵀ, the loss and the
-    layer kernels K_l. See the module docstring for the method and its exactness conditions.
+    Returns
+    -------
+    DeepLinearSolution
+        Balanced weights W_l = U_{l+1} S^{1/L} U_lᵀ, the loss, the layer kernels K_l and the solver protocol.
+        See the module docstring for the method and its exactness conditions.
     """
-    X = check_array(X, "X", ndim=2)
-    Y = check_array(Y, "Y", ndim=2)
+    t0 = time.perf_counter()
+    X = check_array(X, "X", ndim=2, what="samples × features")
+    Y = check_array(Y, "Y", ndim=2, what="samples × outputs")
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"X and Y must have the same number of samples (rows), got {X.shape[0]} and {Y.shape[0]}")
-    if not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be an int >= 1, got {depth!r}")
-    lam = check_nonnegative(lam, "lam")
+    depth = check_int(n_layers, "n_layers", low=1)
+    lam = check_number(lam, "lam", low=0)
+    tol = check_number(tol, "tol", low=0)
+    max_iter = check_int(max_iter, "max_iter", low=1)
     P, dX = X.shape
     dY = Y.shape[1]
-    M = int(hidden) if hidden is not None else min(dX, dY)
-    if M < 1:
-        raise ValueError(f"hidden must be >= 1, got {hidden!r}")
+    M = check_int(n_components, "n_components", low=1) if n_components is not None else min(dX, dY)
     G = X.T @ X
     c = np.trace(G) / dX
-    whitened = c > 0 and np.allclose(G, c * np.eye(dX), atol=1e-9 * c, rtol=0)
-    gap, n_iter = 0.0, 0
+    whitened = bool(c > 0 and np.allclose(G, c * np.eye(dX), atol=1e-9 * c, rtol=0))
+    status, n_iter, history, certificate = "converged", 0, {}, None
     if lam == 0:
         Wprod = Y.T @ np.linalg.pinv(X).T
-        method = "min_norm"
+        solver = "min_norm"
     elif whitened:
         A = Y.T @ X / c
         U, a, Vt = np.linalg.svd(A, full_matrices=False)
@@ -171,15 +227,20 @@ def deep_linear_optimum(X, Y, depth: int, lam: float, hidden: int | None = None,
         if np.count_nonzero(s) > M:                       # rank cap: keep the M largest (largest gain)
             s[np.argsort(-a)[M:]] = 0.0
         Wprod = (U * s) @ Vt
-        method = "closed_form"
+        solver = "closed_form"
     elif depth == 1:
         Wprod = np.linalg.solve(G + lam * np.eye(dX), X.T @ Y).T
-        method = "ridge"
+        solver = "ridge"
     elif depth == 2:
-        Wprod, gap, n_iter = _nuclear_ls(X, Y, lam, tol, max_iter)
-        method = "proximal_gradient"
+        Wprod, status, n_iter, hist, lb, p = _nuclear_ls(X, Y, lam, tol, max_iter)
+        history = hist.as_dict()
+        certificate = Certificate(lower_bound=lb, gap=Certificate.relative_gap(p, lb))
+        solver = "proximal_gradient"
+        if status != "converged":
+            warn_not_converged("deep_linear_optimum (L=2 proximal gradient)", n_iter,
+                               f"status {status}, relative gap {certificate.gap:.3e}")
     else:
-        raise ValueError("for depth >= 3 and lam > 0 the global optimum has a closed form only for whitened "
+        raise ValueError("for n_layers >= 3 and lam > 0 the global optimum has a closed form only for whitened "
                          "input (X.T @ X = c·I); whiten X first (e.g. X @ inv(sqrtm(X.T @ X)))")
     Ws = _balanced(Wprod, depth, M if depth > 1 else dY)
     H, kernels = X, []
@@ -190,6 +251,7 @@ def deep_linear_optimum(X, Y, depth: int, lam: float, hidden: int | None = None,
     prod = Ws[0]
     for W in Ws[1:]:
         prod = W @ prod
-    return DeepLinearSolution(weights=Ws, product=prod, loss=loss,
+    return DeepLinearSolution(status=status, n_iter=n_iter, history=history, time_s=time.perf_counter() - t0,
+                              certificate=certificate, weights=Ws, product=prod, loss=loss,
                               singular_values=np.linalg.svd(prod, compute_uv=False), kernels=kernels,
-                              method=method, gap=float(gap), n_iter=n_iter, info={"whitened": bool(whitened)})
+                              solver=solver, whitened=whitened)
