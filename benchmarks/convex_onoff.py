@@ -20,8 +20,6 @@ import json
 import platform
 import time
 
-import numpy as np
-
 
 def instance(n):
     from simcode.data import onoff_stimulus

@@ -51,7 +51,7 @@ def zspace(S, A, lam, method, n_neurons=16, restarts=3, steps=4000, beta=1e3, se
     n, D = X.shape
     best = (np.inf, None)
     gen = torch.Generator().manual_seed(seed)
-    for r in range(restarts):
+    for _ in range(restarts):
         W_in = (0.3 * torch.randn(n_neurons, D, generator=gen, dtype=torch.float64)).requires_grad_()
         b_in = torch.zeros(n_neurons, dtype=torch.float64).add_(0.5).requires_grad_()
         W_out = (0.3 * torch.randn(D, n_neurons, generator=gen, dtype=torch.float64)).requires_grad_()

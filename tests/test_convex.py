@@ -1,7 +1,5 @@
 """simcode.convex against independent references: closed forms, and cvxpy models written here."""
 
-import warnings
-
 import cvxpy as cp
 import numpy as np
 import pytest

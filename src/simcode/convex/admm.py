@@ -364,7 +364,6 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
     if L.m:
         W[:n, :n] = torch.eye(n, dtype=dtype, device=device) * float(torch.linalg.norm(L.Y)) / math.sqrt(n)
         W, _ = L.prox_K(W, 1e12)
-    U = torch.zeros_like(W)
     hist = History()
     L.projector.enabled = partial_eig
     L.projector.rtol = 1e-4

@@ -302,7 +302,7 @@ class _Inner:
         K = len(w)
         rho = None
         small = 0
-        for it in range(max_iter):
+        for _ in range(max_iter):
             g, H = self.grad_hess(w)
             if rho is None:
                 rho = 1e-3 * np.trace(H) / K
@@ -444,7 +444,7 @@ def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, lam_e
     history = History()
     status = "max_iter"
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - it is n_iter after the loop
         inner = _Inner(T, c, R, lam)
         w, J = inner.solve(w)
         P, Pinv = inner.parts(w)

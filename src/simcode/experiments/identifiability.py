@@ -77,7 +77,7 @@ def run(ctx: Context) -> None:
     ]
     fig, axes = plt.subplots(2, len(settings), figsize=(4 * len(settings), 8))
     verdicts = {}
-    for j, (name, S, A, lam, paper) in enumerate(settings):
+    for j, (name, S, A, lam, _paper) in enumerate(settings):
         res = tight_scattering(S, A, lam)
         sol = solve_affine_autoencoder(S, A, lam)
         verdicts[name] = (res, sol)
@@ -85,7 +85,8 @@ def run(ctx: Context) -> None:
         ctx.metric(f"{name}: off-axis mass of solved optimum", sol.offaxis_fraction)
         ctx.metric(f"{name}: duality gap", sol.measure.gap)
         tag = "modular" if sol.modular else "mixed"
-        _panel_sources(axes[0, j], S, res, f"{name}\nλ={lam}: tight scattering {'holds' if res.identifiable else 'fails'}")
+        verdict = "holds" if res.identifiable else "fails"
+        _panel_sources(axes[0, j], S, res, f"{name}\nλ={lam}: tight scattering {verdict}")
         _panel_neurons(axes[1, j], sol, f"solved optimum: {len(sol.measure.weights)} neurons, {tag}")
     fig.tight_layout()
     ctx.figure("settings", fig, "Top: sources, their convex hull and the ellipsoid mean + E of Theorem 1 (red arrow: a "

@@ -100,6 +100,7 @@ def run(ctx: Context) -> None:
     tun_fig.tight_layout()
     ctx.figure("onoff_tunings", tun_fig, "Optimal non-negative tuning curves recovered from Q: a dense stimulus is "
                "split into an ON (red) and an OFF (blue) channel; a sparse one is coded by ON neurons alone.")
-    ctx.note("The grid runs through simcode.sweep (SWEEPABLE['onoff']). Each point is a DNN-relaxed Q-space solve (cvxpy+Clarabel at this size) whose Q was certified "
+    ctx.note("The grid runs through simcode.sweep (SWEEPABLE['onoff']). Each point is a DNN-relaxed Q-space solve "
+             "(cvxpy+Clarabel at this size) whose Q was certified "
              "completely positive by a non-negative factorisation; OFF neurons carrying < 1e-5 of the activity "
              "cost count as absent.")

@@ -38,7 +38,8 @@ def run(ctx: Context) -> None:
     rows = {
         "separated place cells (ring, 6 cells, field radius 0.07)": make_place_cells(6, n_pos, 0.07, "ring"),
         "overlapping place cells (ring, 6 cells, field radius 0.45)": make_place_cells(6, n_pos, 0.45, "ring"),
-        "grid modules 1/2 and 1/3 (ratio 1.5), 3 phases, threshold -0.9": make_grid_cells([1 / 2, 1 / 3], 3, n_pos, -0.9),
+        "grid modules 1/2 and 1/3 (ratio 1.5), 3 phases, threshold -0.9":
+            make_grid_cells([1 / 2, 1 / 3], 3, n_pos, -0.9),
         "grid modules 1/2 and 1/4 (ratio 2), 3 phases, threshold -0.9": make_grid_cells([1 / 2, 1 / 4], 3, n_pos, -0.9),
     }
     results = {}
@@ -63,7 +64,8 @@ def run(ctx: Context) -> None:
               measured=bool(r.uniqueness.unique and not r.found), expected="unique, no non-trivial rotation",
               kind="true")
     r = results[names[1]]
-    ctx.claim("overlapping place cells: a different non-negative tuning with the same Q exists", source="000 Fig. 2 row 2",
+    ctx.claim("overlapping place cells: a different non-negative tuning with the same Q exists",
+              source="000 Fig. 2 row 2",
               measured=bool(r.found), expected="non-trivial rotation found", kind="true")
     r = results[names[2]]
     ctx.claim("grid modules, non-integer period ratio: no non-trivial rotation", source="000 Fig. 2 row 3",
@@ -89,7 +91,7 @@ def run(ctx: Context) -> None:
             make_grid_cells([0.5, 0.25], 4, side * side, 0.05, dim=2),
     }
     hres = {}
-    for name, (Z, pos, mod) in ctx.track(list(hex_rows.items()), "2-D grids"):
+    for name, (Z, _pos, _mod) in ctx.track(list(hex_rows.items()), "2-D grids"):
         hres[name] = search(Z)
         ctx.metric(f"{name}: distance of best non-negative rotation", hres[name].distance)
     hn = list(hex_rows)
@@ -140,8 +142,8 @@ def run(ctx: Context) -> None:
     ctx.note("Settings were fixed before the claims were checked and are stated in each claim. Grid cells are "
              "rectified cosines max(0, cos − θ)/(1 − θ); with narrow fields (θ ≥ −0.5, tried θ ∈ {−1, −0.9, −0.5, 0, "
              "0.5}, 3 or 4 phases) no rotation is found for either ratio and for θ ≥ 0 the integer-ratio code is even "
-             "certified unique, so the paper's integer-ratio row reproduces only for broad fields (θ ≤ −0.9), where the "
-             "zeros of a coarse-module cell nest inside those of a fine-module cell. The Theorem-2 certificate "
+             "certified unique, so the paper's integer-ratio row reproduces only for broad fields (θ ≤ −0.9), where "
+             "the zeros of a coarse-module cell nest inside those of a fine-module cell. The Theorem-2 certificate "
              "(ellipsoid at the mean tangent to every coordinate plane, found by an SDP over facets) is a sufficient "
              "condition; where it fails and no rotation is found, nothing is proved. 2-D hexagonal modules "
              "(threshold 0.05, 4 phases): on the periodic hexagonal torus the table reproduces (rotation found only "
