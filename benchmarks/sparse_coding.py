@@ -71,8 +71,9 @@ def compile_times():
     """Numba compile time of the LARS and coordinate-descent kernels with a cold cache, and the load time with a
     warm one (subprocess)."""
     code = ("import time, numpy as np; t = time.perf_counter(); "
-            "from simcode.sparse._sc_numba import lars_lasso, dict_bcd_unit_norm; "
-            "from simcode.sparse._sc_cdws import cd_lasso; "
+            "from simcode.sparse._lars import lars_lasso; "
+            "from simcode.sparse._dictionary_update import dict_bcd_unit_norm; "
+            "from simcode.sparse._coordinate_descent import cd_lasso; "
             "D = np.eye(3); lars_lasso(D, D, 0.1, False); lars_lasso(D, D, 0.1, True); "
             "cd_lasso(D, D, 0.1, False, np.ones(3)); cd_lasso(D, D, 0.1, True, np.ones(3)); "
             "dict_bcd_unit_norm(D.copy(), D, D, 1); print(time.perf_counter() - t)")
@@ -89,12 +90,12 @@ def lasso_problem(name, X, D, lam, threads, device, rows, repeat, with_lars):
     import torch
     from sklearn.decomposition import sparse_encode as sk_encode
 
-    from simcode.sparse.fista import active_set, fista
+    from simcode.sparse.coding import active_set, fista
 
     n = X.shape[0]
     m = min(n, 2000)
     results = {}
-    from simcode.sparse._sc_cdws import lasso_gram
+    from simcode.sparse._coordinate_descent import lasso_gram
 
     for s in ("lars", "cd"):
         active_set(X[:50], D, lam, solver=s)  # warm-up: JIT compile / cache load excluded
@@ -154,21 +155,23 @@ def lasso_problem(name, X, D, lam, threads, device, rows, repeat, with_lars):
 def dictionary_problem(name, P, K, lam, threads, rows, epochs):
     from sklearn.decomposition import MiniBatchDictionaryLearning
 
+    from simcode.sparse.coding import active_set
     from simcode.sparse.dictionary import DictionaryLearning
-    from simcode.sparse.fista import active_set
 
+    # a fixed number of epochs is the protocol here: the fits stop at max_iter by design
+    warnings.filterwarnings("ignore", message="DictionaryLearning.fit did not converge")
     rng = np.random.default_rng(0)
     D0 = P[rng.choice(P.shape[0], K, replace=False)]
     D0 = D0 / np.linalg.norm(D0, axis=1, keepdims=True)
     bs = 256
     runs = []  # (solver, epochs, wall, cpu, D)
     stamps = []
-    DictionaryLearning(K, lam=lam, method="online", max_iter=1, batch_size=bs, dict_init=D0).fit(P[:bs])  # warm-up
+    DictionaryLearning(K, lam=lam, solver="online", max_iter=1, batch_size=bs, dict_init=D0).fit(P[:bs])  # warm-up
 
     def cb(it, comp, _):
         stamps.append((time.perf_counter(), time.process_time(), comp.copy()))
 
-    dl = DictionaryLearning(K, lam=lam, method="online", max_iter=epochs, batch_size=bs, dict_init=D0,
+    dl = DictionaryLearning(K, lam=lam, solver="online", max_iter=epochs, batch_size=bs, dict_init=D0,
                             coding_tol=1e-6, random_state=0, callback=cb)
     t0, c0 = time.perf_counter(), time.process_time()
     dl.fit(P)

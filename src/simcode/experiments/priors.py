@@ -23,7 +23,7 @@ def run(ctx: Context) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from simcode.sparse.fista import fista
+    from simcode.sparse.coding import fista
     from simcode.sparse.priors import get_prior
 
     rng = ctx.rng

@@ -2,4 +2,4 @@
 
 from simcode._lazy import lazy_exports
 
-__getattr__, __dir__ = lazy_exports(__name__, ("priors", "fista", "atoms", "dictionary", "conv", "unrolled", "spikesort", ))
+__getattr__, __dir__ = lazy_exports(__name__, ("priors", "coding", "atoms", "dictionary", "conv", "unrolled", "spikesort", ))

@@ -13,7 +13,8 @@ the table "Activation functions for different priors" of the lecture *The many f
 \tilde y_t` is our ``V``, its :math:`x` our ``z``, its :math:`H` our ``D.T``).
 
 Every method works on NumPy arrays (returns NumPy) and on torch tensors (returns a tensor on the same device,
-same dtype, differentiable by autograd). ``tau`` may be a float or an array/tensor broadcastable to ``V``
+same dtype, differentiable by autograd); inputs are validated by :func:`simcode.core.check_tensor` (complex,
+boolean and float16 input is a ``TypeError`` naming the argument; float32 stays float32). ``tau`` may be a float or an array/tensor broadcastable to ``V``
 (e.g. one threshold per sample, shape ``(n, 1)``).
 
 >>> from simcode.sparse.priors import get_prior
@@ -29,7 +30,7 @@ import numbers
 import numpy as np
 import torch
 
-from ._sc_backend import as_tensor, back, scalar_or_tensor
+from ..core import check_number, check_tensor, is_tensor
 
 __all__ = ["Prior", "get_prior", "PRIORS", "Ridge", "L1", "L1NonNeg", "TwoSidedGaussian", "GroupL1", "Simplex",
            "L0", "TopK", "Box", "ElasticNet"]
@@ -66,15 +67,12 @@ class Prior:
     # -- public API ------------------------------------------------------------------------------------
     def value(self, Z):
         """:math:`g` of each row: shape ``Z.shape[:-1]`` (``inf`` where a constraint is violated)."""
-        t, was_np = as_tensor(Z)
-        if t.ndim == 0:
-            raise ValueError("Z must have at least 1 dimension (codes on the last axis), got a scalar")
-        if t.shape[-1] == 0:
-            raise ValueError("Z must have at least one code coordinate on its last axis")
-        out = back(self._value(t), was_np)
-        if was_np and np.ndim(out) == 0:
-            return float(out)
-        return out
+        t, torch_in = _codes(Z, "Z")
+        out = self._value(t)
+        if torch_in:
+            return out
+        out = out.detach().cpu().numpy()
+        return float(out) if out.ndim == 0 else out
 
     def prox(self, V, tau=1.0):
         r""":math:`\operatorname{prox}_{\tau g}(V)` row-wise on the last axis.
@@ -84,13 +82,9 @@ class Prior:
         V : array-like or torch.Tensor, shape (..., n)
         tau : float or array/tensor broadcastable to ``V``, ≥ 0
         """
-        t, was_np = as_tensor(V)
-        if t.ndim == 0:
-            raise ValueError("V must have at least 1 dimension (codes on the last axis), got a scalar")
-        if t.shape[-1] == 0:
-            raise ValueError("V must have at least one code coordinate on its last axis")
-        tau = self._check_tau(tau, t)
-        return back(self._prox(t, tau), was_np)
+        t, torch_in = _codes(V, "V")
+        out = self._prox(t, self._check_tau(tau, t))
+        return out if torch_in else out.detach().cpu().numpy()
 
     def activation(self, V, bias):
         r"""The non-linearity of an unrolled (F)ISTA layer: :math:`\operatorname{prox}_{b g}(V)` with ``bias`` = λ/L.
@@ -103,11 +97,17 @@ class Prior:
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _check_tau(self, tau, like: torch.Tensor):
-        tau = scalar_or_tensor(tau, like)
-        if isinstance(tau, float):
-            if not math.isfinite(tau) or tau < 0:
-                raise ValueError(f"tau must be a finite number >= 0, got {tau!r}")
-            return tau
+        if type(tau) is float and 0.0 <= tau < math.inf:
+            return tau  # the fast path of the hot loops
+        if np.ndim(tau) == 0 and not is_tensor(tau):
+            return check_number(tau, "tau", low=0)  # a Python float stays a float
+        if is_tensor(tau):  # kept attached: a learnable threshold gets its gradient
+            if tau.dtype not in _FLOATS:
+                check_tensor(tau, "tau", allow_nan=True)  # the dtype rules (raises for complex, bool, half)
+            if tau.dtype != like.dtype or tau.device != like.device:
+                tau = tau.to(device=like.device, dtype=like.dtype)
+        else:
+            tau = check_tensor(tau, "tau", device=like.device, dtype=like.dtype)
         try:
             shape = torch.broadcast_shapes(tau.shape, like.shape)
         except RuntimeError:
@@ -139,6 +139,29 @@ class Prior:
         raise NotImplementedError
 
 
+_FLOATS = (torch.float32, torch.float64)
+
+
+def _codes(Z, name: str):
+    """``(tensor, torch_in)``: codes on the last axis, validated by :func:`simcode.core.check_tensor`.
+
+    A floating tensor is returned as is (same device and dtype, still attached to autograd); NumPy float32
+    stays float32, integers become float64; complex, boolean and half-precision input is a ``TypeError``.
+    Non-finite entries are allowed (an element-wise map propagates them; ``value`` of a violated constraint is
+    ``inf``).
+    """
+    torch_in = isinstance(Z, torch.Tensor)
+    if torch_in and Z.dtype in _FLOATS:
+        t = Z  # the fast path of the hot loops (no detach, no copy, no device sync)
+    else:
+        t = check_tensor(Z, name, allow_nan=True, allow_empty=True, min_rows=0, min_cols=0)
+    if t.ndim == 0:
+        raise ValueError(f"{name} must have at least 1 dimension (codes on the last axis), got a scalar")
+    if t.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one code coordinate on its last axis")
+    return t, torch_in
+
+
 def _indicator(ok: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """0 where ``ok`` (reduced over the last axis) holds, +inf elsewhere."""
     zero = torch.zeros((), dtype=like.dtype, device=like.device)
@@ -150,13 +173,7 @@ def _soft(V, tau):
 
 
 def _positive(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
-    return v
+    return check_number(value, name, low=0, low_inclusive=False)
 
 
 class Ridge(Prior):

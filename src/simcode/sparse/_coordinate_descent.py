@@ -11,7 +11,7 @@ working-set solvers such as Blitz / celer — Johnson & Guestrin 2015, Massias e
 
 1. **Correlations and certificate.** With :math:`c = b - zG = (x - zD)D^\top`, the dual point
    :math:`\theta = \sigma r`, :math:`\sigma = \min(1, \lambda/\|c\|_\infty)` gives the duality gap
-   (:func:`simcode.sparse._sc_numba.gap_from_stats`); the sample is finished when gap ≤ tol · primal.
+   (:func:`simcode.sparse._lars.gap_from_stats`); the sample is finished when gap ≤ tol · primal.
 2. **Working set** :math:`W`. Atoms outside :math:`W` that violate the optimality condition
    (:math:`|c_j| > \lambda`) are added, the largest :math:`|c_j|` first (``p0`` at the start, then half the
    current support, at least 8), and the sub-Gram matrix :math:`G_{WW}` is gathered once per addition.
@@ -29,7 +29,7 @@ working-set solvers such as Blitz / celer — Johnson & Guestrin 2015, Massias e
 5. The full correlations are recomputed from scratch (no drift) at every certificate check.
 
 Samples that exhaust the sweep budget or the working-set capacity return status 1 or 2; the batch kernel
-solves them by the LARS–homotopy of :mod:`simcode.sparse._sc_numba` in the same pass.
+solves them by the LARS–homotopy of :mod:`simcode.sparse._lars` in the same pass.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from ._sc_numba import _cert_stats, _chol_solve, _gram_combo, _lars_one
+from ._lars import cert_stats, chol_solve, gram_combo, lars_one
 
 __all__: list[str] = []
 
@@ -45,7 +45,7 @@ _FM = {"contract", "reassoc", "nsz"}
 
 
 @njit(cache=True, nogil=True)
-def _top_k(score, idx, n, k):
+def top_k(score, idx, n, k):
     """Reorder ``idx[:n]`` so that ``idx[:k]`` index the k largest ``score`` values (quickselect, in place)."""
     lo = 0
     hi = n - 1
@@ -100,7 +100,7 @@ def _chol_factor(A, s):
 @njit(cache=True, nogil=True)
 def _primal_and_gap(xx, zb, zc, l1, cmax, lam):
     """Primal objective and duality gap from Gram terms (scalar form of
-    :func:`simcode.sparse._sc_numba.gap_from_stats`; same dual point θ = σ r, σ = min(1, λ/cmax))."""
+    :func:`simcode.sparse._lars.gap_from_stats`; same dual point θ = σ r, σ = min(1, λ/cmax))."""
     rr = xx - zb - zc
     if rr < 0.0:
         rr = 0.0
@@ -128,7 +128,7 @@ def _polish(b, lam, p, W, GW, zW, cW, S, GS, rhs, sol):
         rhs[a] = b[W[ia]] - (lam if zW[ia] > 0.0 else -lam)
     if not _chol_factor(GS, s):
         return False
-    _chol_solve(GS, s, rhs, sol)
+    chol_solve(GS, s, rhs, sol)
     for a in range(s):
         if sol[a] * zW[S[a]] <= 0.0:
             return False
@@ -209,7 +209,7 @@ def _cdws_one(b, xx, G, lam, nonneg, tol, z, c, W, inW, GW, ginv, zW, cW, cand, 
                 status = 2
                 break
             if nadd < nv:
-                _top_k(score, cand, nv, nadd)
+                top_k(score, cand, nv, nadd)
             for t in range(nadd):
                 j = cand[t]
                 W[p + t] = j
@@ -292,7 +292,7 @@ def _cdws_one(b, xx, G, lam, nonneg, tol, z, c, W, inW, GW, ginv, zW, cW, cand, 
                 sol[s] = zW[i]
                 s += 1
         work += K * s
-        _gram_combo(G, S, sol, s, c)
+        gram_combo(G, S, sol, s, c)
         for j in range(K):
             c[j] = b[j] - c[j]
         for i in range(p):
@@ -334,9 +334,9 @@ def _cdws_batch(B, xx, G, lam, nonneg, tol, wmax, p0, max_sweeps, max_support, m
             st, ns, wk = _cdws_one(B[i], xx[i], G, lam[i], nonneg, tol, Z[i], c, W, inW, GW, ginv, zW, cW, cand,
                                    score, S, GS, rhs, sol, p0, max_sweeps, max_support, stats[i])
             if st != 0:
-                st, ns2 = _lars_one(B[i], G, lam[i], nonneg, Z[i], L, act, sgn, sol, a, c, rhs, tmp, pos, excl,
+                st, ns2 = lars_one(B[i], G, lam[i], nonneg, Z[i], L, act, sgn, sol, a, c, rhs, tmp, pos, excl,
                                     max_support, max_steps)
-                _cert_stats(B[i], G, Z[i], nonneg, a, stats[i])
+                cert_stats(B[i], G, Z[i], nonneg, a, stats[i])
                 st = 10 + st  # 10 + LARS status: finished by the fallback
                 ns += ns2
             status[i] = st
@@ -351,13 +351,13 @@ def cd_lasso(B, G, lam, nonneg: bool, xx, tol: float = 1e-6, max_sweeps: int | N
 
     ``B`` (n × K) = X Dᵀ, ``G`` (K × K) = D Dᵀ, ``lam`` a float or an (n,) array, ``xx`` (n,) = ‖x_i‖²,
     ``tol`` the relative duality gap at which a sample is finished. ``status[i]``: 0 certified by coordinate
-    descent; 10 + the LARS status (:func:`simcode.sparse._sc_numba.lars_lasso`) for samples that exceeded the
+    descent; 10 + the LARS status (:func:`simcode.sparse._lars.lars_lasso`) for samples that exceeded the
     sweep budget (``max_sweeps``, default 1000) or the working set's capacity (min(K, 4 × n_features + 64)),
     or whose support exceeds ``max_support`` (default min(K, n_features)), and were solved by the LARS fallback
     in the same pass. ``steps[i]`` counts sweeps (+ LARS steps);
     ``work[i]`` the inner-loop element operations of coordinate descent (a machine-independent cost used by
-    :func:`lasso_gram` to choose a solver). ``stats`` as in :func:`~simcode.sparse._sc_numba.lars_lasso`;
-    :func:`~simcode.sparse._sc_numba.gap_from_stats` turns them into the certificate.
+    :func:`lasso_gram` to choose a solver). ``stats`` as in :func:`~simcode.sparse._lars.lars_lasso`;
+    :func:`~simcode.sparse._lars.gap_from_stats` turns them into the certificate.
     """
     B = np.ascontiguousarray(B, dtype=np.float64)
     G = np.ascontiguousarray(G, dtype=np.float64)
@@ -386,12 +386,12 @@ def _per_sample(lam, n):
     return np.full(n, float(lam))
 
 
-def lasso_gram(B, G, lam, nonneg: bool, xx, tol: float = 1e-6, method: str = "auto", pilot: int = 64,
+def lasso_gram(B, G, lam, nonneg: bool, xx, tol: float = 1e-6, solver: str = "auto", pilot: int = 64,
                max_support: int | None = None, max_steps: int | None = None, n_features: int | None = None):
     """Lasso codes from Gram quantities by the cheaper of working-set coordinate descent and LARS.
 
-    Returns ``(Z, status, steps, stats, method)``; ``method`` is ``"cd"`` or ``"lars"`` (the one used for the
-    samples after the pilot). With ``method="auto"`` the first ``pilot`` samples are solved by coordinate
+    Returns ``(Z, status, steps, stats, solver)``; ``solver`` is ``"cd"`` or ``"lars"`` (the one used for the
+    samples after the pilot). With ``solver="auto"`` the first ``pilot`` samples are solved by coordinate
     descent (:func:`cd_lasso`); its operation count is compared with the LARS path's, estimated from the
     supports found (≈ 1.1 s steps of K(s/2 + 4) + s²/3 operations each — LARS' cost is set by the support
     size s), and the remaining samples go to the solver expected to be cheaper by a margin (coordinate descent
@@ -401,19 +401,19 @@ def lasso_gram(B, G, lam, nonneg: bool, xx, tol: float = 1e-6, method: str = "au
     LARS wins on small supports and coherent dictionaries (where coordinate descent converges slowly),
     coordinate descent on large supports (cost O(K s) per check instead of O(K s²) per path).
     """
-    from ._sc_numba import lars_lasso
+    from ._lars import lars_lasso
 
-    if method not in ("auto", "cd", "lars"):
-        raise ValueError(f"method must be 'auto', 'cd' or 'lars', got {method!r}")
+    if solver not in ("auto", "cd", "lars"):
+        raise ValueError(f"solver must be 'auto', 'cd' or 'lars', got {solver!r}")
     B = np.ascontiguousarray(B, dtype=np.float64)
     n, K = B.shape
     lam_a = _per_sample(lam, n)
     xx = np.broadcast_to(np.asarray(xx, dtype=np.float64), (n,))
     kw = dict(max_support=max_support, max_steps=max_steps, n_features=n_features)
-    if method == "lars":
+    if solver == "lars":
         Z, status, steps, stats = lars_lasso(B, G, lam_a, nonneg, **kw)
         return Z, status, steps, stats, "lars"
-    m = n if method == "cd" else min(n, int(pilot))
+    m = n if solver == "cd" else min(n, int(pilot))
     Z, status, steps, stats, work = cd_lasso(B[:m], G, lam_a[:m], nonneg, xx[:m], tol, **kw)
     if m == n:
         return Z, status, steps, stats, "cd"

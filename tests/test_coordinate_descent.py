@@ -1,4 +1,4 @@
-"""Working-set coordinate-descent lasso (simcode.sparse._sc_cdws): checked against cvxpy, scikit-learn's Lasso,
+"""Working-set coordinate-descent lasso (simcode.sparse._coordinate_descent): checked against cvxpy, scikit-learn's Lasso,
 the KKT conditions, an independent residual-based duality gap and closed-form degenerate cases."""
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 from sklearn.linear_model import Lasso
 
 from lasso_reference import cvx_optimum as _cvx, obj as _obj, problem as _problem
-from simcode.sparse._sc_cdws import _top_k, cd_lasso, lasso_gram
-from simcode.sparse._sc_numba import gap_from_stats
-from simcode.sparse.fista import active_set
+from simcode.sparse._coordinate_descent import cd_lasso, lasso_gram, top_k
+from simcode.sparse._lars import gap_from_stats
+from simcode.sparse.coding import active_set
 
 
 def _residual_gap(X, D, Z, lam, nonneg):
@@ -102,7 +102,7 @@ def test_top_k_selects_the_largest():
         score[rng.integers(0, 400, 40)] = 0.5  # ties
         idx = rng.choice(400, n, replace=False)
         work = idx.copy()
-        _top_k(score, work, n, k)
+        top_k(score, work, n, k)
         assert sorted(work.tolist()) == sorted(idx.tolist())  # a permutation
         np.testing.assert_allclose(np.sort(score[work[:k]]), np.sort(score[idx])[n - k:])
 
@@ -134,5 +134,5 @@ def test_active_set_rejects_unknown_solver():
     X, D = _problem()
     with pytest.raises(ValueError, match="solver must be"):
         active_set(X, D, 0.1, solver="newton")
-    with pytest.raises(ValueError, match="method must be"):
-        lasso_gram(X @ D.T, D @ D.T, 0.1, False, (X * X).sum(1), method="newton")
+    with pytest.raises(ValueError, match="solver must be"):
+        lasso_gram(X @ D.T, D @ D.T, 0.1, False, (X * X).sum(1), solver="newton")

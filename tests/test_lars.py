@@ -1,4 +1,4 @@
-"""Compiled LARS lasso (simcode.sparse._sc_numba) and the CPU path of active_set: checked against scikit-learn's
+"""Compiled LARS lasso (simcode.sparse._lars) and the CPU path of active_set: checked against scikit-learn's
 Lasso, cvxpy, the KKT conditions, a NumPy Cholesky and closed-form degenerate cases."""
 
 import numpy as np
@@ -8,8 +8,8 @@ from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from sklearn.linear_model import Lasso
 
 from lasso_reference import cvx_optimum as _cvx, obj as _obj, problem as _problem
-from simcode.sparse._sc_numba import _chol_delete, gap_from_stats, lars_lasso
-from simcode.sparse.fista import active_set, sparse_encode
+from simcode.sparse._lars import chol_delete, gap_from_stats, lars_lasso
+from simcode.sparse.coding import active_set, sparse_encode
 
 
 def _kkt(X, D, Z, lam, nonneg, atol):
@@ -131,7 +131,7 @@ def test_cholesky_delete_matches_numpy():
     for r in (0, 3, 6):
         L = np.zeros((8, 8))
         L[:7, :7] = np.linalg.cholesky(M)
-        s = _chol_delete(L, 7, r)
+        s = chol_delete(L, 7, r)
         keep = [i for i in range(7) if i != r]
         assert s == 6
         np.testing.assert_allclose(L[:6, :6] @ L[:6, :6].T, M[np.ix_(keep, keep)], atol=1e-12)

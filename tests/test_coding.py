@@ -6,8 +6,8 @@ import pytest
 import torch
 from sklearn.decomposition import sparse_encode as sk_sparse_encode
 
-from simcode._utils import ConvergenceWarning
-from simcode.sparse.fista import active_set, fista, ista, lipschitz_constant, sparse_encode
+from simcode.core import Certificate, ConvergenceWarning, SolverResult
+from simcode.sparse.coding import SparseCodingResult, active_set, fista, ista, lipschitz_constant, sparse_encode
 from simcode.sparse.priors import get_prior
 
 
@@ -171,8 +171,8 @@ def test_lipschitz_constant():
     X, D = _problem(K=30, p=10)
     exact = np.linalg.norm(D, 2) ** 2
     assert lipschitz_constant(D) == pytest.approx(exact, rel=1e-12)
-    assert lipschitz_constant(D, method="power", random_state=0) == pytest.approx(exact, rel=1e-5)
-    assert lipschitz_constant(torch.tensor(D.T), method="power", random_state=0) == pytest.approx(exact, rel=1e-5)
+    assert lipschitz_constant(D, solver="power", random_state=0) == pytest.approx(exact, rel=1e-5)
+    assert lipschitz_constant(torch.tensor(D.T), solver="power", random_state=0) == pytest.approx(exact, rel=1e-5)
 
 
 def test_not_converged_warns():
@@ -186,7 +186,7 @@ def test_bad_input():
     X, D = _problem()
     with pytest.raises(ValueError, match="features"):
         fista(X, D[:, :5], 0.1)
-    with pytest.raises(ValueError, match="zero atoms"):
+    with pytest.raises(ValueError, match="D is empty"):
         fista(X, D[:0], 0.1)
     with pytest.raises(ValueError, match="lam"):
         fista(X, D, -0.1)
@@ -208,8 +208,21 @@ def test_bad_input():
         fista(X, D, 0.1, init=np.zeros((3, 3)))
     with pytest.raises(ValueError, match="unknown prior"):
         fista(X, D, 0.1, "l7")
-    with pytest.raises(ValueError, match="algorithm"):
-        sparse_encode(X, D, 0.1, algorithm="lars")
+    with pytest.raises(ValueError, match="solver"):
+        sparse_encode(X, D, 0.1, solver="lasso_lars")
+    # complex, boolean, object and half-precision input: TypeError naming the argument
+    with pytest.raises(TypeError, match="X has dtype complex"):
+        fista(X + 1j, D, 0.1)
+    with pytest.raises(TypeError, match="D has dtype bool"):
+        fista(X, D > 0, 0.1)
+    with pytest.raises(TypeError, match="X must be an array of numbers"):
+        active_set(np.array([["a"] * 10]), D, 0.1)
+    with pytest.raises(TypeError, match="init has dtype float16"):
+        fista(X, D, 0.1, init=np.zeros((X.shape[0], D.shape[0]), np.float16))
+    with pytest.raises(TypeError, match="D has dtype"):
+        lipschitz_constant(D.astype(np.complex128))
+    with pytest.raises(TypeError, match="dtype"):
+        fista(X, D, 0.1, dtype="float16")
 
 
 @pytest.mark.parametrize("prior", ["l1", "l1_nonneg"])
@@ -254,3 +267,36 @@ def test_lambda_zero_is_least_squares():
     assert res.converged and res.criterion == "relative_change"
     Z = np.linalg.lstsq(D.T, X.T, rcond=None)[0].T
     np.testing.assert_allclose(res.codes, Z, atol=1e-8)
+
+
+def test_result_protocol_and_certificate_against_cvxpy():
+    X, D = _problem(n=8, p=8, K=12, seed=11)
+    lam = 0.3
+    opt = sum(_cvx_solve(X[i], D, lam, "l1") for i in range(X.shape[0]))
+    for res in (fista(X, D, lam, tol=1e-8, polish=False), active_set(X, D, lam, tol=1e-8),
+                active_set(X, D, lam, tol=1e-8, solver="torch")):
+        assert isinstance(res, SparseCodingResult) and isinstance(res, SolverResult)
+        assert res.status == "converged" and res.converged and res.time_s >= 0
+        assert isinstance(res.certificate, Certificate)
+        # the certificate's lower bound is a true lower bound on the optimum (weak duality), and tight
+        assert res.certificate.lower_bound <= opt + 1e-9
+        assert float(np.sum(res.objective)) - res.certificate.lower_bound <= 1e-7 * opt + 1e-12
+        assert res.certificate.gap == pytest.approx(float(np.max(res.stop_value)))
+        assert res.certificate.gap <= 1e-8
+        assert all(isinstance(v, np.ndarray) and v.ndim == 1 for v in res.history.values())
+    res = fista(X, D, lam, tol=1e-8, polish=False, check_every=5)
+    assert res.solver == "fista" and len(res.history["stop_value"]) == int(np.ceil(res.n_iter / 5))
+    assert ista(X, D, lam, tol=1e-6).solver == "ista"
+    # no certificate for priors without a duality gap
+    assert fista(X, D, lam, "ridge").certificate is None
+
+
+def test_float32_stays_float32_and_numpy_in_numpy_out():
+    X, D = _problem(seed=12)
+    for solver in ("fista", "ista", "active_set", "lars", "cd", "torch"):
+        Z = sparse_encode(X.astype(np.float32), D.astype(np.float32), 0.3, solver=solver, tol=1e-4)
+        assert isinstance(Z, np.ndarray) and Z.dtype == np.float32, solver
+        Z = sparse_encode(X.astype(np.int64), D, 0.3, solver=solver, tol=1e-4)
+        assert isinstance(Z, np.ndarray) and Z.dtype == np.float64, solver
+    t = fista(torch.tensor(X, dtype=torch.float32), D, 0.3)
+    assert t.codes.dtype == torch.float32 and t.objective.dtype == torch.float32

@@ -1,4 +1,7 @@
-r"""Batched sparse coding by (F)ISTA with per-sample duality-gap certificates.
+r"""Sparse coding, the front door: batched (F)ISTA for any prior and exact certified lasso codes.
+
+Exports :func:`fista`, :func:`ista`, :func:`active_set`, :func:`sparse_encode`, :func:`lipschitz_constant` and
+:class:`SparseCodingResult`.
 
 Solves, independently for every row :math:`x_i` of ``X`` (n_samples × n_features),
 
@@ -13,7 +16,8 @@ step": :math:`\min_x \tfrac12\|y_j - Hx_j\|^2 + \lambda\|x_j\|_1`, their :math:`
 Iteration (Beck & Teboulle 2009, FISTA): :math:`z^{k+1} = \operatorname{prox}_{(\lambda/L) g}\big(y^k -
 (y^k G - B)/L\big)` with :math:`G = DD^\top`, :math:`B = XD^\top`, :math:`L = \lambda_{\max}(DD^\top)`;
 :math:`y^{k+1} = z^{k+1} + \frac{t_k - 1}{t_{k+1}}(z^{k+1} - z^k)`, with momentum kept per sample and reset
-by the gradient restart test of O'Donoghue & Candès (2015). ISTA is the same without momentum.
+by the gradient restart test of O'Donoghue & Candès (2015); the :math:`t` update is
+:func:`simcode.core.nesterov_momentum`. ISTA is the same without momentum.
 
 Stopping. For ``l1`` and ``l1_nonneg`` each sample carries a certificate: with residual :math:`r = x - zD`
 the dual point :math:`\theta = s\,r`, :math:`s = \min(1, \lambda/\|rD^\top\|_\infty)` (one-sided max for
@@ -26,43 +30,40 @@ system on the current support and sign pattern, :math:`z_S G_{SS} = B_S - \lambd
 keeps it for the samples whose duality gap then certifies ε-optimality.
 
 Exact lasso codes: :func:`active_set` (what :func:`sparse_encode` uses for ``l1``/``l1_nonneg``) runs compiled
-working-set coordinate descent or LARS–homotopy per sample on CPU data (:mod:`simcode.sparse._sc_cdws`,
-:mod:`simcode.sparse._sc_numba`) and a batched torch active-set method on CUDA tensors
-(:mod:`simcode.sparse._sc_activeset`), all certified per sample by the same duality gap.
+working-set coordinate descent or LARS–homotopy per sample on CPU data (:mod:`simcode.sparse._coordinate_descent`,
+:mod:`simcode.sparse._lars`) and a batched torch active-set method on CUDA tensors
+(:mod:`simcode.sparse._feature_sign`), all certified per sample by the same duality gap.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-import warnings
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .._utils import ConvergenceWarning, resolve_device
-from ._sc_backend import back
+from ..core import (ArrayKind, Certificate, History, SolverResult, check_int, check_number, check_option,
+                    check_random_state, check_tensor, is_tensor, nesterov_momentum, resolve_device,
+                    warn_not_converged)
 from .priors import L1, L1NonNeg, get_prior
 
 __all__ = ["SparseCodingResult", "fista", "ista", "active_set", "sparse_encode", "lipschitz_constant"]
 
 
-@dataclass
-class SparseCodingResult:
-    """Outcome of :func:`fista` / :func:`ista` (arrays are NumPy or torch, like the input).
+@dataclass(kw_only=True)
+class SparseCodingResult(SolverResult):
+    r"""Outcome of :func:`fista` / :func:`ista` / :func:`active_set` (arrays are NumPy or torch, like the input).
+
+    The solver protocol of :class:`simcode.core.SolverResult` (``status``, ``converged``, ``n_iter`` — iterations
+    run by the slowest sample —, ``history``, ``time_s``, ``certificate``) plus:
 
     Attributes
     ----------
     codes : (n_samples, n_atoms)
-    converged : bool
-        Every sample met the tolerance.
-    status : str
-        ``"converged"`` or ``"max_iter"``.
-    n_iter : int
-        Iterations run (by the slowest sample).
     objective : (n_samples,)
-        :math:`\\tfrac12\\|x_i - z_iD\\|^2 + \\lambda_i g(z_i)` at return.
+        :math:`\tfrac12\|x_i - z_iD\|^2 + \lambda_i g(z_i)` at return.
     duality_gap : (n_samples,) or None
         Per-sample duality gap (an upper bound on ``objective - optimum``) for ``l1``/``l1_nonneg``.
     stop_value : (n_samples,)
@@ -70,149 +71,149 @@ class SparseCodingResult:
     criterion : str
         ``"duality_gap"`` or ``"relative_change"``.
     n_converged : int
-    history : list of float
-        Largest ``stop_value`` among the samples still running, at each check.
+    history : dict
+        ``history["stop_value"]``: the largest ``stop_value`` among the samples still running, at each check
+        (FISTA / ISTA; empty for :func:`active_set`).
+    certificate : Certificate or None
+        For the duality-gap criterion: ``lower_bound`` = Σ_i (objective_i − gap_i), a lower bound on the optimal
+        total objective (weak duality, per sample), and ``gap`` = max_i gap_i / objective_i
+        (``gap_kind="relative_per_sample_max"``), the largest relative duality gap.
     lipschitz : float
     n_polished : int
-        Samples finished by the support solve (``polish=True``).
+        Samples finished by the support solve (``polish=True``; :func:`active_set`: by the first method).
     solver : str
-        For :func:`active_set`: the first solver used for the samples after the pilot (``"cd"``, ``"lars"`` or
-        ``"torch"``); pass it back as ``solver=`` to skip the pilot on similar problems. Empty otherwise.
+        The solver that produced the codes: ``"fista"`` / ``"ista"``, or for :func:`active_set` the first solver
+        used for the samples after the pilot (``"cd"``, ``"lars"`` or ``"torch"``); pass it back as ``solver=``
+        to skip the pilot on similar problems.
     """
 
-    codes: object
-    converged: bool
-    status: str
-    n_iter: int
-    objective: object
-    duality_gap: object
-    stop_value: object
-    criterion: str
-    n_converged: int
-    history: list = field(default_factory=list)
-    lipschitz: float = float("nan")
+    codes: object = None
+    objective: object = None
+    duality_gap: object = None
+    stop_value: object = None
+    criterion: str = ""
+    n_converged: int = 0
+    lipschitz: float = math.nan
     n_polished: int = 0
     solver: str = ""
+
+
+def _certificate(objective, gap, stop_value):
+    """The result's :class:`~simcode.core.Certificate` from per-sample objectives, gaps and relative gaps."""
+    if gap is None:
+        return None
+    return Certificate(lower_bound=float((objective - gap).sum()), gap=float(stop_value.max()),
+                       gap_kind="relative_per_sample_max")
 
 
 # ------------------------------------------------------------------------------------------------------
 # validation
 # ------------------------------------------------------------------------------------------------------
-_OK_DTYPES = (torch.float32, torch.float64)
-
-
-def _to_tensor(a, name: str, device, dtype):
-    if isinstance(a, torch.Tensor):
-        t = a.detach()
-        if t.dtype not in _OK_DTYPES:
-            if t.is_floating_point() or t.is_complex():
-                raise TypeError(f"{name} has dtype {t.dtype}; use float32 or float64 (float16/bfloat16 "
-                                "lose too much precision for sparse coding)")
-            t = t.to(torch.float64)
+def _torch_dtype(dtype):
+    """None, or torch.float32 / torch.float64 from a torch, NumPy or string spelling."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).replace("torch.", "")
     else:
         try:
-            arr = np.asarray(a)
-        except Exception as exc:  # pragma: no cover - exotic input
-            raise ValueError(f"{name} must be a numeric array: {exc}") from None
-        if arr.dtype == np.float16 or arr.dtype.kind == "c":
-            raise TypeError(f"{name} has dtype {arr.dtype}; use float32 or float64")
-        if arr.dtype.kind not in "fiub":
-            raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-        if arr.dtype not in (np.float32, np.float64):
-            arr = arr.astype(np.float64)
-        t = torch.from_numpy(np.ascontiguousarray(arr))
-    if dtype is not None:
-        t = t.to(dtype)
-    if device is not None:
-        t = t.to(device)
-    return t
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = repr(dtype)
+    if name not in ("float32", "float64"):
+        raise TypeError(f"dtype must be None, float32 or float64, got {dtype!r}")
+    return getattr(torch, name)
+
+
+def _device(device, X):
+    """``"auto"`` (or None): the device of a tensor ``X``; NumPy data is solved on the CPU."""
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return X.device if is_tensor(X) else torch.device("cpu")
+    return torch.device(resolve_device(device))
 
 
 def _resolve(X, D, lam, device, dtype):
-    """Validate and convert; returns (X, D, lam (n,1) or float, was_numpy, squeeze)."""
-    torch_in = isinstance(X, torch.Tensor)
-    if dtype is not None:
-        dtype = {"float32": torch.float32, "float64": torch.float64, np.float32: torch.float32,
-                 np.float64: torch.float64}.get(dtype, dtype)
-        if dtype not in _OK_DTYPES:
-            raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
-    if device is not None:
-        device = resolve_device(device)
-    elif torch_in:
-        device = X.device
-    Xt = _to_tensor(X, "X", device, dtype)
-    dtype = Xt.dtype
-    Dt = _to_tensor(D, "D", Xt.device, dtype)
+    """Validate and convert; returns (X, D, lam (n,1) or float, ArrayKind of X, squeeze)."""
+    kind = ArrayKind.of(X)
+    dev = _device(device, X)
+    Xt = check_tensor(X, "X", ndim=(1, 2), min_rows=0, min_cols=0, device=dev, dtype=_torch_dtype(dtype),
+                      what="n_samples × n_features")
+    dt = Xt.dtype
+    Dt = check_tensor(D, "D", ndim=2, min_rows=0, min_cols=0, device=Xt.device, dtype=dt,
+                      what="n_atoms × n_features")
     squeeze = Xt.ndim == 1
     if squeeze:
         Xt = Xt[None, :]
-    if Xt.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {tuple(Xt.shape)}")
-    if Dt.ndim != 2:
-        raise ValueError(f"D must be 2-D (n_atoms, n_features), got shape {tuple(Dt.shape)}")
-    if Xt.shape[0] == 0:
-        raise ValueError("X is empty: it must have at least one sample (row)")
-    if Dt.shape[0] == 0:
-        raise ValueError("D has zero atoms: it must have at least one row")
     if Xt.shape[1] != Dt.shape[1]:
         raise ValueError(f"X has {Xt.shape[1]} features but D has {Dt.shape[1]} (D is n_atoms × n_features)")
-    if Xt.shape[1] == 0:
-        raise ValueError("X and D must have at least one feature")
-    if not bool(torch.isfinite(Xt).all()):
-        raise ValueError("X contains NaN or infinite values")
-    if not bool(torch.isfinite(Dt).all()):
-        raise ValueError("D contains NaN or infinite values")
     if not bool((Dt != 0).any()):
         raise ValueError("D is all zeros: every atom is zero, the problem has no Lipschitz step")
     # lam: float or per-sample
-    if isinstance(lam, numbers.Real) and not isinstance(lam, bool):
-        lam_v = float(lam)
-        if not math.isfinite(lam_v) or lam_v < 0:
-            raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    if np.ndim(lam) == 0 and not is_tensor(lam):
+        lam_v = check_number(lam, "lam", low=0)
     else:
-        lt = lam.detach() if isinstance(lam, torch.Tensor) else torch.as_tensor(np.asarray(lam, dtype=np.float64))
-        lt = lt.to(device=Xt.device, dtype=dtype).reshape(-1)
+        lt = check_tensor(lam, "lam", device=Xt.device, dtype=dt, allow_empty=True).reshape(-1)
         if lt.numel() == 1:
-            lam_v = float(lt.item())
-            if not math.isfinite(lam_v) or lam_v < 0:
-                raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+            lam_v = check_number(float(lt.item()), "lam", low=0)
         else:
             if lt.numel() != Xt.shape[0]:
                 raise ValueError(f"lam must be a scalar or have one value per sample ({Xt.shape[0]}), "
                                  f"got {lt.numel()}")
-            if not bool(torch.isfinite(lt).all()) or bool((lt < 0).any()):
-                raise ValueError("lam must be finite and >= 0 for every sample")
+            if bool((lt < 0).any()):
+                raise ValueError("lam must be >= 0 for every sample")
             lam_v = lt[:, None]
-    return Xt, Dt, lam_v, not torch_in, squeeze
+    return Xt, Dt, lam_v, kind, squeeze
 
 
-def lipschitz_constant(D, *, method: str = "auto", n_iter: int = 200, tol: float = 1e-10,
+def _wrap(kind: ArrayKind, squeeze: bool):
+    """Output converter: drop the sample axis of a 1-D problem; NumPy in → NumPy out, torch in → torch out."""
+
+    def out(t):
+        if t is None:
+            return None
+        t = t[0] if squeeze else t
+        return kind.wrap(t)
+
+    return out
+
+
+def lipschitz_constant(D, *, solver: str = "auto", max_iter: int = 200, tol: float = 1e-10,
                        random_state=None) -> float:
     r"""Lipschitz constant of :math:`z \mapsto \nabla_z \tfrac12\|x - zD\|^2`: :math:`L = \lambda_{\max}(DD^\top) = \|D\|_2^2`.
 
-    ``method="power"`` runs power iteration on the smaller of :math:`DD^\top` and :math:`D^\top D` (same
-    non-zero spectrum), from a ``random_state`` start, until the Rayleigh quotient changes by less than
-    ``tol`` (relative); the estimate approaches :math:`L` from below and is returned times (1 + 1e-6).
-    ``"exact"`` uses an eigen-decomposition; ``"auto"`` picks exact when the smaller side is ≤ 1024.
+    Parameters
+    ----------
+    D : array-like or torch.Tensor, shape (n_atoms, n_features)
+    solver : {"auto", "power", "exact"}
+        ``"power"`` runs power iteration on the smaller of :math:`DD^\top` and :math:`D^\top D` (same non-zero
+        spectrum), from a ``random_state`` start, until the Rayleigh quotient changes by less than ``tol``
+        (relative) or ``max_iter`` iterations; the estimate approaches :math:`L` from below and is returned
+        times (1 + 1e-6). ``"exact"`` uses an eigen-decomposition; ``"auto"`` picks exact when the smaller side
+        is ≤ 1024.
+    max_iter : int
+    tol : float
+    random_state : None, int or Generator
+
+    Returns
+    -------
+    float
     """
-    Dt = D.detach() if isinstance(D, torch.Tensor) else torch.as_tensor(np.asarray(D, dtype=np.float64))
-    if Dt.ndim != 2 or Dt.shape[0] == 0 or Dt.shape[1] == 0:
-        raise ValueError(f"D must be a non-empty 2-D array, got shape {tuple(Dt.shape)}")
-    if method not in ("auto", "power", "exact"):
-        raise ValueError(f"method must be 'auto', 'power' or 'exact', got {method!r}")
-    if Dt.dtype not in _OK_DTYPES:
-        Dt = Dt.to(torch.float64)
+    Dt = check_tensor(D, "D", ndim=2, what="n_atoms × n_features")
+    check_option(solver, "solver", ("auto", "power", "exact"))
+    return _lipschitz(Dt, solver, check_int(max_iter, "max_iter", low=1), check_number(tol, "tol", low=0),
+                      random_state)
+
+
+def _lipschitz(Dt, solver="auto", max_iter=200, tol=1e-10, random_state=None) -> float:
     G = Dt @ Dt.T if Dt.shape[0] <= Dt.shape[1] else Dt.T @ Dt
     m = G.shape[0]
-    if method == "exact" or (method == "auto" and m <= 1024):
+    if solver == "exact" or (solver == "auto" and m <= 1024):
         return float(torch.linalg.eigvalsh(G.to(torch.float64))[-1])
-    from .._utils import check_random_state
-
     rng = check_random_state(random_state)
     v = torch.as_tensor(rng.standard_normal(m), dtype=G.dtype, device=G.device)
     v = v / v.norm()
     est = 0.0
-    for _ in range(n_iter):
+    for _ in range(max_iter):
         w = G @ v
         new = float(v @ w)
         nw = w.norm()
@@ -277,27 +278,22 @@ def _polish(Ba, Za, G, lam, nonneg: bool, max_support: int):
 def _check_init(init, n, K, Xt, squeeze):
     if init is None:
         return torch.zeros(n, K, dtype=Xt.dtype, device=Xt.device)
-    Z = _to_tensor(init, "init", Xt.device, Xt.dtype)
+    Z = check_tensor(init, "init", device=Xt.device, dtype=Xt.dtype, allow_empty=True)
     if Z.ndim == 1 and squeeze:
         Z = Z[None, :]
     if tuple(Z.shape) != (n, K):
         raise ValueError(f"init must have shape ({n}, {K}) (n_samples, n_atoms), got {tuple(Z.shape)}")
-    if not bool(torch.isfinite(Z).all()):
-        raise ValueError("init contains NaN or infinite values")
     return Z.clone()
 
 
 def _solve(X, D, lam, prior, *, init, max_iter, tol, L, accelerated, restart, check_every, device, dtype,
            polish, max_support):
+    t_start = time.perf_counter()
     prior = get_prior(prior)
-    if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    if not isinstance(check_every, numbers.Integral) or check_every < 1:
-        raise ValueError(f"check_every must be an integer >= 1, got {check_every!r}")
-    tol = float(tol)
-    if not math.isfinite(tol) or tol < 0:
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
-    Xt, Dt, lam_v, was_np, squeeze = _resolve(X, D, lam, device, dtype)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    check_every = check_int(check_every, "check_every", low=1)
+    tol = check_number(tol, "tol", low=0)
+    Xt, Dt, lam_v, kind, squeeze = _resolve(X, D, lam, device, dtype)
     n, K = Xt.shape[0], Dt.shape[0]
     dt = Xt.dtype
     tol_eff = max(tol, 20 * torch.finfo(dt).eps)
@@ -306,11 +302,9 @@ def _solve(X, D, lam, prior, *, init, max_iter, tol, L, accelerated, restart, ch
     nonneg = isinstance(prior, L1NonNeg)
     do_polish = bool(polish) and use_gap
     if L is None:
-        L = lipschitz_constant(Dt)
+        L = _lipschitz(Dt)
     else:
-        L = float(L)
-        if not math.isfinite(L) or L <= 0:
-            raise ValueError(f"L must be a finite number > 0, got {L!r}")
+        L = check_number(L, "L", low=0, low_inclusive=False)
     with torch.no_grad():
         G = Dt @ Dt.T
         B = Xt @ Dt.T
@@ -324,7 +318,7 @@ def _solve(X, D, lam, prior, *, init, max_iter, tol, L, accelerated, restart, ch
         lam_a = lam_v
         Ya = Za.clone()
         Ta = torch.ones(n, 1, dtype=dt, device=Xt.device)
-        history: list[float] = []
+        history = History()
         n_polished = 0
         it = 0
         step = 1.0 / L
@@ -340,9 +334,8 @@ def _solve(X, D, lam, prior, *, init, max_iter, tol, L, accelerated, restart, ch
             if accelerated:
                 # gradient restart (O'Donoghue & Candès 2015): (y_k − z_{k+1})·(z_{k+1} − z_k) > 0
                 bad = ((Ya - Za) * (Za - Zold)).sum(-1, keepdim=True) > 0 if restart else None
-                Tn = (1 + torch.sqrt(1 + 4 * Ta * Ta)) / 2
-                Ya = Za + ((Ta - 1) / Tn) * (Za - Zold)
-                Ta = Tn
+                Ta, beta = nesterov_momentum(Ta)  # per-sample t_{k+1} = (1 + √(1 + 4t_k²))/2
+                Ya = Za + beta * (Za - Zold)
                 if restart:
                     Ta = torch.where(bad, torch.ones_like(Ta), Ta)
                     Ya = torch.where(bad, Za, Ya)
@@ -372,7 +365,7 @@ def _solve(X, D, lam, prior, *, init, max_iter, tol, L, accelerated, restart, ch
             else:
                 conv = crit <= tol_eff
             stop_val[idx] = crit
-            history.append(float(crit.max()))
+            history.append(stop_value=float(crit.max()))
             Z[idx] = Za
             if bool(conv.any()):
                 done[idx[conv]] = True
@@ -395,21 +388,17 @@ def _solve(X, D, lam, prior, *, init, max_iter, tol, L, accelerated, restart, ch
             gaps[idx] = g_rest
     converged = n_conv == n
     if not converged:
-        warnings.warn(f"{'FISTA' if accelerated else 'ISTA'} did not converge in {it} iterations "
-                      f"({n - n_conv} of {n} samples above tol={tol_eff:g}; largest "
-                      f"{'relative gap' if use_gap else 'relative change'} {float(stop_val.max()):.3g})",
-                      ConvergenceWarning, stacklevel=3)
-
-    def out(t):
-        if t is None:
-            return None
-        t = t[0] if squeeze else t
-        return back(t, was_np)
-
-    return SparseCodingResult(codes=out(Z), converged=converged, status="converged" if converged else "max_iter",
-                              n_iter=it, objective=out(obj), duality_gap=out(gaps), stop_value=out(stop_val),
+        warn_not_converged("FISTA" if accelerated else "ISTA", it,
+                           f"{n - n_conv} of {n} samples above tol={tol_eff:g}; largest "
+                           f"{'relative gap' if use_gap else 'relative change'} {float(stop_val.max()):.3g}",
+                           stacklevel=4)
+    out = _wrap(kind, squeeze)
+    return SparseCodingResult(codes=out(Z), status="converged" if converged else "max_iter", n_iter=it,
+                              history=history.as_dict(), time_s=time.perf_counter() - t_start,
+                              certificate=_certificate(obj, gaps, stop_val), objective=out(obj),
+                              duality_gap=out(gaps), stop_value=out(stop_val),
                               criterion="duality_gap" if use_gap else "relative_change", n_converged=n_conv,
-                              history=history, lipschitz=L, n_polished=n_polished)
+                              lipschitz=L, n_polished=n_polished, solver="fista" if accelerated else "ista")
 
 
 _DOC_PARAMS = """
@@ -434,10 +423,11 @@ _DOC_PARAMS = """
         Adaptive (gradient) momentum restart, per sample (FISTA only).
     check_every : int
         Iterations between convergence checks (each costs about one iteration).
-    device : None, "auto", "cpu" or "cuda[:i]"
-        Where to compute (default: the input tensor's device, CPU for NumPy). NumPy in → NumPy out.
-    dtype : None, torch.float32 or torch.float64
-        Working precision (default: the input's, float64 for integer/NumPy-float64 input).
+    device : "auto", "cpu" or "cuda[:i]"
+        Where to compute. ``"auto"``: the device of a tensor ``X``; NumPy data is solved on the CPU (pass
+        ``device="cuda"`` to solve it on the GPU). NumPy in → NumPy out; torch in → torch out on X's device.
+    dtype : None, float32 or float64 (torch, NumPy or string spelling)
+        Working precision (default: float32 input stays float32, everything else float64).
     polish : bool
         ``l1``/``l1_nonneg`` only: try the exact support solve at each check (accepted only where the
         duality gap certifies it).
@@ -451,14 +441,14 @@ _DOC_PARAMS = """
 
 
 def fista(X, D, lam=1.0, prior="l1", *, init=None, max_iter: int = 1000, tol: float = 1e-6, L=None,
-          restart: bool = True, check_every: int = 10, device=None, dtype=None, polish: bool = True,
+          restart: bool = True, check_every: int = 10, device="auto", dtype=None, polish: bool = True,
           max_support: int = 64) -> SparseCodingResult:
     return _solve(X, D, lam, prior, init=init, max_iter=max_iter, tol=tol, L=L, accelerated=True, restart=restart,
                   check_every=check_every, device=device, dtype=dtype, polish=polish, max_support=max_support)
 
 
 def ista(X, D, lam=1.0, prior="l1", *, init=None, max_iter: int = 5000, tol: float = 1e-6, L=None,
-         check_every: int = 10, device=None, dtype=None, polish: bool = False,
+         check_every: int = 10, device="auto", dtype=None, polish: bool = False,
          max_support: int = 64) -> SparseCodingResult:
     return _solve(X, D, lam, prior, init=init, max_iter=max_iter, tol=tol, L=L, accelerated=False, restart=False,
                   check_every=check_every, device=device, dtype=dtype, polish=polish, max_support=max_support)
@@ -470,7 +460,7 @@ ista.__doc__ = "Batched ISTA (proximal gradient, no momentum) for 0.5‖x − zD
 
 
 def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: float = 1e-6, max_support=None,
-               device=None, dtype=None, fallback_max_iter: int = 5000, n_add: int = 1,
+               device="auto", dtype=None, fallback_max_iter: int = 5000, n_add: int = 1,
                solver: str = "auto") -> SparseCodingResult:
     """Exact lasso codes (``l1`` or ``l1_nonneg``), certified per sample by the duality gap.
 
@@ -478,15 +468,15 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
 
     * ``"cd"`` and ``"lars"`` (compiled with numba, parallel over samples, in float64 whatever the input dtype,
       from ``G = D Dᵀ`` and ``B = X Dᵀ`` computed once by BLAS; neither uses ``init``): working-set coordinate
-      descent in Gram form with Newton polishing, stopped on the duality gap (:mod:`simcode.sparse._sc_cdws`),
-      or the LARS–homotopy per sample with incremental Cholesky updates (:mod:`simcode.sparse._sc_numba`;
+      descent in Gram form with Newton polishing, stopped on the duality gap (:mod:`simcode.sparse._coordinate_descent`),
+      or the LARS–homotopy per sample with incremental Cholesky updates (:mod:`simcode.sparse._lars`;
       Efron et al. 2004 §3.1), exact to rounding. ``"auto"`` on CPU data solves the first 64 samples by
       coordinate descent and continues with whichever of the two its operation counts predict to be cheaper
       (coordinate descent for large supports, LARS for small supports and coherent dictionaries); see
-      :func:`simcode.sparse._sc_cdws.lasso_gram`.
+      :func:`simcode.sparse._coordinate_descent.lasso_gram`.
     * ``"torch"`` (the ``"auto"`` choice for CUDA tensors): feature-sign search (Lee et al. 2007) /
       Lawson–Hanson run for all samples at once with padded batched Cholesky solves (see
-      :mod:`simcode.sparse._sc_activeset`), warm-started from ``init``; ``n_add`` violating atoms are added
+      :mod:`simcode.sparse._feature_sign`), warm-started from ``init``; ``n_add`` violating atoms are added
       per iteration until that first fails for a sample.
 
     Each sample's result is checked with the duality gap; samples that fail (support larger than
@@ -499,23 +489,21 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
     the first method, the rest by the fallbacks. For float32 on the CPU path the float64 solution's certificate
     decides convergence and fallbacks (coordinate descent stops at ``max(tol, 20 eps)`` of the input dtype);
     ``objective``, ``duality_gap`` and ``stop_value`` are those of the
-    returned (float32-rounded) codes.
+    returned (float32-rounded) codes. ``device="auto"`` solves NumPy data and CPU tensors on the CPU (the
+    compiled solvers) and CUDA tensors on their device; ``history`` is empty; ``certificate`` as in
+    :class:`SparseCodingResult`.
     """
-    from ._sc_activeset import active_set_lasso
+    from ._feature_sign import active_set_lasso
 
+    t_start = time.perf_counter()
     prior = get_prior(prior)
     if not isinstance(prior, (L1, L1NonNeg)):
         raise ValueError(f"active_set solves the lasso only: prior must be 'l1' or 'l1_nonneg', got {prior!r}")
-    if solver not in ("auto", "cd", "lars", "torch"):
-        raise ValueError(f"solver must be 'auto', 'cd', 'lars' or 'torch', got {solver!r}")
-    tol = float(tol)
-    if not math.isfinite(tol) or tol < 0:
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
-    if max_support is not None and (not isinstance(max_support, numbers.Integral) or max_support < 1):
-        raise ValueError(f"max_support must be an integer >= 1, got {max_support!r}")
-    if max_iter is not None and (not isinstance(max_iter, numbers.Integral) or max_iter < 1):
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    Xt, Dt, lam_v, was_np, squeeze = _resolve(X, D, lam, device, dtype)
+    check_option(solver, "solver", ("auto", "cd", "lars", "torch"))
+    tol = check_number(tol, "tol", low=0)
+    max_support = check_int(max_support, "max_support", low=1, allow_none=True)
+    max_iter = check_int(max_iter, "max_iter", low=1, allow_none=True)
+    Xt, Dt, lam_v, kind, squeeze = _resolve(X, D, lam, device, dtype)
     n, K = Xt.shape[0], Dt.shape[0]
     nonneg = isinstance(prior, L1NonNeg)
     dt = Xt.dtype
@@ -526,9 +514,9 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
         if Xt.device.type != "cpu":
             raise ValueError(f"solver={solver!r} runs on the CPU only; use solver='torch' for CUDA tensors")
         _check_init(init, n, K, Xt, squeeze)  # validated, not used: both compiled solvers start from z = 0
-        return _active_set_cpu(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, method=solver, tol=tol,
+        return _active_set_cpu(Xt, Dt, lam_v, prior, nonneg, kind, squeeze, solver=solver, tol=tol,
                                tol_eff=tol_eff, max_iter=max_iter, max_support=max_support,
-                               fallback_max_iter=fallback_max_iter, n_add=n_add)
+                               fallback_max_iter=fallback_max_iter, n_add=n_add, t_start=t_start)
     max_support = 64 if max_support is None else int(max_support)
     if max_iter is None:
         max_iter = 4 * K + 10
@@ -550,7 +538,7 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
         lam_b = lam_v[bad] if isinstance(lam_v, torch.Tensor) else lam_v
         sub = _solve(Xt[bad], Dt, lam_b[:, 0] if isinstance(lam_b, torch.Tensor) else lam_b, prior, init=Z[bad],
                      max_iter=fallback_max_iter, tol=tol, L=None, accelerated=True, restart=True, check_every=10,
-                     device=None, dtype=None, polish=True, max_support=max_support)
+                     device="auto", dtype=None, polish=True, max_support=max_support)
         Z[bad] = sub.codes
         gap[bad] = sub.duality_gap
         crit[bad] = sub.stop_value
@@ -561,16 +549,12 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
         lam_c = lam_v[:, 0] if isinstance(lam_v, torch.Tensor) else lam_v
         obj = 0.5 * (R * R).sum(-1) + lam_c * prior._value(Z)
     n_conv = int((crit <= tol_eff).sum())
-
-    def out(t):
-        t = t[0] if squeeze else t
-        return back(t, was_np)
-
-    res = SparseCodingResult(codes=out(Z), converged=converged, status="converged" if converged else "max_iter",
-                             n_iter=n_iter, objective=out(obj), duality_gap=out(gap), stop_value=out(crit),
-                             criterion="duality_gap", n_converged=n_conv, history=[], lipschitz=float("nan"),
-                             n_polished=n - n_fallback, solver="torch")
-    return res
+    out = _wrap(kind, squeeze)
+    return SparseCodingResult(codes=out(Z), status="converged" if converged else "max_iter", n_iter=n_iter,
+                              time_s=time.perf_counter() - t_start, certificate=_certificate(obj, gap, crit),
+                              objective=out(obj), duality_gap=out(gap), stop_value=out(crit),
+                              criterion="duality_gap", n_converged=n_conv, n_polished=n - n_fallback,
+                              solver="torch")
 
 
 def _gap_l1_np(X, Z, D, lam, nonneg: bool):
@@ -586,20 +570,20 @@ def _gap_l1_np(X, Z, D, lam, nonneg: bool):
     return P, gap
 
 
-def _active_set_cpu(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, *, method, tol, tol_eff, max_iter, max_support,
-                    fallback_max_iter, n_add):
+def _active_set_cpu(Xt, Dt, lam_v, prior, nonneg, kind, squeeze, *, solver, tol, tol_eff, max_iter, max_support,
+                    fallback_max_iter, n_add, t_start):
     """CPU path of :func:`active_set`: compiled coordinate descent or LARS per sample (float64 certificate),
     torch active set → FISTA for any sample neither certifies."""
-    from ._sc_cdws import lasso_gram
-    from ._sc_numba import gap_from_stats
+    from ._coordinate_descent import lasso_gram
+    from ._lars import gap_from_stats
 
     dt = Xt.dtype
     X64 = Xt.detach().to(torch.float64).numpy()
     D64 = Dt.detach().to(torch.float64).numpy()
     lam_np = lam_v[:, 0].to(torch.float64).numpy() if isinstance(lam_v, torch.Tensor) else float(lam_v)
     xx = np.einsum("ij,ij->i", X64, X64)
-    Z, _, steps, stats, used = lasso_gram(X64 @ D64.T, D64 @ D64.T, lam_np, nonneg, xx, tol=tol_eff, method=method,
-                                       max_support=max_support, max_steps=max_iter, n_features=X64.shape[1])
+    Z, _, steps, stats, used = lasso_gram(X64 @ D64.T, D64 @ D64.T, lam_np, nonneg, xx, tol=tol_eff, solver=solver,
+                                          max_support=max_support, max_steps=max_iter, n_features=X64.shape[1])
     tiny = np.finfo(np.float64).tiny
     P, gap = gap_from_stats(xx, stats, lam_np)
     crit = np.where(gap == 0, 0.0, gap / np.maximum(P, tiny))
@@ -623,29 +607,46 @@ def _active_set_cpu(Xt, Dt, lam_v, prior, nonneg, was_np, squeeze, *, method, to
         P, gap = _gap_l1_np(X64, Z, D64, lam_np, nonneg)
         crit = np.where(gap == 0, 0.0, gap / np.maximum(P, tiny))
 
+    np_dt = np.float32 if dt == torch.float32 else np.float64
+    wrap = _wrap(kind, squeeze)
+
     def out(a):
-        a = a[0] if squeeze else a
-        t = torch.from_numpy(np.ascontiguousarray(a)).to(dt)
-        return back(t, was_np)
+        return wrap(np.asarray(a, dtype=np_dt))
 
-    return SparseCodingResult(codes=out(Z), converged=converged, status="converged" if converged else "max_iter",
-                              n_iter=n_iter, objective=out(P), duality_gap=out(gap), stop_value=out(crit),
-                              criterion="duality_gap", n_converged=n_conv, history=[], lipschitz=float("nan"),
-                              n_polished=int(Z.shape[0] - bad.size), solver=used)
+    return SparseCodingResult(codes=out(Z), status="converged" if converged else "max_iter", n_iter=n_iter,
+                              time_s=time.perf_counter() - t_start, certificate=_certificate(P, gap, crit),
+                              objective=out(P), duality_gap=out(gap), stop_value=out(crit),
+                              criterion="duality_gap", n_converged=n_conv, n_polished=int(Z.shape[0] - bad.size),
+                              solver=used)
 
 
-def sparse_encode(X, D, lam=1.0, prior="l1", *, algorithm: str = "auto", **kwargs):
+def sparse_encode(X, D, lam=1.0, prior="l1", *, solver: str = "auto", **kwargs):
     """Codes (n_samples × n_atoms) minimising ½‖x − zD‖² + λ g(z) row by row; NumPy in → NumPy out.
 
     ``lam`` is on the scale of this objective, which equals scikit-learn's ``sparse_encode(..., alpha=lam,
-    algorithm="lasso_cd")`` and SPAMS' ``lasso(lambda1=lam, mode=2)``. ``algorithm``: ``"auto"`` (the
-    exact :func:`active_set` for ``l1``/``l1_nonneg`` — the compiled LARS path for CPU data, the batched torch
-    active set for CUDA tensors — and FISTA otherwise), ``"active_set"``, ``"fista"`` or ``"ista"``.
-    Keyword arguments go to the solver; see :func:`fista`.
+    algorithm="lasso_cd")`` and SPAMS' ``lasso(lambda1=lam, mode=2)``.
+
+    Parameters
+    ----------
+    X, D, lam, prior
+        As for :func:`fista`.
+    solver : {"auto", "active_set", "cd", "lars", "torch", "fista", "ista"}
+        ``"auto"``: the exact :func:`active_set` for ``l1``/``l1_nonneg`` (compiled coordinate descent or LARS
+        for CPU data, the batched torch active set for CUDA tensors) and :func:`fista` otherwise;
+        ``"active_set"`` is :func:`active_set` with its own ``"auto"`` choice, ``"cd"``, ``"lars"`` and
+        ``"torch"`` pick one of its solvers; ``"fista"`` / ``"ista"`` the proximal-gradient solvers.
+    **kwargs
+        Passed to the solver (see :func:`fista`, :func:`active_set`).
+
+    Returns
+    -------
+    codes : array or tensor, (n_samples, n_atoms)
     """
-    if algorithm not in ("auto", "active_set", "fista", "ista"):
-        raise ValueError(f"algorithm must be 'auto', 'active_set', 'fista' or 'ista', got {algorithm!r}")
-    if algorithm == "auto":
-        algorithm = "active_set" if isinstance(get_prior(prior), (L1, L1NonNeg)) else "fista"
-    solver = {"active_set": active_set, "fista": fista, "ista": ista}[algorithm]
-    return solver(X, D, lam, prior, **kwargs).codes
+    check_option(solver, "solver", ("auto", "active_set", "cd", "lars", "torch", "fista", "ista"))
+    if solver == "auto":
+        solver = "active_set" if isinstance(get_prior(prior), (L1, L1NonNeg)) else "fista"
+    if solver == "fista":
+        return fista(X, D, lam, prior, **kwargs).codes
+    if solver == "ista":
+        return ista(X, D, lam, prior, **kwargs).codes
+    return active_set(X, D, lam, prior, solver="auto" if solver == "active_set" else solver, **kwargs).codes

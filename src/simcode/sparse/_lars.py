@@ -35,7 +35,7 @@ __all__: list[str] = []
 
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
-def _chol_solve(L, s, rhs, out):
+def chol_solve(L, s, rhs, out):
     """Solve (L Lᵀ) out = rhs for the leading s×s block of the lower-triangular L."""
     for i in range(s):
         v = rhs[i]
@@ -51,7 +51,7 @@ def _chol_solve(L, s, rhs, out):
 
 
 @njit(cache=True, nogil=True)
-def _chol_delete(L, s, r):
+def chol_delete(L, s, r):
     """Remove row/column r from the Cholesky factor of an s×s matrix (Givens rotations); returns s − 1."""
     for i in range(r, s - 1):
         for k in range(s):
@@ -76,7 +76,7 @@ def _chol_delete(L, s, r):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
-def _gram_combo(G, act, u, s, a):
+def gram_combo(G, act, u, s, a):
     """a = Σ_i u_i G[act_i, :] (rows four at a time, so that ``a`` is loaded and stored once per four rows)."""
     K = a.shape[0]
     for j in range(K):
@@ -97,7 +97,7 @@ def _gram_combo(G, act, u, s, a):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
-def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, max_support, max_steps):
+def lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, max_support, max_steps):
     """Lasso path for one sample; writes z (length K). Returns (status, steps)."""
     K = b.shape[0]
     for j in range(K):
@@ -130,8 +130,8 @@ def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, m
         # direction u = s_A G_AA^{-1}, and a = u G_{A,:}
         for i in range(s):
             rhs[i] = sgn[i]
-        _chol_solve(L, s, rhs, u)
-        _gram_combo(G, act, u, s, a)
+        chol_solve(L, s, rhs, u)
+        gram_combo(G, act, u, s, a)
         # step length
         gamma = mu - lam
         kind = 0  # 0 end, 1 join, 2 drop
@@ -210,7 +210,7 @@ def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, m
             jv = act[jj]
             z[jv] = 0.0
             pos[jv] = -1
-            s = _chol_delete(L, s, jj)
+            s = chol_delete(L, s, jj)
             for i in range(jj, s):
                 act[i] = act[i + 1]
                 sgn[i] = sgn[i + 1]
@@ -250,7 +250,7 @@ def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, m
     if s > 0:
         for i in range(s):
             rhs[i] = b[act[i]] - lam * sgn[i]
-        _chol_solve(L, s, rhs, u)
+        chol_solve(L, s, rhs, u)
         ok = True
         for i in range(s):
             if u[i] * sgn[i] <= 0.0:
@@ -266,7 +266,7 @@ def _lars_one(b, G, lam, nonneg, z, L, act, sgn, u, a, c, rhs, tmp, pos, excl, m
 
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
-def _cert_stats(b, G, z, nonneg, a, out):
+def cert_stats(b, G, z, nonneg, a, out):
     """Duality-gap quantities from Gram terms: out = (z·c, ‖z‖₁, z·b, max_j c_j or |c_j|), c = b − zG."""
     K = b.shape[0]
     for j in range(K):
@@ -311,10 +311,10 @@ def _lars_batch(B, G, lam, nonneg, max_support, max_steps, nchunk, Z, status, st
         pos = np.zeros(K, np.int64)
         excl = np.zeros(K, np.bool_)
         for i in range(start, stop):
-            st, ns = _lars_one(B[i], G, lam[i], nonneg, Z[i], L, act, sgn, u, a, c, rhs, tmp, pos, excl,
+            st, ns = lars_one(B[i], G, lam[i], nonneg, Z[i], L, act, sgn, u, a, c, rhs, tmp, pos, excl,
                                smax, max_steps)
             status[i] = st
-            _cert_stats(B[i], G, Z[i], nonneg, a, stats[i])
+            cert_stats(B[i], G, Z[i], nonneg, a, stats[i])
             steps[i] = ns
 
 
@@ -360,36 +360,3 @@ def gap_from_stats(xx, stats, lam):
     sig = np.where(cmax <= lam, 1.0, lam / np.where(cmax <= lam, 1.0, cmax))
     gap = np.where(sig >= 1.0, lam * l1 - zc, P - sig * rx + 0.5 * sig * sig * rr)
     return P, np.maximum(gap, 0.0)
-
-
-@njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
-def dict_bcd_unit_norm(D, A, B, sweeps):
-    r"""In place: ``sweeps`` passes of exact block-coordinate minimisation over atoms with ‖d_k‖ ≤ 1.
-
-    :math:`d_k \leftarrow \Pi_{\|\cdot\|\le 1}\big(d_k + (B_k - A_k D)/A_{kk}\big)` for k = 1..K (Mairal, Bach,
-    Ponce & Sapiro 2010, Alg. 2), with :math:`A = Z^\top Z/n`, :math:`B = Z^\top X/n`; atoms with
-    :math:`A_{kk} \le 0` (unused) are left as they are. ``D`` (K × p), ``A`` (K × K), ``B`` (K × p), float64.
-    """
-    K, p = D.shape
-    g = np.empty(p)
-    for _ in range(sweeps):
-        for k in range(K):
-            akk = A[k, k]
-            if akk <= 0.0:
-                continue
-            for f in range(p):
-                g[f] = B[k, f]
-            for m in range(K):
-                amk = A[k, m]
-                if amk != 0.0:
-                    for f in range(p):
-                        g[f] -= amk * D[m, f]
-            nrm = 0.0
-            for f in range(p):
-                v = D[k, f] + g[f] / akk
-                D[k, f] = v
-                nrm += v * v
-            nrm = np.sqrt(nrm)
-            if nrm > 1.0:
-                for f in range(p):
-                    D[k, f] /= nrm
