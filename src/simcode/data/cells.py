@@ -27,17 +27,22 @@ def make_place_cells(n_cells: int, n_positions: int, width: float, shape: str = 
 
     Parameters
     ----------
-    n_cells : number of cells, centres evenly spaced (``shape="2d"``: a perfect square, centres on a grid).
-    n_positions : number of positions (``shape="2d"``: a perfect square, positions on a grid).
-    width : field radius in units of the environment (side 1). With spacing ``1/n_cells`` (ring, line) or
+    n_cells : int >= 1
+        Number of cells, centres evenly spaced (``shape="2d"``: a perfect square, centres on a grid).
+    n_positions : int >= 2
+        Number of positions (``shape="2d"``: a perfect square, positions on a grid).
+    width : float > 0
+        Field radius in units of the environment (side 1). With spacing ``1/n_cells`` (ring, line) or
         ``1/√n_cells`` (2d), fields are disjoint ("separated") when ``width <= spacing / 2``.
-    shape : ``"ring"`` (periodic track [0, 1)), ``"line"`` ([0, 1]) or ``"2d"`` (unit square).
+    shape : {"ring", "line", "2d"}
+        Periodic track [0, 1), segment [0, 1] or unit square.
 
     Returns
     -------
-    Z : (n_positions, n_cells) non-negative tuning curves, each cell peaking at 1 at its centre.
-    positions : (n_positions,) or (n_positions, 2).
-    centers : (n_cells,) or (n_cells, 2).
+    Z : ndarray (n_positions, n_cells)
+        Non-negative tuning curves, each cell peaking at 1 at its centre.
+    positions : ndarray (n_positions,) or (n_positions, 2)
+    centers : ndarray (n_cells,) or (n_cells, 2)
     """
     n_cells = check_int(n_cells, "n_cells", low=1)
     n_positions = check_int(n_positions, "n_positions", low=2)
@@ -81,11 +86,27 @@ def make_grid_cells(periods, phases_per_module: int, n_positions: int, threshold
     √n × √n lattice (the 2-D analogue of the ring; every period must then divide 1, and with √n divisible by
     3/λ_m the zeros of G at threshold 0 are sampled exactly).
 
+    Parameters
+    ----------
+    periods : sequence of float > 0
+        Module periods λ_m (in units of the environment).
+    phases_per_module : int >= 1
+        Cells per module (``dim=2``: a perfect square).
+    n_positions : int >= 2
+        Number of positions (``dim=2``: a perfect square).
+    threshold : float
+        Rectification threshold, in [-1, 1) for ``dim=1``, [0, 1) for ``dim=2``.
+    dim : {1, 2}
+    arena : {"square", "torus"}
+        ``dim=2`` only.
+
     Returns
     -------
-    Z : (n_positions, n_modules · phases_per_module) non-negative tunings, max 1.
-    positions : (n_positions,) or (n_positions, 2).
-    module : (n_cells,) module index of each cell.
+    Z : ndarray (n_positions, n_modules · phases_per_module)
+        Non-negative tunings, max 1.
+    positions : ndarray (n_positions,) or (n_positions, 2)
+    module : ndarray (n_cells,)
+        Module index of each cell.
     """
     try:
         periods = np.atleast_1d(np.asarray(periods, dtype=float))

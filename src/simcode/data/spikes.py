@@ -72,22 +72,34 @@ def make_spike_recording(duration_s: float = 10.0, fs: float = 10_000.0, n_neuro
 
     Parameters
     ----------
-    duration_s, fs : recording length in seconds and sampling rate in Hz (lecture: 17 min, 10 kHz).
-    n_neurons : number of neurons (lecture: 3).
-    firing_rate_hz : mean rate per neuron, a number or one per neuron (lecture: 30 Hz).
-    template_ms : template duration (≈ 1.8 ms gives 18 samples at 10 kHz).
-    amplitude : spike amplitude (the code value multiplying the unit-norm template): a number or a
-        ``(low, high)`` range drawn uniformly per spike.
-    noise_std : standard deviation of the additive white Gaussian noise.
-    refractory_ms : minimum interval between two spikes of the same neuron.
-    random_state : seed or ``numpy.random.Generator``.
+    duration_s : float > 0
+        Recording length in seconds (lecture: 17 min).
+    fs : float > 0
+        Sampling rate in Hz (lecture: 10 kHz).
+    n_neurons : int >= 1
+        Number of neurons (lecture: 3).
+    firing_rate_hz : float > 0 or sequence of n_neurons floats
+        Mean rate per neuron (lecture: 30 Hz).
+    template_ms : float > 0
+        Template duration (≈ 1.8 ms gives 18 samples at 10 kHz).
+    amplitude : float > 0 or (low, high)
+        Spike amplitude (the code value multiplying the unit-norm template), fixed or drawn uniformly per
+        spike.
+    noise_std : float >= 0
+        Standard deviation of the additive white Gaussian noise.
+    refractory_ms : float >= 0
+        Minimum interval between two spikes of the same neuron.
+    random_state : None, int or numpy.random.Generator
 
     Returns
     -------
-    signal : (n_samples,) float64 array, ``n_samples = round(duration_s * fs)``.
-    templates : (n_neurons, template_length) unit-norm waveforms.
-    spike_times : list of ``n_neurons`` int arrays, the sample index of each spike's template onset
-        (the template occupies ``signal[t : t + template_length]``).
+    signal : ndarray (n_samples,)
+        float64, ``n_samples = round(duration_s * fs)``.
+    templates : ndarray (n_neurons, template_length)
+        Unit-norm waveforms.
+    spike_times : list of n_neurons int arrays
+        The sample index of each spike's template onset (the template occupies
+        ``signal[t : t + template_length]``).
     """
     duration_s = check_number(duration_s, "duration_s", low=0.0, low_inclusive=False)
     fs = check_number(fs, "fs", low=0.0, low_inclusive=False)

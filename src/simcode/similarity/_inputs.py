@@ -21,6 +21,8 @@ from ..core.representation import Representation
 
 __all__: list[str] = []
 
+KERNELS = ("linear", "rbf", "cosine")
+
 
 def unwrap(x):
     """The responses Z of a Representation, anything else unchanged."""
@@ -91,3 +93,21 @@ def chunk_rows(n: int, chunk_size) -> int:
     if chunk_size is not None:
         return check_int(chunk_size, "chunk_size", low=1)
     return max(1, min(n, (1 << 25) // max(n, 1)))
+
+
+def center_tensor(K: torch.Tensor, unbiased: bool) -> torch.Tensor:
+    """H K H (``unbiased=False``) or the U-centring of Székely & Rizzo (2014) (see ``kernels.center``)."""
+    n = K.shape[0]
+    if not unbiased:
+        rm = K.mean(1, keepdim=True)
+        cm = K.mean(0, keepdim=True)
+        return K - rm - cm + K.mean()
+    if n < 4:
+        raise ValueError(f"unbiased (U-)centring needs at least 4 stimuli, got {n}")
+    Kt = K.clone()
+    Kt.fill_diagonal_(0.0)
+    rs = Kt.sum(1, keepdim=True)
+    cs = Kt.sum(0, keepdim=True)
+    U = Kt - rs / (n - 2) - cs / (n - 2) + Kt.sum() / ((n - 1) * (n - 2))
+    U.fill_diagonal_(0.0)
+    return U

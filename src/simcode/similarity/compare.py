@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from ..core.arrays import check_bool, check_int, check_number, check_option
-from ._inputs import as_tensor, center_columns, check_variance, kind_of, output, paired
-from .kernels import _KERNELS, _center_t, gram
+from ._inputs import KERNELS, as_tensor, center_columns, center_tensor, check_variance, kind_of, output, paired
+from .kernels import gram
 
 __all__ = ["cka", "CKAAccumulator", "procrustes", "bures", "cca", "canonical_correlations",
            "participation_ratio"]
@@ -157,7 +157,7 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, *, sigma: float | 
     float (NumPy input) or 0-d tensor (torch input)
     """
     kind = kind_of(X, Y)
-    check_option(kernel, "kernel", _KERNELS)
+    check_option(kernel, "kernel", KERNELS)
     check_option(solver, "solver", ("auto", "feature", "gram"))
     debiased = check_bool(debiased, "debiased")
     sigma = check_number(sigma, "sigma", low=0.0, low_inclusive=False, allow_none=True)
@@ -178,7 +178,7 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, *, sigma: float | 
     else:
         K = gram(x, kernel, sigma=sigma, threshold=threshold)
         L = gram(y, kernel, sigma=sigma, threshold=threshold)
-    Kc, Lc = _center_t(K, debiased), _center_t(L, debiased)
+    Kc, Lc = center_tensor(K, debiased), center_tensor(L, debiased)
     hxx, hyy = _hsic_gram(Kc, Kc), _hsic_gram(Lc, Lc)
     if float(hxx) <= 0 or float(hyy) <= 0:
         raise ValueError("HSIC of a representation with itself is not positive (constant kernel); CKA is undefined")

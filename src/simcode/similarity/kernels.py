@@ -13,11 +13,10 @@ import torch
 
 from ..core.arrays import check_bool, check_number, check_option
 from ..core.representation import Representation
-from ._inputs import as_tensor, kind_of, output
+from ._inputs import KERNELS, as_tensor, center_tensor, kind_of, output
 
 __all__ = ["gram", "center", "rdm", "median_sigma"]
 
-_KERNELS = ("linear", "rbf", "cosine")
 _METRICS = ("euclidean", "sqeuclidean", "correlation", "crossnobis")
 
 
@@ -123,7 +122,7 @@ def gram(X, kernel: str = "linear", *, sigma: float | None = None, threshold: fl
         NumPy in → NumPy out; torch in → torch out on the same device; float32 stays float32.
     """
     kind = kind_of(X)
-    check_option(kernel, "kernel", _KERNELS)
+    check_option(kernel, "kernel", KERNELS)
     sigma = check_number(sigma, "sigma", low=0.0, low_inclusive=False, allow_none=True)
     threshold = check_number(threshold, "threshold", low=0.0, low_inclusive=False)
     if kernel == "linear" and isinstance(X, Representation):
@@ -153,23 +152,6 @@ def gram(X, kernel: str = "linear", *, sigma: float | None = None, threshold: fl
     return output(K, kind)
 
 
-def _center_t(K: torch.Tensor, unbiased: bool) -> torch.Tensor:
-    n = K.shape[0]
-    if not unbiased:
-        rm = K.mean(1, keepdim=True)
-        cm = K.mean(0, keepdim=True)
-        return K - rm - cm + K.mean()
-    if n < 4:
-        raise ValueError(f"unbiased (U-)centring needs at least 4 stimuli, got {n}")
-    Kt = K.clone()
-    Kt.fill_diagonal_(0.0)
-    rs = Kt.sum(1, keepdim=True)
-    cs = Kt.sum(0, keepdim=True)
-    U = Kt - rs / (n - 2) - cs / (n - 2) + Kt.sum() / ((n - 1) * (n - 2))
-    U.fill_diagonal_(0.0)
-    return U
-
-
 def center(K, unbiased: bool = False):
     """Centre a kernel matrix K (n × n; NumPy in → NumPy out, torch in → torch out, float32 kept).
 
@@ -184,7 +166,7 @@ def center(K, unbiased: bool = False):
     k = as_tensor(K, "K", what="stimuli × stimuli")
     if k.shape[0] != k.shape[1]:
         raise ValueError(f"K must be square, got shape {tuple(k.shape)}")
-    return output(_center_t(k, unbiased), kind)
+    return output(center_tensor(k, unbiased), kind)
 
 
 def _crossnobis(x, conditions, partitions, noise):
