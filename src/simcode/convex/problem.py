@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from ..core import (InfeasibleProblemError, UnsupportedTermError, check_bool, check_number, check_option,
-                    resolve_device)
+from ..core import (InfeasibleProblemError, UnsupportedTermError, check_bool, check_int, check_number,
+                    check_option, resolve_device)
 from .admm import admm_solve
 from .cvxpy_sdp import CVXPY_MAX_N, cvxpy_solve
 from .factor import factor_nonneg
@@ -140,6 +140,8 @@ class Problem:
         check_option(solver, "solver", SOLVERS)
         tol = check_number(tol, "tol", low=0.0, low_inclusive=False)
         recover_z = check_bool(recover_z, "recover_z")
+        max_iter = check_int(max_iter, "max_iter", low=1, allow_none=True)
+        cp_tol = check_number(cp_tol, "cp_tol", low=0.0, low_inclusive=False)
         self.check_feasible()
         if solver == "auto":
             reason = self.first_order_support()
