@@ -297,7 +297,7 @@ def ksm_patches(ctx: Context) -> None:
              "median_peak_frequency_energy_fraction (energy in the strongest ± frequency pair) is a crude aid.")
 
 
-def _receptive_field_spread(X, Z):
+def receptive_field_spread(X, Z):
     """Mean over units of the activation-weighted spatial spread of the inputs that drive the unit, relative to
     the spread of the whole data set (small = localised receptive fields)."""
     tot = np.sqrt(((X - X.mean(0)) ** 2).sum(1).mean())
@@ -329,7 +329,7 @@ def ksm_moons(ctx: Context) -> None:
     A = np.asarray(m.components_)
     sizes = support_sizes(Z, tol=1e-3)
     mode = modal_support_size(Z, tol=1e-3)
-    spread = _receptive_field_spread(X, Z)
+    spread = receptive_field_spread(X, Z)
     ctx.metric("epochs", m.n_iter_)
     r2 = _r2_uniform(X, m)
     ctx.metric("r2_final", r2)

@@ -240,7 +240,7 @@ def _simplex_alternating_min(X, K, omega, n_iter, rng):
             cpu_time="~40 s", sources=("002 §7.1", "002 App. E.1", "002 Fig. 9"))
 def smpc_moons(ctx: Context) -> None:
     from simcode.data import make_moons
-    from simcode.experiments.ksm import _receptive_field_spread
+    from simcode.experiments.ksm import receptive_field_spread
     from simcode.ksm import SMPC
 
     rng = np.random.default_rng(ctx.seed)
@@ -257,14 +257,14 @@ def smpc_moons(ctx: Context) -> None:
     m.fit(X, Z_init=Z0)
     Z = np.asarray(m.codes_)
     r2, r2_pooled = _r2(m, X)
-    spread = _receptive_field_spread(X, Z)
+    spread = receptive_field_spread(X, Z)
     ctx.metric("iterations", m.n_iter_)
     ctx.metric("r2_normalised", r2)
     ctx.metric("r2_normalised_pooled", r2_pooled)
     ctx.metric("r2_mds_optimum", _mds_r2(X, "uniform"))
     ctx.metric("r2_mds_optimum_pooled", _mds_r2(X))
     ctx.metric("receptive_field_spread_ratio", spread)
-    ctx.metric("receptive_field_spread_ratio_of_Z_true", _receptive_field_spread(X, Zt))
+    ctx.metric("receptive_field_spread_ratio_of_Z_true", receptive_field_spread(X, Zt))
     ctx.metric("relative_gap_Y_vs_OmegaZ", float(np.linalg.norm(m.Y_ - Z @ m.Omega_.T) / np.linalg.norm(m.Y_)))
     ctx.metric("support_size_histogram", np.bincount((Z > 1e-3).sum(1), minlength=K + 1).tolist())
     ctx.metric("seconds", m.history_["time"][-1])
