@@ -10,9 +10,10 @@ import scipy.spatial.distance as ssd
 import scipy.stats
 import torch
 
+from simcode import Representation
 from simcode.similarity import (CKAAccumulator, bures, canonical_correlations, cca, center, cka, cknna,
-                                collapse_metrics, CollapseAccumulator, gram, mutual_knn, participation_ratio,
-                                procrustes, rdm, rsa)
+                                collapse_metrics, CollapseAccumulator, gram, knn_indices, median_sigma,
+                                mutual_knn, participation_ratio, procrustes, rdm, rsa, rsa_data, upper_triangle)
 
 
 def _data(n=60, p=7, q=5, seed=0, noise=0.7):
@@ -267,8 +268,6 @@ def test_linear_cka_equals_whitened_rsa_on_sqeuclidean_rdms():
 
 
 def test_rsa_data_fast_path_equals_rdm_pipeline():
-    from simcode.similarity import rsa_data
-
     X, Y = _data(n=50)
     assert rsa_data(X, Y) == pytest.approx(rsa(rdm(X, "sqeuclidean"), rdm(Y, "sqeuclidean"), "whitened_cosine"),
                                            abs=1e-12)
@@ -335,6 +334,16 @@ def test_cuda_matches_cpu():
     assert cka(tx, ty).device.type == "cuda"
     assert float(cka(tx, ty)) == pytest.approx(cka(X, Y), abs=1e-10)
     assert float(cknna(tx, ty, 5)) == pytest.approx(cknna(X, Y, 5), abs=1e-10)
+    # the device-agnostic torch paths: RDMs (with the small-distance recomputation), kNN, Representation
+    Z = np.vstack([X, X[:3] + 1e-9])
+    for metric in ("euclidean", "sqeuclidean", "correlation"):
+        D = rdm(torch.from_numpy(Z).cuda(), metric, condensed=True)
+        assert D.device.type == "cuda"
+        np.testing.assert_allclose(D.cpu().numpy(), ssd.pdist(Z, metric), rtol=1e-6, atol=1e-12)
+    idx = knn_indices(Representation(tx), 4)
+    assert idx.device.type == "cuda"
+    assert np.array_equal(np.sort(idx.cpu().numpy(), 1), np.sort(knn_indices(X, 4), 1))
+    assert float(procrustes(Representation(tx), ty)) == pytest.approx(procrustes(X, Y), abs=1e-10)
 
 
 # --------------------------------------------------------------------------------------- shape metrics, CCA
@@ -516,9 +525,6 @@ def test_bad_inputs_raise_clear_errors():
 
 
 # ------------------------------------------------------------------------- Representation, dtypes, devices
-from simcode import Representation  # noqa: E402
-from simcode.similarity import (canonical_correlations as _cc, knn_indices, median_sigma, rsa_data,  # noqa: E402
-                                upper_triangle)
 
 _PAIR_ANALYSES = {
     "cka": lambda X, Y: cka(X, Y),
@@ -528,7 +534,7 @@ _PAIR_ANALYSES = {
     "rsa_data_spearman": lambda X, Y: rsa_data(X, Y, "euclidean", "spearman"),
     "procrustes": lambda X, Y: procrustes(X, Y, alpha=0.5),
     "cca": lambda X, Y: cca(X, Y),
-    "canonical_correlations": lambda X, Y: _cc(X, Y),
+    "canonical_correlations": lambda X, Y: canonical_correlations(X, Y),
     "mutual_knn": lambda X, Y: mutual_knn(X, Y, 5),
     "cknna": lambda X, Y: cknna(X, Y, 5),
     "accumulator": lambda X, Y: CKAAccumulator().update(X, Y).result(),
@@ -647,7 +653,8 @@ def test_invalid_responses_raise_naming_the_argument(fn, bad, exc, what):
         "cka_X": (lambda A: cka(A, Y), "X"), "cka_Y": (lambda A: cka(X, A), "Y"),
         "procrustes": (lambda A: procrustes(A, Y), "X"), "cca": (lambda A: cca(X, A), "Y"),
         "mutual_knn": (lambda A: mutual_knn(A, Y, 3), "X"), "cknna": (lambda A: cknna(X, A, 3), "Y"),
-        "knn_indices": (lambda A: knn_indices(A, 3), "X"), "participation_ratio": (lambda A: participation_ratio(A), "X"),
+        "knn_indices": (lambda A: knn_indices(A, 3), "X"),
+        "participation_ratio": (lambda A: participation_ratio(A), "X"),
         "collapse": (lambda A: collapse_metrics(A, labels), "H"),
         "accumulator": (lambda A: CKAAccumulator().update(A, Y), "X"), "rsa_data": (lambda A: rsa_data(X, A), "Y"),
     }

@@ -80,7 +80,8 @@ def make_grid_cells(periods, phases_per_module: int, n_positions: int, threshold
 
     ``dim=2``: hexagonal grids on the unit square sampled on a √n × √n grid; the classic three-plane-wave
     pattern ``G(x) = (2/3)(⅓ Σ_j cos(k_j·(x − φ)) + ½) ∈ [0, 1]`` with wave vectors of length 4π/(√3 λ_m) at
-    30°, 90°, 150° (lattice vectors a₁ = λ(1, 0), a₂ = λ(½, √3/2)); cell = ``max(0, G − threshold) / (1 − threshold)`` (threshold in [0, 1)); the
+    30°, 90°, 150° (lattice vectors a₁ = λ(1, 0), a₂ = λ(½, √3/2)); cell = ``max(0, G − threshold) /
+    (1 − threshold)`` (threshold in [0, 1)); the
     ``phases_per_module`` (a perfect square q²) phases tile the lattice cell: φ = (a/q) a₁ + (b/q) a₂.
     ``arena="torus"`` samples instead the periodic rhombic torus spanned by (1, 0) and (½, √3/2) on a
     √n × √n lattice (the 2-D analogue of the ring; every period must then divide 1, and with √n divisible by
@@ -144,7 +145,8 @@ def make_grid_cells(periods, phases_per_module: int, n_positions: int, threshold
         elif arena == "torus":
             inv = 1.0 / periods
             if np.any(np.abs(inv - np.round(inv)) > 1e-9):
-                raise ValueError(f"periods must divide the torus (1/period an integer) for arena='torus', got {periods}")
+                raise ValueError("periods must divide the torus (1/period an integer) for arena='torus', "
+                                 f"got {periods}")
             t1, t2 = np.array([1.0, 0.0]), np.array([0.5, np.sqrt(3) / 2])
             pos = np.array([(i / side) * t1 + (j / side) * t2 for i in range(side) for j in range(side)])
         else:

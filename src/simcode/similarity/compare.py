@@ -60,7 +60,7 @@ class CKAAccumulator:
             z = lambda *s: torch.zeros(*s, dtype=x.dtype, device=x.device)  # noqa: E731
             self.sx, self.sy = z(p), z(q)
             self.Sxx, self.Syy, self.Sxy = z(p, p), z(q, q), z(p, q)
-            self.a = z(()); self.b = z(()); self.aa = z(()); self.bb = z(()); self.ab = z(())
+            self.a, self.b, self.aa, self.bb, self.ab = z(()), z(()), z(()), z(()), z(())
             self.ax, self.bx, self.ay, self.by = z(p), z(p), z(q), z(q)
         elif x.shape[1] != self.sx.shape[0] or y.shape[1] != self.sy.shape[0]:
             raise ValueError("all batches must have the same number of features as the first one")
@@ -69,11 +69,20 @@ class CKAAccumulator:
         a = (x * x).sum(1)
         b = (y * y).sum(1)
         self.n += x.shape[0]
-        self.sx += x.sum(0); self.sy += y.sum(0)
-        self.Sxx += x.T @ x; self.Syy += y.T @ y; self.Sxy += x.T @ y
-        self.a += a.sum(); self.b += b.sum()
-        self.aa += (a * a).sum(); self.bb += (b * b).sum(); self.ab += (a * b).sum()
-        self.ax += a @ x; self.bx += b @ x; self.ay += a @ y; self.by += b @ y
+        self.sx += x.sum(0)
+        self.sy += y.sum(0)
+        self.Sxx += x.T @ x
+        self.Syy += y.T @ y
+        self.Sxy += x.T @ y
+        self.a += a.sum()
+        self.b += b.sum()
+        self.aa += (a * a).sum()
+        self.bb += (b * b).sum()
+        self.ab += (a * b).sum()
+        self.ax += a @ x
+        self.bx += b @ x
+        self.ay += a @ y
+        self.by += b @ y
         return self
 
     # Σ_i k_i l_i for centred rows, expanded in uncentred moments (k_i = ‖x_i-μ‖², l_i = ‖y_i-ν‖²)

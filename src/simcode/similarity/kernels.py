@@ -90,7 +90,7 @@ def median_sigma(X, threshold: float = 1.0):
     """
     kind = kind_of(X)
     threshold = check_number(threshold, "threshold", low=0.0, low_inclusive=False)
-    x = as_tensor(X, "X", min_rows=2, what="stimuli × features")
+    x = as_tensor(X, "X", min_rows=2, keep_float32=False, what="stimuli × features")
     med = _median_offdiag(_sqdist(x))
     if float(med) <= 0:
         raise ValueError("X: the median pairwise distance is zero (too many identical rows); "

@@ -40,7 +40,7 @@ def _unit_scale(t: torch.Tensor, normalize: bool, name: str) -> torch.Tensor:
 
 
 def _prep(X, Y, k, normalize):
-    x, y = paired(X, Y, keep_float32=True)
+    x, y = paired(X, Y)
     n = x.shape[0]
     k = check_int(k, "k", low=1, high=n - 1)
     normalize = check_bool(normalize, "normalize")
@@ -79,7 +79,7 @@ def knn_indices(X, k: int, normalize: bool = True, chunk_size: int | None = None
         positive number.
     """
     kind = kind_of(X)
-    x = as_tensor(X, "X", min_rows=2, what="stimuli × features")
+    x = as_tensor(X, "X", min_rows=2, keep_float32=False, what="stimuli × features")
     n = x.shape[0]
     k = check_int(k, "k", low=1, high=n - 1)
     x = _unit_scale(x, check_bool(normalize, "normalize"), "X")
