@@ -1,5 +1,6 @@
-"""ConvexReLURegressor / ConvexReLUClassifier: the convex optimum is attained by the recovered ReLU network, gradient training never beats it,
-the whitened closed form of paper 003 holds, the torch solver agrees with the interior-point one."""
+"""ConvexReLURegressor / ConvexReLUClassifier: the convex optimum is attained by the recovered ReLU network,
+gradient training never beats it, the whitened closed form of paper 003 holds, the torch solver agrees with the
+interior-point one, labels round-trip, and both estimators pass scikit-learn's estimator checks."""
 
 import warnings
 

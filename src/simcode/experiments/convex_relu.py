@@ -118,7 +118,8 @@ def run(ctx: Context) -> None:
     Ug, sg, Vtg = np.linalg.svd(Yg, full_matrices=False)
     shg = np.maximum(sg - lam_w / 2, 0)
     closed_g = float(np.sum((Yg - (Ug * shg) @ Vtg) ** 2) + lam_w * shg.sum())
-    ctx.metric("whitened Gaussian Y (condition violated): convex optimum / closed-form value", [mg.objective_, closed_g])
+    ctx.metric("whitened Gaussian Y (condition violated): convex optimum / closed-form value",
+               [mg.objective_, closed_g])
     ctx.note("For Gaussian targets the singular vectors are not non-negative, so Corollary 1 does not apply; the "
              "closed-form value is then only a lower bound of the constrained problem (it drops the cone "
              "constraint), and the measured convex optimum lies above it (see metrics). For vector outputs the "

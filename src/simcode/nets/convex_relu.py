@@ -710,11 +710,6 @@ class _ConvexReLUBase(SolverMixin, BaseEstimator):
         return _network_objective(Xt, Tt, self.result_.W1, self.result_.W2, self.gates_, self.neuron_gates_,
                                   self.gated, self.loss_, float(self.lam))
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.gates is None and self.random_state is None
-        return tags
-
 
 class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     """Two-layer ReLU (or gated ReLU) network with weight decay and the squared loss, trained to global
