@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
-from ..core import check_array, check_int, check_number
+from ..core import check_array, check_int, check_number, check_tensor, is_tensor, to_numpy
 from .atoms import AtomMatch, match_atoms
 
 __all__ = ["detect_spikes", "match_spike_times", "spike_sorting_scores", "sort_spikes"]
@@ -114,18 +114,23 @@ def spike_sorting_scores(true_times, times, labels, match: AtomMatch, tolerance:
 
 
 def sort_spikes(signal, atoms, lam: float, *, threshold=None, min_distance: int = 10, chunk_size: int = 10_000,
-                max_iter: int = 200, tol: float = 1e-3, device=None):
+                max_iter: int = 200, tol: float = 1e-3, solver: str = "auto", device="auto"):
     """Code a long single-electrode ``signal`` with non-negative ℓ1 CSC (in chunks) and pick spikes.
 
-    Returns ``(times, labels, amplitudes, codes)`` (see :func:`detect_spikes`).
+    ``solver``, ``device``: see :func:`~simcode.sparse.conv.conv_sparse_code`. Score the detections with
+    :func:`spike_sorting_scores` and ``match_atoms(true_templates, atoms)``.
+
+    Returns
+    -------
+    ``(times, labels, amplitudes, codes)`` (see :func:`detect_spikes`); ``codes`` (K, T − L + 1) as NumPy.
     """
     from .conv import conv_sparse_code
 
-    sig = np.asarray(signal, dtype=float) if not hasattr(signal, "detach") else signal
-    if np.ndim(sig) != 1:
-        raise ValueError(f"signal must be 1-D (one electrode), got shape {np.shape(sig)}")
+    sig = check_tensor(signal, "signal", ndim=1, what="one electrode") if is_tensor(signal) else \
+        check_array(signal, "signal", ndim=1, dtype="floating", what="one electrode")
     res = conv_sparse_code(sig, atoms, lam, "l1_nonneg", max_iter=max_iter, tol=tol,
-                           chunk_size=min(chunk_size, np.shape(sig)[0]), device=device)
-    codes = res.codes if isinstance(res.codes, np.ndarray) else res.codes.detach().cpu().numpy()
+                           chunk_size=min(check_int(chunk_size, "chunk_size", low=1), sig.shape[0]), solver=solver,
+                           device=device)
+    codes = to_numpy(res.codes)
     t, lab, amp = detect_spikes(codes, threshold=threshold, min_distance=min_distance)
     return t, lab, amp, codes
