@@ -201,8 +201,6 @@ def main(argv=None):
     L = args.atom_length
     sig, tmpl, _ = spike_data(n_win * 0.05)
     Y = sig[: n_win * 500].reshape(n_win, 500)
-    from simcode.sparse.conv import ConvDictionaryLearning
-
     from simcode.sparse.conv import _init_atoms
 
     init = _init_atoms(torch.tensor(Y[:, None]), 3, 1, (L,), "data", np.random.default_rng(0)).numpy()[:, 0]
