@@ -83,7 +83,6 @@ def run_simcode_cdl(Y, tmpl, L, lam, init, n_epochs, f32=False, csc_iter=30, sol
 
 def run_simcode_crsae(Y, tmpl, L, lam, init, n_epochs, f32=False, solver="auto", lr=0.02, every=2):
     """CRsAE, decoder gradient (codes of the T = 150 unrolled iterations held fixed), error every 2 minibatches."""
-    import torch
 
     from simcode.sparse.unrolled import CRsAE
 

@@ -189,6 +189,11 @@ def _summary(primal, rel, dual):
     return obj, float(rel.max()), float(dual.sum())
 
 
+def _rows(m, idx):
+    """Rows ``idx`` of a per-signal mask (a shared (1, ·) mask or None as is)."""
+    return None if m is None else (m if m.shape[0] == 1 else m[idx])
+
+
 def _fista_numba(y, op, lam, prior, step, x0, *, max_iter, tol, check_every, gap_kind, ymask=None,
                  xmask=None):
     """:func:`_fista_torch` (ℓ1 priors, 1-D, CPU) with the iterations in the compiled kernel.
@@ -218,9 +223,8 @@ def _fista_numba(y, op, lam, prior, step, x0, *, max_iter, tol, check_every, gap
             xn = fista_1d(yn, hn, step, lam * step, n_it, nonneg=nonneg, x0=xn, mask=wm, code_mask=xm, state=st)
         else:
             st = {"z": Z[active], "t": Tm[active]}
-            pick = (lambda m: None if m is None else (m if m.shape[0] == 1 else m[active]))
             xn[active] = fista_1d(yn[active], hn, step, lam * step, n_it, nonneg=nonneg, x0=xn[active],
-                                  mask=pick(wm), code_mask=pick(xm), state=st)
+                                  mask=_rows(wm, active), code_mask=_rows(xm, active), state=st)
             Z[active], Tm[active] = st["z"], st["t"]
         it += n_it
         sel = torch.from_numpy(active)

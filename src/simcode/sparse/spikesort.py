@@ -14,7 +14,7 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from ..core import check_array, check_int, check_number, check_tensor, is_tensor, to_numpy
-from .atoms import AtomMatch, match_atoms
+from .atoms import AtomMatch
 
 __all__ = ["detect_spikes", "match_spike_times", "spike_sorting_scores", "sort_spikes"]
 

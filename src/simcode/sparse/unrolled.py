@@ -19,9 +19,10 @@ family's negative log-likelihood:
 with ``η = H x_T + b`` (``b`` a learned offset per channel for Binomial/Poisson, so that a non-negative code
 can explain a dim background; 0 and not learned for Gaussian). Filters are renormalised to unit norm after
 every step. Our ``n_components`` K is the lecture's ``C``; our ``atom_length`` its filter length (``K`` in the
-CRsAE paper); our ``n_layers`` its number of unrolled iterations ``T``. Encoder iterations use FISTA momentum (the "F" of CRsAE); ``α = 1/L`` with ``L`` a bound on
-``‖H‖²`` times the curvature of the family (1 for Gaussian, 1/4 for the scaled Binomial, the 99th
-percentile of the counts for Poisson), unless ``step`` is given.
+CRsAE paper); our ``n_layers`` its number of unrolled iterations ``T``. Encoder iterations use FISTA
+momentum (the "F" of CRsAE); ``α = 1/L`` with ``L`` a bound on ``‖H‖²`` times the curvature of the family
+(1 for Gaussian, 1/4 for the scaled Binomial, the 99th percentile of the counts for Poisson), unless ``step``
+is given.
 
 The exponential in the Poisson family is numerically safe: ``exp(η)`` for ``η ≤ 15``, continued linearly
 above (so one bad step cannot overflow). On CUDA the training step (encoder, decoder, loss, backward, Adam,
@@ -53,7 +54,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..core import (ArrayKind, History, NotFittedError, Representation, RepresentationMixin, SolverMixin,
                     SolverResult, check_bool, check_int, check_number, check_option, check_random_state,
                     check_tensor, nesterov_momentum, resolve_device)
-from ._convolution import ConvOperator, check_lengths, lipschitz, to_batched
+from ._convolution import ConvOperator, check_lengths, lipschitz
 from .conv import _RANDOM_STATE, SOLVERS, _atom_size, _check_signals, _init_atoms
 from .priors import Prior, get_prior
 
