@@ -31,7 +31,7 @@ class SolverMixin:
         if not self.converged_:
             name = what or type(self).__name__
             warn_not_converged(f"{name}.fit", int(n_iter), detail or f"status {status!r}; raise max_iter or tol",
-                               stacklevel=4)
+                               stacklevel=5)  # warn → _record_result → fit → _fit_context → caller
 
 
 class RepresentationMixin:
