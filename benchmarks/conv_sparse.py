@@ -200,9 +200,9 @@ def main(argv=None):
     L = args.atom_length
     sig, tmpl, _ = spike_data(n_win * 0.05)
     Y = sig[: n_win * 500].reshape(n_win, 500)
-    from simcode.sparse.conv import _init_atoms
+    from simcode.sparse.conv import init_atoms
 
-    init = _init_atoms(torch.tensor(Y[:, None]), 3, 1, (L,), "data", np.random.default_rng(0)).numpy()[:, 0]
+    init = init_atoms(torch.tensor(Y[:, None]), 3, 1, (L,), "data", np.random.default_rng(0)).numpy()[:, 0]
     out = []
     out.append(f"machine: {platform.processor() or platform.machine()}, {args.threads} thread(s), shared 2-core CPU "
                f"loaded by other work; python {sys.version.split()[0]}, torch {torch.__version__}, numpy {np.__version__}")

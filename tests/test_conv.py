@@ -13,7 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from simcode.core import Certificate, ConvergenceWarning, SolverResult
 from simcode.sparse._convolution import ConvOperator
-from simcode.sparse.conv import (ConvDictionaryLearning, _init_atoms, conv_lipschitz, conv_sparse_code,
+from simcode.sparse.conv import (ConvDictionaryLearning, init_atoms, conv_lipschitz, conv_sparse_code,
                                  conv_synthesis)
 from simcode.sparse.atoms import match_atoms
 
@@ -206,7 +206,7 @@ def test_cdl_recovers_filters_from_random_init():
     Y += 0.02 * rng.standard_normal(Y.shape)
     cdl = ConvDictionaryLearning(K, L, lam=0.1, prior="l1_nonneg", max_iter=80, csc_max_iter=30,
                                  filter_max_iter=20, init="data", tol=1e-7, random_state=1).fit(Y)
-    h0 = _init_atoms(torch.tensor(Y[:, None]), K, 1, (L,), "data", np.random.default_rng(1)).numpy()[:, 0]
+    h0 = init_atoms(torch.tensor(Y[:, None]), K, 1, (L,), "data", np.random.default_rng(1)).numpy()[:, 0]
     assert match_atoms(h, h0).errors.max() > 0.5  # the initialisation is far from the truth
     assert cdl.atoms_.shape == (K, L)
     np.testing.assert_allclose(np.linalg.norm(cdl.atoms_, axis=1), 1.0, atol=1e-10)

@@ -576,7 +576,7 @@ def _filter_step(atoms, Gf, Bf, nfft, fsize, lip, n_iter):
     return x
 
 
-def _atom_size(atom_length) -> tuple[int, ...]:
+def atom_size(atom_length) -> tuple[int, ...]:
     """``atom_length`` as a tuple: an int (1-D filters) or a pair ``(h, w)`` (2-D filters)."""
     if isinstance(atom_length, Integral) and not isinstance(atom_length, (bool, np.bool_)):
         return (check_int(atom_length, "atom_length", low=1),)
@@ -589,7 +589,7 @@ def _atom_size(atom_length) -> tuple[int, ...]:
     return tuple(check_int(v, "atom_length", low=1) for v in t)
 
 
-def _init_atoms(y, n_components, n_channels, fsize, init, rng):
+def init_atoms(y, n_components, n_channels, fsize, init, rng):
     """Unit-norm initial filters (K, C, *fsize) on ``y``'s device and dtype.
 
     ``"data"``: for each filter, the window centred on the largest deflection of a randomly chosen signal
@@ -653,7 +653,7 @@ def conv_dictionary_learning(signals, n_components: int, atom_length, lam: float
     CDLResult
     """
     t0 = time.perf_counter()
-    fsize = _atom_size(atom_length)
+    fsize = atom_size(atom_length)
     K = check_int(n_components, "n_components", low=1)
     C = check_int(n_channels, "n_channels", low=1)
     max_iter = check_int(max_iter, "max_iter", low=1)
@@ -669,7 +669,7 @@ def conv_dictionary_learning(signals, n_components: int, atom_length, lam: float
     check_lengths(yb.shape[2:], fsize, "signals")
     dtype = yb.dtype
     rng = check_random_state(random_state)
-    h = _init_atoms(yb, K, C, fsize, init, rng)
+    h = init_atoms(yb, K, C, fsize, init, rng)
     mask = None
     if boundary == "full":
         yb, mask = _pad_full(yb, fsize)
@@ -727,10 +727,10 @@ def conv_dictionary_learning(signals, n_components: int, atom_length, lam: float
                      time_s=time.perf_counter() - t0, solver="numba" if compiled else "torch")
 
 
-_RANDOM_STATE = [None, Interval(Integral, 0, None, closed="left"), np.random.RandomState, np.random.Generator]
+RANDOM_STATE_CONSTRAINT = [None, Interval(Integral, 0, None, closed="left"), np.random.RandomState, np.random.Generator]
 
 
-def _check_signals(est, X, fsize, n_channels, *, reset: bool, return_layout: bool = False):
+def check_signals(est, X, fsize, n_channels, *, reset: bool, return_layout: bool = False):
     """Estimator input: (n_signals, *signal) single-channel or (n_signals, C, *signal); sets n_features_in_.
 
     NumPy (and lists) go through :func:`sklearn.utils.validation.validate_data`; a torch tensor keeps its
@@ -847,7 +847,7 @@ class ConvDictionaryLearning(TransformerMixin, SolverMixin, RepresentationMixin,
         "transform_max_iter": [Interval(Integral, 1, None, closed="left")],
         "transform_tol": [Interval(Real, 0, None, closed="left")],
         "device": [str],
-        "random_state": _RANDOM_STATE,
+        "random_state": RANDOM_STATE_CONSTRAINT,
         "callback": [callable, None],
     }
 
@@ -889,8 +889,8 @@ class ConvDictionaryLearning(TransformerMixin, SolverMixin, RepresentationMixin,
     def fit(self, X, y=None):
         """Learn ``atoms_`` from ``X`` (n_signals, length) or (n_signals, n_channels, length) (2-D filters:
         (n_signals, [n_channels,] H, W)). Returns self."""
-        fsize = _atom_size(self.atom_length)
-        Xv = _check_signals(self, X, fsize, self.n_channels, reset=True)
+        fsize = atom_size(self.atom_length)
+        Xv = check_signals(self, X, fsize, self.n_channels, reset=True)
         cb = None
         if self.callback is not None:
             def cb(epoch, h):
@@ -916,7 +916,7 @@ class ConvDictionaryLearning(TransformerMixin, SolverMixin, RepresentationMixin,
         ``X`` of shape (n_signals, length) must have the training length (scikit-learn's ``n_features_in_``);
         with a channel axis, (n_signals, n_channels, length), or for 2-D images, any size holding the filters."""
         check_is_fitted(self)
-        Xv = _check_signals(self, X, self._h.shape[2:], self.n_channels, reset=False)
+        Xv = check_signals(self, X, self._h.shape[2:], self.n_channels, reset=False)
         atoms = self._h if is_tensor(Xv) else self._h.detach().cpu().numpy()
         return conv_sparse_code(Xv, atoms, self.lam, self.prior, max_iter=self.transform_max_iter,
                                 tol=self.transform_tol, solver=self.solver, convolution=self.convolution,

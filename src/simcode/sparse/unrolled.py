@@ -55,7 +55,7 @@ from ..core import (ArrayKind, History, NotFittedError, Representation, Represen
                     SolverResult, check_bool, check_int, check_number, check_option, check_random_state,
                     check_tensor, nesterov_momentum, resolve_device)
 from ._convolution import ConvOperator, check_lengths, lipschitz
-from .conv import _RANDOM_STATE, SOLVERS, _atom_size, _check_signals, _init_atoms
+from .conv import RANDOM_STATE_CONSTRAINT, SOLVERS, atom_size, check_signals, init_atoms
 from .priors import Prior, get_prior
 
 __all__ = ["CRsAE", "CRsAEResult", "crsae_fit", "FAMILIES"]
@@ -355,7 +355,7 @@ def crsae_fit(signals, target=None, *, n_components: int = 8, atom_length=16, la
     """
     t0 = time.perf_counter()
     yb = signals
-    fsize = _atom_size(atom_length)
+    fsize = atom_size(atom_length)
     n_components = check_int(n_components, "n_components", low=1)
     n_layers = check_int(n_layers, "n_layers", low=1)
     n_trials = check_int(n_trials, "n_trials", low=1)
@@ -381,7 +381,7 @@ def crsae_fit(signals, target=None, *, n_components: int = 8, atom_length=16, la
     dev, dtype = yb.device, yb.dtype
     rng = check_random_state(random_state)
     gen = torch.Generator().manual_seed(int(rng.integers(2**31 - 1)))
-    H0 = _init_atoms(yb, n_components, yb.shape[1], fsize, init, rng)
+    H0 = init_atoms(yb, n_components, yb.shape[1], fsize, init, rng)
     model = _UnrolledModel(H0, yb, lam=float(lam), family=family, n_trials=n_trials, tied=tied,
                            learn_lambda=learn_lambda, prior=get_prior(prior), step=step, residual=residual,
                            n_layers=n_layers, backprop=backprop, solver=solver)
@@ -529,7 +529,7 @@ class CRsAE(TransformerMixin, SolverMixin, RepresentationMixin, BaseEstimator):
         "solver": [StrOptions(set(SOLVERS))],
         "dtype": [None, StrOptions({"float32", "float64"}), torch.dtype],
         "device": [str],
-        "random_state": _RANDOM_STATE,
+        "random_state": RANDOM_STATE_CONSTRAINT,
         "cuda_graph": [StrOptions({"auto"}), "boolean"],
         "callback": [callable, None],
         "callback_every": [Interval(Integral, 1, None, closed="left"), None],
@@ -578,7 +578,7 @@ class CRsAE(TransformerMixin, SolverMixin, RepresentationMixin, BaseEstimator):
     def _signals(self, X, *, reset):
         """``X`` validated and batched, (N, C, *signal), as a tensor on the resolved device and dtype; and whether
         ``X`` had no channel axis."""
-        Xv, no_channel_axis = _check_signals(self, X, _atom_size(self.atom_length), self.n_channels, reset=reset,
+        Xv, no_channel_axis = check_signals(self, X, atom_size(self.atom_length), self.n_channels, reset=reset,
                                              return_layout=True)
         dev = torch.device(resolve_device(self.device, X))
         t = check_tensor(Xv, "X")
