@@ -1,5 +1,5 @@
-"""Working-set coordinate-descent lasso (simcode.sparse._coordinate_descent): checked against cvxpy, scikit-learn's Lasso,
-the KKT conditions, an independent residual-based duality gap and closed-form degenerate cases."""
+"""Working-set coordinate-descent lasso (simcode.sparse._coordinate_descent): checked against cvxpy, scikit-learn's
+Lasso, the KKT conditions, an independent residual-based duality gap and closed-form degenerate cases."""
 
 import numpy as np
 import pytest

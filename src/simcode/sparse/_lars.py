@@ -24,6 +24,10 @@ signs agree), and returns a status: 0 finished, 1 step limit, 2 support larger t
 The caller certifies every sample with the duality gap and re-solves failures by a slower certified method.
 
 Orientation: rows are samples; in Efron et al. the design matrix is our ``D.T`` and the response our ``x``.
+
+The Cholesky kernels (:func:`chol_solve`, :func:`chol_delete`), :func:`gram_combo`, :func:`lars_one` and the
+certificate statistics :func:`cert_stats` / :func:`gap_from_stats` are shared with
+:mod:`simcode.sparse._coordinate_descent` (its LARS fallback runs in the same compiled pass).
 """
 
 from __future__ import annotations

@@ -468,7 +468,8 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
 
     * ``"cd"`` and ``"lars"`` (compiled with numba, parallel over samples, in float64 whatever the input dtype,
       from ``G = D Dᵀ`` and ``B = X Dᵀ`` computed once by BLAS; neither uses ``init``): working-set coordinate
-      descent in Gram form with Newton polishing, stopped on the duality gap (:mod:`simcode.sparse._coordinate_descent`),
+      descent in Gram form with Newton polishing, stopped on the duality gap
+      (:mod:`simcode.sparse._coordinate_descent`),
       or the LARS–homotopy per sample with incremental Cholesky updates (:mod:`simcode.sparse._lars`;
       Efron et al. 2004 §3.1), exact to rounding. ``"auto"`` on CPU data solves the first 64 samples by
       coordinate descent and continues with whichever of the two its operation counts predict to be cheaper

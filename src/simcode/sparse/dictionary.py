@@ -243,9 +243,9 @@ class _Learner:
                 self.coding_solver = "fista"
                 return res.codes, res.objective
             if solver is not None:
+                ok = ("cd", "lars", "torch") if D.device.type == "cpu" else ("torch",)
                 res = active_set(Xt, D, self.lam, self.prior, init=init, tol=self.coding_tol,
-                                 fallback_max_iter=self.coding_max_iter,
-                                 solver=solver if solver in ("cd", "lars", "torch") else "auto")
+                                 fallback_max_iter=self.coding_max_iter, solver=solver if solver in ok else "auto")
                 return res.codes, res.objective
             # on CPU, the compiled solver chosen by active_set's pilot is reused for the next 16 calls
             # (minibatches): the pilot would otherwise cost up to a quarter of each small batch
@@ -591,7 +591,8 @@ class DictionaryLearning(RepresentationMixin, SolverMixin, ClassNamePrefixFeatur
                         forget_rate=float(self.forget_rate), **state)
 
     def _dictionary(self):
-        return check_tensor(self.components_, "components_", ndim=2)
+        """``components_`` as a tensor on the fit's device (``device``; "auto": where ``components_`` lives)."""
+        return check_tensor(self.components_, "components_", ndim=2, device=_device(self.device, self.components_))
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)

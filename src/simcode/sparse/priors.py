@@ -14,8 +14,8 @@ the table "Activation functions for different priors" of the lecture *The many f
 
 Every method works on NumPy arrays (returns NumPy) and on torch tensors (returns a tensor on the same device,
 same dtype, differentiable by autograd); inputs are validated by :func:`simcode.core.check_tensor` (complex,
-boolean and float16 input is a ``TypeError`` naming the argument; float32 stays float32). ``tau`` may be a float or an array/tensor broadcastable to ``V``
-(e.g. one threshold per sample, shape ``(n, 1)``).
+boolean and float16 input is a ``TypeError`` naming the argument; float32 stays float32). ``tau`` may be a
+float or an array/tensor broadcastable to ``V`` (e.g. one threshold per sample, shape ``(n, 1)``).
 
 >>> from simcode.sparse.priors import get_prior
 >>> get_prior("l1_nonneg").prox([[-1.0, 0.5, 2.0]], 1.0)
