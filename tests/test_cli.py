@@ -1,7 +1,6 @@
 """The simcode CLI: list, reproduce (exit codes, report files), usage errors, --version."""
 
 import json
-import os
 
 import pytest
 from typer.testing import CliRunner

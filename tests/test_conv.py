@@ -9,7 +9,6 @@ import scipy.linalg as sl
 import scipy.signal as ss
 import torch
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from simcode.core import Certificate, ConvergenceWarning, SolverResult
 from simcode.sparse._convolution import ConvOperator
@@ -384,6 +383,3 @@ def test_cdl_warns_at_its_cap_and_records_history():
     np.testing.assert_array_equal(est2.transform(long), ref)
 
 
-@parametrize_with_checks([ConvDictionaryLearning(n_components=2, atom_length=2, max_iter=5, random_state=0)])
-def test_sklearn_contract(estimator, check):
-    check(estimator)

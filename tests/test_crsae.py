@@ -7,7 +7,6 @@ import pytest
 import scipy.linalg as sl
 import torch
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from simcode.core import ConvergenceWarning
 from simcode.sparse.atoms import match_atoms
@@ -283,6 +282,3 @@ def test_training_warns_at_its_cap_and_stops_on_a_plateau():
     assert ae2.representation(Y).Z.shape == (16, 52)
 
 
-@parametrize_with_checks([CRsAE(n_components=2, atom_length=2, n_layers=10, max_iter=3, random_state=0)])
-def test_sklearn_contract(estimator, check):
-    check(estimator)

@@ -9,7 +9,6 @@ import pytest
 import torch
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import clone
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from simcode import Representation
 from simcode.core import ConvergenceWarning
@@ -250,11 +249,3 @@ def test_fit_then_partial_fit_and_transform_does_not_mutate(ksm_data):
     assert dl.objective(X[400:800]) <= F0 * (1 + 1e-3)
 
 
-@parametrize_with_checks([DictionaryLearning(random_state=0), DictionaryLearning(4, solver="online", max_iter=3,
-                                                                                 batch_size=8, random_state=0),
-                          DictionaryLearning(3, prior="l1_nonneg", constraint="ridge", random_state=0),
-                          DictionaryLearning(3, prior="ridge", max_iter=5, random_state=0)])
-def test_sklearn_contract(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check(estimator)

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import sklearn.exceptions
 import torch
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from simcode.core import ConvergenceWarning
 from simcode.ksm import KernelSimilarityMatching, kernel_similarity_matching
@@ -394,11 +393,6 @@ def test_representation():
     r = m.representation(X)
     assert isinstance(r, Representation)
     np.testing.assert_allclose(r.Z, m.transform(X))
-
-
-@parametrize_with_checks([KernelSimilarityMatching(), KernelSimilarityMatching(prior="simplex")])
-def test_sklearn_contract(estimator, check):
-    check(estimator)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

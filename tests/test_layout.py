@@ -158,3 +158,23 @@ def test_only_the_top_layers_import_the_top_layers():
             if t.startswith(top):
                 bad.append(f"{m} imports {t}")
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_export_table_lists_every_public_name_of_its_sub_modules(package):
+    init = MODULES[package][0]
+    tree = ast.parse(init.read_text())
+    table = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "submod_attrs":
+            table = ast.literal_eval(node.value)
+    if table is None:
+        pytest.skip(f"{package} has no lazy export table")
+    for sub, names in table.items():
+        declared = _all_of(MODULES[f"{package}.{sub}"][0])
+        assert sorted(names) == sorted(declared), f"{package}.{sub}: table {names} != __all__ {declared}"
+    pkg = importlib.import_module(package)
+    for sub, names in table.items():
+        mod = importlib.import_module(f"{package}.{sub}")
+        for name in names:
+            assert getattr(pkg, name) is getattr(mod, name)

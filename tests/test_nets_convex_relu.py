@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from simcode.core import ConvergenceWarning
 from simcode.nets import ConvexReLUClassifier, ConvexReLURegressor, convex_relu_fit
@@ -256,15 +255,6 @@ def test_solver_protocol_and_warning_at_the_cap():
     assert r.status == "max_iter" and r.n_iter == 30
     ok = convex_relu_fit(X, y, lam=0.2, gates=_all_gates_2d(X), solver="cvxpy")
     assert ok.converged and ok.solver == "cvxpy" and len(ok.history["objective"]) == 1
-
-
-@parametrize_with_checks([ConvexReLURegressor(n_patterns=10), ConvexReLUClassifier(n_patterns=10),
-                          ConvexReLUClassifier(loss="logistic", n_patterns=10, lam=0.1),
-                          ConvexReLURegressor(n_patterns=10, gated=True)])
-def test_sklearn_contract(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check(estimator)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

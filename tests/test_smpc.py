@@ -6,7 +6,6 @@ import copy
 import numpy as np
 import pytest
 import torch
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from simcode.core import ConvergenceWarning
 from simcode.ksm import SMPC, similarity_matching_predictive_coding
@@ -221,8 +220,3 @@ def test_float32_is_honoured():
     assert m.codes_.dtype == np.float32 and m.transform(X.astype(np.float32)).dtype == np.float32
 
 
-# the paper's default max_iter=6000 (App. E.1) takes seconds per fit; the checks use a short run
-@parametrize_with_checks([SMPC(max_iter=50, device="cpu"), SMPC(3, prior="simplex", lam=0.0, max_iter=50,
-                                                                  device="cpu")])
-def test_sklearn_contract(estimator, check):
-    check(estimator)

@@ -27,6 +27,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 console = Console()
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def _version_callback(value: bool):
     if value:
         console.print(f"simcode {__version__}")
@@ -58,13 +64,13 @@ def reproduce(
     names: Optional[List[str]] = typer.Argument(None, help="Experiments to run (default: all)."),
     out: str = typer.Option("simcode-report", "--out", help="Output folder for index.html, results.json, PNGs."),
     quick: bool = typer.Option(False, "--quick", help="Small sizes for smoke tests (said so in the report)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present) | cpu | cuda"),
     seed: int = typer.Option(0, "--seed", help="Random seed for every experiment."),
 ):
     """Run experiments, write a report, print the table of claims (exit 1 if any claim fails)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ._utils import resolve_device
+    from .core import resolve_device
     from .experiments import registry
     from .report import prepare_out_dir, write_report
 
@@ -79,7 +85,8 @@ def reproduce(
         console.print(f"[red]--device must be auto, cpu or cuda, got {device!r}[/red]")
         raise typer.Exit(2)
     try:
-        dev = resolve_device(device)
+        # the command line has no data to follow: its "auto" takes the GPU when there is one
+        dev = resolve_device("cuda" if device == "auto" and _cuda_available() else device)
         out_path = prepare_out_dir(out)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")

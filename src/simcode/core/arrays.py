@@ -294,21 +294,18 @@ def check_random_state(seed) -> np.random.Generator:
 def resolve_device(device="auto", *arrays) -> str:
     """The torch device to compute on.
 
-    ``"auto"`` (the library's one default): the device of the first torch tensor among ``arrays``; otherwise
-    ``"cuda"`` when CUDA is available, else ``"cpu"``. Explicit ``"cpu"``, ``"cuda"``, ``"cuda:i"`` (or a
-    ``torch.device``) are validated; asking for CUDA without it is a ``ValueError``. ``None`` means ``"auto"``.
+    ``"auto"`` (the library's one default) computes where the data live: the device of the first torch tensor
+    among ``arrays``, else the CPU (NumPy data never move to a GPU unasked: simcode's compiled CPU kernels are
+    its fastest path for them, and a small problem loses more to the transfer than it gains). Explicit
+    ``"cpu"``, ``"cuda"``, ``"cuda:i"`` (or a ``torch.device``) are validated; asking for CUDA without it is a
+    ``ValueError``. ``None`` means ``"auto"``.
     """
     if device is None or device == "auto":
         for a in arrays:
             a = _unwrap(a)
             if is_tensor(a):
                 return str(a.device)
-        try:
-            import torch
-
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        except ImportError:  # pragma: no cover
-            return "cpu"
+        return "cpu"
     dev = str(device)
     if dev.startswith("cuda"):
         import torch

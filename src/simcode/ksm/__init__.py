@@ -3,9 +3,22 @@
 Submodules: ``admm`` (KSM by the separable ADMM: :class:`KernelSimilarityMatching`,
 :func:`kernel_similarity_matching`), ``smpc`` (the SMPC network: :class:`SMPC`,
 :func:`similarity_matching_predictive_coding`), ``metrics`` (R², sparsity, latent errors) and ``validation``
-(priors, devices, inputs). Public names of admm, smpc and metrics are re-exported lazily.
+(priors, devices, inputs).
+
+Public names load on first use (``lazy_loader``) from the sub-modules in the table below. The table is
+explicit, and ``tests/test_layout.py`` checks it against each sub-module's ``__all__``, so a name exported
+twice fails loudly instead of resolving to whichever module came first.
 """
 
-from simcode._lazy import lazy_exports
+import lazy_loader as _lazy
 
-__getattr__, __dir__ = lazy_exports(__name__, ("admm", "smpc", "metrics", ))
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submod_attrs={
+        "admm": ["KernelSimilarityMatching", "kernel_similarity_matching", "KSMResult", "implicit_map"],
+        "smpc": ["SMPC", "SMPCResult", "similarity_matching_predictive_coding", "cholesky_omega"],
+        "metrics": [
+            "reconstruction_r2", "p_sparsity", "sine_similarity_error", "support_sizes", "modal_support_size",
+        ],
+    },
+)

@@ -5,9 +5,17 @@
 * :mod:`.convex_relu` — ``convex_relu_fit`` (two-layer ReLU network through its convex reformulation, with a
   duality-gap certificate) and its scikit-learn shells ``ConvexReLURegressor`` / ``ConvexReLUClassifier``.
 
-Public names are re-exported lazily.
+Public names load on first use (``lazy_loader``) from the sub-modules in the table below. The table is
+explicit, and ``tests/test_layout.py`` checks it against each sub-module's ``__all__``, so a name exported
+twice fails loudly instead of resolving to whichever module came first.
 """
 
-from simcode._lazy import lazy_exports
+import lazy_loader as _lazy
 
-__getattr__, __dir__ = lazy_exports(__name__, ("deep_linear", "convex_relu", ))
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submod_attrs={
+        "deep_linear": ["deep_linear_optimum", "DeepLinearSolution", "schatten_prox"],
+        "convex_relu": ["ConvexReLURegressor", "ConvexReLUClassifier", "ConvexReLUResult", "convex_relu_fit"],
+    },
+)

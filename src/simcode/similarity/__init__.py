@@ -1,6 +1,6 @@
 """simcode.similarity: comparing neural representations.
 
-Submodules (named by what they compute; public names are re-exported lazily):
+Submodules (named by what they compute):
 
 * ``kernels`` — Gram matrices, centring, RDMs (``gram``, ``center``, ``rdm``, ``median_sigma``);
 * ``rdm_comparison`` — RSA: comparing RDMs (``rsa``, ``rsa_data``, ``upper_triangle``);
@@ -10,8 +10,23 @@ Submodules (named by what they compute; public names are re-exported lazily):
 
 Every analysis that takes responses accepts NumPy arrays, torch tensors (kept on their device) and
 :class:`simcode.Representation`.
+
+Public names load on first use (``lazy_loader``) from the sub-modules in the table below. The table is
+explicit, and ``tests/test_layout.py`` checks it against each sub-module's ``__all__``, so a name exported
+twice fails loudly instead of resolving to whichever module came first.
 """
 
-from simcode._lazy import lazy_exports
+import lazy_loader as _lazy
 
-__getattr__, __dir__ = lazy_exports(__name__, ("kernels", "rdm_comparison", "compare", "collapse", "knn", ))
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submod_attrs={
+        "kernels": ["gram", "center", "rdm", "median_sigma"],
+        "rdm_comparison": ["rsa", "rsa_data", "upper_triangle"],
+        "compare": [
+            "cka", "CKAAccumulator", "procrustes", "bures", "cca", "canonical_correlations", "participation_ratio",
+        ],
+        "collapse": ["collapse_metrics", "CollapseAccumulator"],
+        "knn": ["mutual_knn", "cknna", "knn_indices"],
+    },
+)
