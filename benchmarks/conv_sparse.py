@@ -205,7 +205,8 @@ def main(argv=None):
     init = init_atoms(torch.tensor(Y[:, None]), 3, 1, (L,), "data", np.random.default_rng(0)).numpy()[:, 0]
     out = []
     out.append(f"machine: {platform.processor() or platform.machine()}, {args.threads} thread(s), shared 2-core CPU "
-               f"loaded by other work; python {sys.version.split()[0]}, torch {torch.__version__}, numpy {np.__version__}")
+               f"loaded by other work; python {sys.version.split()[0]}, torch {torch.__version__}, "
+               f"numpy {np.__version__}")
     import os
 
     import numba

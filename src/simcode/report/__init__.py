@@ -93,7 +93,8 @@ def _html(p: dict) -> str:
              f"<style>{_CSS}</style></head><body>",
              "<h1>simcode reproduction report</h1>",
              f"<p>Created {e(p['created'])}. Overall: "
-             + ("<span class='pass'>all claims pass</span>" if p["passed"] else "<span class='fail'>some claims fail</span>")
+             + ("<span class='pass'>all claims pass</span>" if p["passed"]
+                else "<span class='fail'>some claims fail</span>")
              + "</p>"]
     if cfg.get("quick"):
         parts.append("<div class='quick'><b>Quick mode.</b> These results come from the reduced "

@@ -44,7 +44,7 @@ def active_set_lasso(B, G, lam, nonneg: bool, Z0, max_iter: int, max_support: in
     multi = torch.ones(n, dtype=torch.bool, device=dev)
     k_add = max(1, min(int(n_add), K))
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
         if idx.numel() == 0:
             break
         C = Ba - Za @ G

@@ -179,7 +179,7 @@ def _wrap(kind: ArrayKind, squeeze: bool):
 
 def lipschitz_constant(D, *, solver: str = "auto", max_iter: int = 200, tol: float = 1e-10,
                        random_state=None) -> float:
-    r"""Lipschitz constant of :math:`z \mapsto \nabla_z \tfrac12\|x - zD\|^2`: :math:`L = \lambda_{\max}(DD^\top) = \|D\|_2^2`.
+    r"""Lipschitz constant of :math:`z \mapsto \nabla_z \tfrac12\|x - zD\|^2`, :math:`L = \lambda_{\max}(DD^\top)`.
 
     Parameters
     ----------

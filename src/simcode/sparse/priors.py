@@ -251,7 +251,8 @@ class TwoSidedGaussian(Prior):
         return {"sigma_pos": self.sigma_pos, "sigma_neg": self.sigma_neg}
 
     def _value(self, Z):
-        w = torch.where(Z >= 0, torch.full_like(Z, 0.5 / self.sigma_pos**2), torch.full_like(Z, 0.5 / self.sigma_neg**2))
+        w = torch.where(Z >= 0, torch.full_like(Z, 0.5 / self.sigma_pos**2),
+                        torch.full_like(Z, 0.5 / self.sigma_neg**2))
         return (w * Z * Z).sum(-1)
 
     def _prox(self, V, tau):
