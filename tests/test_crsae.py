@@ -87,10 +87,10 @@ def test_loss_gradient_matches_finite_differences(family):
     yt = torch.tensor(y[:, None])
 
     def f(H):
-        ae._model.H = H
-        return ae._model.forward_loss(yt)
+        ae.module_.H = H
+        return ae.module_.forward_loss(yt)
 
-    H = ae._model.H.detach().clone().requires_grad_(True)
+    H = ae.module_.H.detach().clone().requires_grad_(True)
     assert torch.autograd.gradcheck(f, (H,), eps=1e-6, atol=1e-6)
 
 
@@ -192,7 +192,7 @@ def test_compiled_encoder_matches_torch_loop(prior, lam, tied, C):
     ae = CRsAE(3, 7, lam=lam, n_layers=60, prior=prior, n_channels=C, init=h, max_iter=0, tied=tied,
                solver="numba").fit(y)
     if not tied:
-        ae._model.E = ae._model.H.detach() + 0.05 * torch.tensor(rng.standard_normal(h.shape))
+        ae.module_.E = ae.module_.H.detach() + 0.05 * torch.tensor(rng.standard_normal(h.shape))
     fast = ae.transform(y)
     ref = ae.set_params(solver="torch").transform(y)  # the solver is read at transform time
     assert np.abs(ref).max() > 0.1
@@ -207,9 +207,9 @@ def test_decoder_backprop_gradient_is_the_fixed_code_gradient():
     y = rng.standard_normal((3, 30))
     ae = CRsAE(2, 5, lam=0.05, n_layers=30, prior="l1", init=h, max_iter=0, backprop="decoder").fit(y)
     x = ae.transform(y)  # (3, 2, 26)
-    ae._model.H.grad = None
-    ae._model.forward_loss(torch.tensor(y[:, None])).backward()
-    g = ae._model.H.grad.numpy()[:, 0]
+    ae.module_.H.grad = None
+    ae.module_.forward_loss(torch.tensor(y[:, None])).backward()
+    g = ae.module_.H.grad.numpy()[:, 0]
 
     def loss(hh):
         return sum(0.5 * np.sum((y[n] - conv_matrix(hh, 30) @ x[n].ravel()) ** 2) for n in range(3)) / y.size
@@ -246,7 +246,7 @@ def test_supervised_loss_is_squared_error_of_the_decoder_mean():
     noisy = rng.poisson(clean).astype(float)
     ae = CRsAE(2, 5, lam=0.3, n_layers=10, family="poisson", residual="elu", prior="l1", init=h,
                max_iter=0).fit(noisy, target=clean)
-    loss = float(ae._model.forward_loss(torch.tensor(noisy[:, None]), torch.tensor(clean[:, None])))
+    loss = float(ae.module_.forward_loss(torch.tensor(noisy[:, None]), torch.tensor(clean[:, None])))
     assert loss == pytest.approx(0.5 * np.mean((ae.predict(noisy) - clean) ** 2), rel=1e-10)
     with pytest.raises(ValueError, match="target"):
         CRsAE(2, 5, family="poisson").fit(noisy, target=clean[:2])

@@ -502,6 +502,7 @@ class CRsAE(TransformerMixin, SolverMixin, RepresentationMixin, BaseEstimator):
     atoms_ : learned unit-norm filters (channel axis dropped when ``n_channels == 1``).
     encoder_atoms_ : encoder filters (``atoms_`` when tied).
     lam_, bias_ : final λ and offset.
+    module_ : the trained unrolled network (a ``torch.nn.Module``: ``H``, ``E``, ``log_lam``, ``forward_loss``).
     status_, converged_, n_iter_ (epochs run), history_ (``loss``, ``time_s`` per epoch).
     n_features_in_ : int
     """
@@ -607,7 +608,7 @@ class CRsAE(TransformerMixin, SolverMixin, RepresentationMixin, BaseEstimator):
         cb = None
         if self.callback is not None:
             def cb(epoch, model):
-                self._model = model
+                self.module_ = model
                 self.callback(epoch, self)
         res = crsae_fit(yb, tb, n_components=self.n_components, atom_length=self.atom_length, lam=self.lam,
                         n_layers=self.n_layers, family=self.family, tied=self.tied, learn_lambda=self.learn_lambda,
@@ -616,7 +617,7 @@ class CRsAE(TransformerMixin, SolverMixin, RepresentationMixin, BaseEstimator):
                         backprop=self.backprop, init=self.init, residual=self.residual, solver=self.solver,
                         cuda_graph=self.cuda_graph, random_state=self.random_state, callback=cb,
                         callback_every=self.callback_every)
-        self._model = res.model
+        self.module_ = res.model
         if self.max_iter == 0:  # no training asked for: nothing to converge, nothing to warn about
             self.status_, self.converged_, self.n_iter_, self.history_ = "max_iter", False, 0, res.history
         else:
@@ -625,9 +626,9 @@ class CRsAE(TransformerMixin, SolverMixin, RepresentationMixin, BaseEstimator):
         return self
 
     def _fitted_model(self):
-        if not hasattr(self, "_model"):
+        if not hasattr(self, "module_"):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' first.")
-        return self._model
+        return self.module_
 
     def _encode(self, X):
         check_is_fitted(self)
