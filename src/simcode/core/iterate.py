@@ -76,7 +76,8 @@ def proximal_gradient(grad, prox, x0, lipschitz: float, *, max_iter: int = 500, 
     lipschitz : float
         The Lipschitz constant L of ∇f (step 1/L).
     max_iter, tol : stopping: the relative step :math:`\|x^{k+1} - x^k\| \le \text{tol}\max(1, \|x^{k+1}\|)`,
-        unless ``stop(x, k)`` is given, which returns ``(done, value)`` (value recorded as ``history["stop"]``).
+        unless ``stop(x, k)`` is given, which returns ``(done, value)`` (value recorded as ``history["stop"]``;
+        NaN means diverged, +inf "not measured at this iteration").
     accelerate : False gives ISTA.
     objective : callable x → float, optional, recorded in ``history["objective"]`` at every iteration.
     callback : callable (k, x), optional.
@@ -103,7 +104,7 @@ def proximal_gradient(grad, prox, x0, lipschitz: float, *, max_iter: int = 500, 
         if objective is not None:
             rec["objective"] = objective(x_new)
         hist.append(**rec)
-        if not math.isfinite(value):
+        if value != value:  # NaN: the iterates or the criterion blew up (+inf means "not measured yet")
             x = x_new
             status = "diverged"
             break
