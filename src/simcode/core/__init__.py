@@ -11,7 +11,7 @@ Every sub-package builds on these modules:
 """
 
 from .arrays import (ArrayKind, check_array, check_bool, check_int, check_number, check_option,
-                     check_random_state, check_tensor, is_tensor, resolve_device, to_numpy)
+                     check_random_state, check_tensor, is_tensor, resolve_device, to_numpy, torch_dtype)
 from .estimator import RepresentationMixin, SolverMixin
 from .exceptions import (ConvergenceWarning, InfeasibleProblemError, NotFittedError, UnsupportedTermError,
                          warn_not_converged)
@@ -20,7 +20,7 @@ from .representation import Representation, as_representation
 from .results import STATUSES, Certificate, History, SolverResult, check_status
 
 __all__ = ["ArrayKind", "check_array", "check_bool", "check_int", "check_number", "check_option",
-           "check_random_state", "check_tensor", "is_tensor", "resolve_device", "to_numpy",
+           "check_random_state", "check_tensor", "is_tensor", "resolve_device", "to_numpy", "torch_dtype",
            "RepresentationMixin", "SolverMixin", "ConvergenceWarning", "InfeasibleProblemError",
            "NotFittedError", "UnsupportedTermError", "warn_not_converged", "ADMM", "ADMMResult",
            "ProximalGradientResult", "nesterov_momentum", "proximal_gradient", "Representation",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["check_array", "check_tensor", "is_tensor", "ArrayKind", "check_number", "check_int",
-           "check_bool", "check_option", "check_random_state", "resolve_device", "to_numpy"]
+           "check_bool", "check_option", "check_random_state", "resolve_device", "to_numpy", "torch_dtype"]
 
 _NDIM_WORDS = {0: "scalar", 1: "1-D array", 2: "2-D array", 3: "3-D array", 4: "4-D array"}
 
@@ -315,3 +315,22 @@ def resolve_device(device="auto", *arrays) -> str:
     elif dev != "cpu":
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
     return dev
+
+
+def torch_dtype(dtype):
+    """``None`` (keep the input's float type), or ``torch.float32`` / ``torch.float64`` from a torch, NumPy or string
+    spelling; any other type is a ``TypeError``."""
+    if dtype is None:
+        return None
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).replace("torch.", "")
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = repr(dtype)
+    if name not in ("float32", "float64"):
+        raise TypeError(f"dtype must be None, float32 or float64, got {dtype!r}")
+    return getattr(torch, name)

@@ -1,8 +1,6 @@
 """simcode.data: see the sub-modules (synthetic, real, onoff, cells, spikes).
 
-Public names load on first use (``lazy_loader``) from the sub-modules in the table below. The table is
-explicit, and ``tests/test_layout.py`` checks it against each sub-module's ``__all__``, so a name exported
-twice fails loudly instead of resolving to whichever module came first.
+Exports: the explicit table below, loaded on first use (checked against each sub-module by tests/test_layout.py).
 """
 
 import lazy_loader as _lazy

@@ -11,9 +11,7 @@ Submodules (named by what they compute):
 Every analysis that takes responses accepts NumPy arrays, torch tensors (kept on their device) and
 :class:`simcode.Representation`.
 
-Public names load on first use (``lazy_loader``) from the sub-modules in the table below. The table is
-explicit, and ``tests/test_layout.py`` checks it against each sub-module's ``__all__``, so a name exported
-twice fails loudly instead of resolving to whichever module came first.
+Exports: the explicit table below, loaded on first use (checked against each sub-module by tests/test_layout.py).
 """
 
 import lazy_loader as _lazy

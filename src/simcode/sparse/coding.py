@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from ..core import (ArrayKind, Certificate, History, SolverResult, check_int, check_number, check_option,
-                    check_random_state, check_tensor, is_tensor, nesterov_momentum, resolve_device,
+                    check_random_state, check_tensor, is_tensor, nesterov_momentum, resolve_device, torch_dtype,
                     warn_not_converged)
 from .priors import L1, L1NonNeg, get_prior
 
@@ -109,34 +109,16 @@ def _certificate(objective, gap, stop_value):
 # ------------------------------------------------------------------------------------------------------
 # validation
 # ------------------------------------------------------------------------------------------------------
-def _torch_dtype(dtype):
-    """None, or torch.float32 / torch.float64 from a torch, NumPy or string spelling."""
-    if dtype is None:
-        return None
-    if isinstance(dtype, torch.dtype):
-        name = str(dtype).replace("torch.", "")
-    else:
-        try:
-            name = np.dtype(dtype).name
-        except TypeError:
-            name = repr(dtype)
-    if name not in ("float32", "float64"):
-        raise TypeError(f"dtype must be None, float32 or float64, got {dtype!r}")
-    return getattr(torch, name)
-
-
 def _device(device, X):
-    """``"auto"`` (or None): the device of a tensor ``X``; NumPy data is solved on the CPU."""
-    if device is None or (isinstance(device, str) and device == "auto"):
-        return X.device if is_tensor(X) else torch.device("cpu")
-    return torch.device(resolve_device(device))
+    """``"auto"``: where the data live (:func:`simcode.core.resolve_device`)."""
+    return torch.device(resolve_device(device, X))
 
 
 def _resolve(X, D, lam, device, dtype):
     """Validate and convert; returns (X, D, lam (n,1) or float, ArrayKind of X, squeeze)."""
     kind = ArrayKind.of(X)
     dev = _device(device, X)
-    Xt = check_tensor(X, "X", ndim=(1, 2), min_rows=0, min_cols=0, device=dev, dtype=_torch_dtype(dtype),
+    Xt = check_tensor(X, "X", ndim=(1, 2), min_rows=0, min_cols=0, device=dev, dtype=torch_dtype(dtype),
                       what="n_samples × n_features")
     dt = Xt.dtype
     Dt = check_tensor(D, "D", ndim=2, min_rows=0, min_cols=0, device=Xt.device, dtype=dt,

@@ -42,7 +42,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core import (ArrayKind, ConvergenceWarning, History, RepresentationMixin, SolverMixin, SolverResult,
                     check_array, check_int, check_number, check_option, check_random_state, check_tensor,
-                    is_tensor, resolve_device, warn_not_converged)
+                    is_tensor, resolve_device, torch_dtype, warn_not_converged)
 from .coding import active_set, fista, lipschitz_constant
 from .priors import L1, L1NonNeg, Prior, get_prior
 
@@ -91,26 +91,9 @@ class DictionaryLearningResult(SolverResult):
 # ------------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------------
-def _torch_dtype(dtype):
-    if dtype is None:
-        return None
-    if isinstance(dtype, torch.dtype):
-        name = str(dtype).replace("torch.", "")
-    else:
-        try:
-            name = np.dtype(dtype).name
-        except TypeError:
-            name = repr(dtype)
-    if name not in ("float32", "float64"):
-        raise TypeError(f"dtype must be None, float32 or float64, got {dtype!r}")
-    return getattr(torch, name)
-
-
 def _device(device, X):
-    """``"auto"``: the device of a tensor ``X``; NumPy data is fitted on the CPU (the compiled coders)."""
-    if device is None or (isinstance(device, str) and device == "auto"):
-        return X.device if is_tensor(X) else torch.device("cpu")
-    return torch.device(resolve_device(device))
+    """``"auto"``: where the data live (:func:`simcode.core.resolve_device`)."""
+    return torch.device(resolve_device(device, X))
 
 
 @contextlib.contextmanager
@@ -386,7 +369,7 @@ def dict_learning(X, n_components: int, *, lam: float = 1.0, prior="l1", constra
     """
     t_start = time.perf_counter()
     kind = ArrayKind.of(X)
-    Xt = check_tensor(X, "X", ndim=2, device=_device(device, X), dtype=_torch_dtype(dtype),
+    Xt = check_tensor(X, "X", ndim=2, device=_device(device, X), dtype=torch_dtype(dtype),
                       what="n_samples × n_features")
     K = check_int(n_components, "n_components", low=1)
     lam = check_number(lam, "lam", low=0)
@@ -632,7 +615,7 @@ class DictionaryLearning(RepresentationMixin, SolverMixin, ClassNamePrefixFeatur
         X = self._check_X(X, reset=first)
         if first:
             kind = ArrayKind.of(X)
-            Xt = check_tensor(X, "X", device=_device(self.device, X), dtype=_torch_dtype(self.dtype))
+            Xt = check_tensor(X, "X", device=_device(self.device, X), dtype=torch_dtype(self.dtype))
             self._rng = check_random_state(self.random_state)
             D = _init_dictionary(Xt, self.n_components, self.dict_init, self.constraint, self._rng)
             A = B = None
