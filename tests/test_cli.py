@@ -32,12 +32,17 @@ def toy_experiments():
     def _bad(ctx):
         ctx.claim("two is at most one", source="test", measured=2.0, expected=1.0, kind="at_most")
 
+    @experiment("_toy-seed", description="toy", cpu_time="0 s")
+    def _seeded(ctx):
+        # passes on even seeds only: a claim must pass on every seed to pass across seeds
+        ctx.claim("the seed is even", source="test", measured=float(ctx.seed % 2), expected=0.0, kind="at_most")
+
     @experiment("_toy-crash", description="toy", cpu_time="0 s")
     def _crash(ctx):
         raise RuntimeError("boom")
 
     yield
-    for k in ("_toy-pass", "_toy-fail", "_toy-crash"):
+    for k in ("_toy-pass", "_toy-fail", "_toy-crash", "_toy-seed"):
         REGISTRY.pop(k, None)
 
 
@@ -71,6 +76,24 @@ def test_reproduce_failed_claim_and_crash_exit_1(tmp_path, toy_experiments):
     assert r.exit_code == 1
     data = json.loads((tmp_path / "results.json").read_text())
     assert "boom" in data["experiments"][0]["error"]
+
+
+def test_reproduce_over_seeds_needs_every_seed_to_pass(tmp_path, toy_experiments):
+    r = runner.invoke(app, ["reproduce", "_toy-seed", "_toy-pass", "--out", str(tmp_path), "--seeds", "0,2"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["reproduce", "_toy-seed", "_toy-pass", "--out", str(tmp_path), "--seeds", "0 1 2"])
+    assert r.exit_code == 1 and "FAIL (2/3)" in r.output
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["config"]["seeds"] == [0, 1, 2] and len(data["experiments"]) == 6
+    rows = {row["claim"]: row for row in data["across_seeds"]}
+    assert rows["the seed is even"]["passed"] == [True, False, True] and not rows["the seed is even"]["passed_all"]
+    assert rows["one equals one"]["passed_all"] and rows["one equals one"]["spread"] == [1.0, 1.0]
+    figures = {f["path"] for x in data["experiments"] for f in x["figures"]}
+    assert len(figures) == 3 and all((tmp_path / f).exists() for f in figures)  # one file per seed
+    assert "Claims across seeds" in (tmp_path / "index.html").read_text()
+    for bad in ("", "a,b", "1,1", "-1"):
+        r = runner.invoke(app, ["reproduce", "_toy-pass", "--out", str(tmp_path), "--seeds", bad])
+        assert r.exit_code == 2, (bad, r.output)
 
 
 def test_unknown_experiment_lists_valid_names(tmp_path):

@@ -66,6 +66,8 @@ def reproduce(
     quick: bool = typer.Option(False, "--quick", help="Small sizes for smoke tests (said so in the report)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present) | cpu | cuda"),
     seed: int = typer.Option(0, "--seed", help="Random seed for every experiment."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Several seeds, e.g. 0,1,2 (or '0 1 2'): every "
+                                        "experiment runs once per seed and a claim passes only if it passes on all."),
 ):
     """Run experiments, write a report, print the table of claims (exit 1 if any claim fails)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -91,25 +93,36 @@ def reproduce(
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    try:
+        seed_list = _parse_seeds(seeds) if seeds is not None else [seed]
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     os.environ.setdefault("MPLBACKEND", "Agg")
 
     results = []
     t0 = time.perf_counter()
+    runs = [(name, sd) for name in chosen for sd in seed_list]
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
-        overall = progress.add_task("experiments", total=len(chosen))
-        for name in chosen:
-            progress.update(overall, description=f"experiments ({name})")
-            res = reg[name].run(quick=quick, seed=seed, device=dev, progress=progress)
+        overall = progress.add_task("experiments", total=len(runs))
+        for name, sd in runs:
+            label = name if len(seed_list) == 1 else f"{name} (seed {sd})"
+            progress.update(overall, description=f"experiments ({label})")
+            res = reg[name].run(quick=quick, seed=sd, device=dev, progress=progress)
             results.append(res)
             status = "[green]pass[/green]" if res.passed else "[red]FAIL[/red]"
-            progress.console.print(f"{name}: {status} in {res.wall_s:.1f} s")
+            progress.console.print(f"{label}: {status} in {res.wall_s:.1f} s")
             if res.error:
-                progress.console.print(f"[red]{name} raised:[/red]\n{res.error}")
+                progress.console.print(f"[red]{label} raised:[/red]\n{res.error}")
             progress.advance(overall)
-    config = {"names": chosen, "quick": quick, "device": dev, "seed": seed,
-              "total_wall_s": round(time.perf_counter() - t0, 2)}
+    config = {"names": chosen, "quick": quick, "device": dev, "seed": seed_list[0] if len(seed_list) == 1 else None,
+              "seeds": seed_list, "total_wall_s": round(time.perf_counter() - t0, 2)}
     html_path = write_report(results, out_path, config)
+    if len(seed_list) > 1:
+        _print_across_seeds(results, quick)
+        console.print(f"report: {html_path}")
+        raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
     t = Table(title="claims" + (" (quick mode: reduced sizes)" if quick else ""))
     for col in ("experiment", "claim", "paper", "measured", "result"):
@@ -125,6 +138,35 @@ def reproduce(
     console.print(t)
     console.print(f"report: {html_path}")
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+def _parse_seeds(text: str) -> list[int]:
+    toks = [t for t in text.replace(",", " ").split() if t]
+    if not toks:
+        raise ValueError("--seeds needs at least one integer, e.g. --seeds 0,1,2")
+    try:
+        out = [int(t) for t in toks]
+    except ValueError:
+        raise ValueError(f"--seeds must be integers separated by commas or spaces, got {text!r}") from None
+    if any(v < 0 for v in out) or len(set(out)) != len(out):
+        raise ValueError(f"--seeds must be distinct non-negative integers, got {text!r}")
+    return out
+
+
+def _print_across_seeds(results, quick: bool) -> None:
+    from .report import claims_across_seeds
+
+    rows = claims_across_seeds([r.to_dict() for r in results])
+    t = Table(title="claims across seeds" + (" (quick mode: reduced sizes)" if quick else ""))
+    for col in ("experiment", "claim", "paper", "measured per seed", "result"):
+        t.add_column(col)
+    for row in rows:
+        per = " / ".join(f"{m:.4g}" if isinstance(m, float) else str(m) for m in row["measured"])
+        n_ok = sum(row["passed"])
+        res = (f"[green]pass {n_ok}/{len(row['passed'])}[/green]" if row["passed_all"]
+               else f"[red]FAIL ({n_ok}/{len(row['passed'])})[/red]")
+        t.add_row(row["experiment"], row["claim"], row.get("expectation", ""), per, res)
+    console.print(t)
 
 
 # --------------------------------------------------------------------------------------------- simcode sweep

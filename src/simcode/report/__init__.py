@@ -47,9 +47,10 @@ def write_report(results, out: str | os.PathLike, config: dict) -> Path:
     import matplotlib.pyplot as plt
 
     out = prepare_out_dir(out)
+    multi_seed = len({r.ctx.seed for r in results}) > 1
     for r in results:
         for f in r.ctx.figures:
-            fname = f"{r.experiment.name}__{f.name}.png"
+            fname = f"{r.experiment.name}__{f.name}" + (f"__seed{r.ctx.seed}" if multi_seed else "") + ".png"
             f.fig.savefig(out / fname, dpi=110, bbox_inches="tight")
             plt.close(f.fig)
             f.path = fname
@@ -60,6 +61,8 @@ def write_report(results, out: str | os.PathLike, config: dict) -> Path:
         "passed": all(r.passed for r in results),
         "experiments": [r.to_dict() for r in results],
     }
+    if multi_seed:
+        payload["across_seeds"] = claims_across_seeds(payload["experiments"])
     (out / "results.json").write_text(json.dumps(payload, indent=2, default=str))
     path = out / "index.html"
     path.write_text(_html(payload))
@@ -86,6 +89,34 @@ def _fmt(v) -> str:
     return html.escape(str(v))
 
 
+def claims_across_seeds(experiments: list[dict]) -> list[dict]:
+    """One row per (experiment, claim) over the seeds it ran with: measured values, their spread, and whether
+    it passed on every seed (issue 19's robustness rule). Claims are matched by name."""
+    rows: dict[tuple, dict] = {}
+    for x in experiments:
+        if x["error"]:
+            key = (x["name"], "(experiment crashed)")
+            row = rows.setdefault(key, {"experiment": x["name"], "claim": key[1], "seeds": [], "measured": [],
+                                        "passed": []})
+            row["seeds"].append(x["seed"])
+            row["measured"].append(None)
+            row["passed"].append(False)
+        for c in x["claims"]:
+            key = (x["name"], c["name"])
+            row = rows.setdefault(key, {"experiment": x["name"], "claim": c["name"], "expectation": c["expectation"],
+                                        "source": c["source"], "seeds": [], "measured": [], "passed": []})
+            row["seeds"].append(x["seed"])
+            row["measured"].append(c["measured"])
+            row["passed"].append(bool(c["passed"]))
+    out = []
+    for row in rows.values():
+        nums = [m for m in row["measured"] if isinstance(m, (int, float)) and not isinstance(m, bool)]
+        row["spread"] = [min(nums), max(nums)] if nums else None
+        row["passed_all"] = all(row["passed"])
+        out.append(row)
+    return out
+
+
 def _html(p: dict) -> str:
     e = html.escape
     cfg = p["config"]
@@ -100,6 +131,19 @@ def _html(p: dict) -> str:
         parts.append("<div class='quick'><b>Quick mode.</b> These results come from the reduced "
                      "<code>--quick</code> sizes meant for smoke tests; claims at the paper's sizes need "
                      "a run without <code>--quick</code>.</div>")
+    if p.get("across_seeds"):
+        parts.append("<h2>Claims across seeds</h2><p>A claim passes only if it passes on every seed.</p>"
+                     "<table><tr><th>experiment</th><th>claim</th><th>paper</th><th>measured per seed</th>"
+                     "<th>spread</th><th>result</th></tr>")
+        for row in p["across_seeds"]:
+            n_ok = sum(row["passed"])
+            ok = (f"<span class='pass'>pass {n_ok}/{len(row['passed'])}</span>" if row["passed_all"]
+                  else f"<span class='fail'>FAIL ({n_ok}/{len(row['passed'])} pass)</span>")
+            per = ", ".join(f"seed {sd}: {_fmt(m)}" for sd, m in zip(row["seeds"], row["measured"]))
+            spread = "" if row["spread"] is None else f"{_fmt(row['spread'][0])} – {_fmt(row['spread'][1])}"
+            parts.append(f"<tr><td>{e(row['experiment'])}</td><td>{e(row['claim'])}</td>"
+                         f"<td>{e(row.get('expectation', ''))}</td><td>{per}</td><td>{spread}</td><td>{ok}</td></tr>")
+        parts.append("</table>")
     parts.append("<h2>Claims</h2><table><tr><th>experiment</th><th>claim</th><th>source</th>"
                  "<th>paper</th><th>measured</th><th>result</th></tr>")
     for x in p["experiments"]:
@@ -114,7 +158,9 @@ def _html(p: dict) -> str:
                          "<td><span class='fail'>FAIL</span></td></tr>")
     parts.append("</table>")
     for x in p["experiments"]:
-        parts.append(f"<h2 id='{e(x['name'])}'>{e(x['name'])}</h2><p>{e(x['description'])}</p>")
+        anchor = x["name"] + (f"-seed{x['seed']}" if p.get("across_seeds") else "")
+        title = x["name"] + (f" (seed {x['seed']})" if p.get("across_seeds") else "")
+        parts.append(f"<h2 id='{e(anchor)}'>{e(title)}</h2><p>{e(x['description'])}</p>")
         parts.append(f"<p><small>sources: {e(', '.join(x['sources']))}; wall time {x['wall_s']:.1f} s; "
                      f"seed {x['seed']}; device {e(str(x['device']))}</small></p>")
         for n in x["notes"]:
