@@ -113,3 +113,36 @@ def test_unwritable_output_folder(tmp_path, toy_experiments):
 def test_bad_device_is_usage_error(tmp_path):
     r = runner.invoke(app, ["reproduce", "onoff", "--device", "tpu", "--out", str(tmp_path)])
     assert r.exit_code == 2
+
+
+def test_report_lists_failing_claims_with_links_and_is_written_after_every_experiment(tmp_path, toy_experiments,
+                                                                                      monkeypatch):
+    import simcode.report as report
+
+    calls = []
+    real = report.write_report
+
+    def spy(results, out, config, *, final=True):
+        calls.append((len(results), final, json.loads((tmp_path / "results.json").read_text())["complete"]
+                      if (tmp_path / "results.json").exists() else None))
+        return real(results, out, config, final=final)
+
+    monkeypatch.setattr(report, "write_report", spy)
+    r = runner.invoke(app, ["reproduce", "_toy-pass", "_toy-fail", "--out", str(tmp_path)])
+    assert r.exit_code == 1
+    # one partial report after each experiment, then the final one
+    assert [(n, f) for n, f, _ in calls] == [(1, False), (2, False), (2, True)]
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["complete"] is True
+    html = (tmp_path / "index.html").read_text()
+    assert "1 of 2 claims pass" in html and "href='#_toy-fail'" in html and "id='_toy-fail'" in html
+    assert "1 of 1 claims fail" in html and not list(tmp_path.glob(".*.tmp-*"))
+
+
+def test_partial_report_says_the_run_is_in_progress_and_formats_numbers(tmp_path):
+    from simcode.report import _fmt, _summary
+
+    p = {"created": "now", "complete": False, "config": {"names": ["a", "b", "c"], "seeds": [0]},
+         "experiments": [{"name": "a", "seed": 0, "error": None, "claims": []}]}
+    assert "1 of 3 experiment runs finished" in _summary(p)
+    assert _fmt([5.045999999999998, None, 2]) == "[5.046, —, 2]" and _fmt(list(range(20))).endswith(", …]")

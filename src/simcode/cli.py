@@ -115,6 +115,8 @@ def reproduce(
             progress.console.print(f"{label}: {status} in {res.wall_s:.1f} s")
             if res.error:
                 progress.console.print(f"[red]{label} raised:[/red]\n{res.error}")
+            write_report(results, out_path, {"names": chosen, "quick": quick, "device": dev, "seeds": seed_list},
+                         final=False)  # a run stopped early keeps a complete report of what finished
             progress.advance(overall)
     config = {"names": chosen, "quick": quick, "device": dev, "seed": seed_list[0] if len(seed_list) == 1 else None,
               "seeds": seed_list, "total_wall_s": round(time.perf_counter() - t0, 2)}
