@@ -43,9 +43,9 @@ def upper_triangle(D):
     """Condensed vector (n(n-1)/2,) of the strict upper triangle of a square RDM (row-major, like scipy's
     ``squareform``)."""
     kind = kind_of(D)
-    t = as_tensor(D, "rdm", what="stimuli × stimuli")
+    t = as_tensor(D, "D", what="stimuli × stimuli")
     if t.shape[0] != t.shape[1]:
-        raise ValueError(f"rdm must be square, got shape {tuple(t.shape)}")
+        raise ValueError(f"D must be square, got shape {tuple(t.shape)}")
     n = t.shape[0]
     iu = torch.triu_indices(n, n, 1, device=t.device)
     return output(t[iu[0], iu[1]], kind)
