@@ -383,3 +383,52 @@ def test_cdl_warns_at_its_cap_and_records_history():
     np.testing.assert_array_equal(est2.transform(long), ref)
 
 
+
+
+def _planted_windows(seed, duration_s=6.0):
+    from simcode.data.spikes import make_spike_recording
+
+    sig, tmpl, _ = make_spike_recording(duration_s=duration_s, fs=10_000, n_neurons=3, firing_rate_hz=30.0,
+                                        template_ms=1.8, amplitude=(4.0, 6.0), noise_std=0.1, random_state=seed)
+    return sig[: sig.size // 500 * 500].reshape(-1, 500), tmpl
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_spikes_init_finds_the_planted_templates(seed):
+    # threshold crossings + k-means, no ground truth: the initial filters already match the true templates
+    # (shift-invariant error of match_atoms, an independent check), closer than the spike-triggered 'data' init
+    Y, tmpl = _planted_windows(seed)
+    y = torch.tensor(Y[:, None])
+    h0 = init_atoms(y, 3, 1, (24,), "spikes", np.random.default_rng(seed)).numpy()
+    assert h0.shape == (3, 1, 24)
+    np.testing.assert_allclose(np.linalg.norm(h0.reshape(3, -1), axis=1), 1.0, atol=1e-12)
+    err = match_atoms(tmpl, h0[:, 0]).errors.max()
+    assert err < 0.06
+    hd = init_atoms(y, 3, 1, (24,), "data", np.random.default_rng(seed)).numpy()
+    assert match_atoms(tmpl, hd[:, 0]).errors.max() > err
+    again = init_atoms(y, 3, 1, (24,), "spikes", np.random.default_rng(seed)).numpy()
+    np.testing.assert_array_equal(h0, again)  # reproducible from the generator
+
+
+def test_spikes_init_in_the_estimator_multichannel_and_fallbacks():
+    Y, tmpl = _planted_windows(0, 3.0)
+    # two electrodes seeing the same neurons at different gains: the atoms are (K, 2, L)
+    rng = np.random.default_rng(5)
+    Y2 = np.stack([Y, 0.5 * Y + 0.1 * rng.standard_normal(Y.shape)], axis=1)
+    true2 = np.stack([tmpl, 0.5 * tmpl], axis=1)
+    h0 = init_atoms(torch.tensor(Y2), 3, 2, (24,), "spikes", np.random.default_rng(0)).numpy()
+    assert match_atoms(true2, h0).errors.max() < 0.1
+    est = ConvDictionaryLearning(3, 24, lam=0.5, prior="l1_nonneg", init="spikes", max_iter=3, tol=0.0,
+                                 random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(Y)
+    assert match_atoms(tmpl, est.atoms_).errors.max() < 0.1
+    # no threshold crossing (pure noise has few): the filters left over are initialised as 'data'
+    noise = np.random.default_rng(1).standard_normal((2, 1, 60))
+    h = init_atoms(torch.tensor(noise), 4, 1, (8,), "spikes", np.random.default_rng(0)).numpy()
+    assert h.shape == (4, 1, 8) and np.all(np.isfinite(h))
+    np.testing.assert_allclose(np.linalg.norm(h.reshape(4, -1), axis=1), 1.0, atol=1e-12)
+    with pytest.raises(ValueError, match="1-D signals"):
+        init_atoms(torch.ones((2, 1, 9, 9)), 2, 1, (3, 3), "spikes", np.random.default_rng(0))
+    with pytest.raises(ValueError, match="init"):
+        ConvDictionaryLearning(2, 5, init="nope").fit(Y[:2])

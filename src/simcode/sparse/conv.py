@@ -49,6 +49,7 @@ __all__ = ["CSCResult", "CDLResult", "conv_sparse_code", "conv_synthesis", "conv
            "conv_dictionary_learning", "ConvDictionaryLearning"]
 
 SOLVERS = ("auto", "numba", "torch")
+INITS = ("data", "random", "spikes")
 
 
 @dataclass(kw_only=True)
@@ -589,29 +590,145 @@ def atom_size(atom_length) -> tuple[int, ...]:
     return tuple(check_int(v, "atom_length", low=1) for v in t)
 
 
+SPIKE_THRESHOLD = 4.0  # threshold crossings at 4 robust noise standard deviations (Quiroga et al. 2004)
+SPIKE_MAX_EVENTS = 10_000  # events clustered at most (a random subset beyond): the init stays fast
+SPIKE_DUPLICATE_SIMILARITY = 0.95  # two cluster means this similar after a shift are one waveform
+
+
+def _spike_triggered(yn, shape, rng):
+    """The ``"data"`` initialisation: windows centred on the largest deflection of random signals."""
+    K, fsize = shape[0], shape[2:]
+    h = np.empty(shape)
+    for k in range(K):
+        j = rng.integers(yn.shape[0])
+        e = np.abs(yn[j]).sum(0)
+        peak = np.unravel_index(int(np.argmax(e)), e.shape)
+        st = [int(np.clip(p - f // 2, 0, s - f)) for p, s, f in zip(peak, yn.shape[2:], fsize)]
+        sl = tuple(slice(s0, s0 + f) for s0, f in zip(st, fsize))
+        h[k] = yn[(j, slice(None)) + sl]
+    return h + 1e-3 * rng.standard_normal(shape)
+
+
+def _shift_similarity(a, b):
+    """max over shifts of |<a, S_s b>| / (‖a‖‖b‖) for (C, L) waveforms (channels summed at each shift)."""
+    c = sum(np.correlate(a[i], b[i], mode="full") for i in range(a.shape[0]))
+    return float(np.abs(c).max() / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-300))
+
+
+def _spike_clusters(yn, n_components, f, rng):
+    r"""The ``"spikes"`` initialisation of :func:`init_atoms` (1-D signals ``yn`` of shape (N, C, T)).
+
+    Returns an (n, C, f) array of unit-norm cluster means, ``n ≤ n_components`` (fewer when the signals hold
+    fewer distinct events). The steps are documented in :func:`init_atoms`.
+    """
+    from scipy.signal import find_peaks
+    from sklearn.cluster import KMeans
+
+    N, C, T = yn.shape
+    K = n_components
+    # 1. robust noise scale per channel: sigma_c = median|y_c - median(y_c)| / 0.6745
+    med = np.median(yn, axis=(0, 2), keepdims=True)
+    dev = np.abs(yn - med)
+    sigma = np.median(dev, axis=(0, 2), keepdims=True) / 0.6745
+    sd = yn.std(axis=(0, 2), keepdims=True)
+    sigma = np.where(sigma > 0, sigma, np.where(sd > 0, sd, np.inf))  # MAD = 0 (mostly-zero signals): std
+    # 2. threshold crossings: local maxima of a[t] = max_c |y_c[t] - med_c| / sigma_c above the threshold, at
+    #    least f // 2 samples apart; the signals are zero-padded by f on both sides (events at the edges keep a
+    #    full window) and laid end to end, so that one peak search serves the whole batch
+    a = np.pad((dev / sigma).max(1), ((0, 0), (f, f)))
+    P = T + 2 * f
+    peaks, _ = find_peaks(a.reshape(-1), height=SPIKE_THRESHOLD, distance=max(1, f // 2))
+    if peaks.size > SPIKE_MAX_EVENTS:
+        peaks = np.sort(rng.choice(peaks, SPIKE_MAX_EVENTS, replace=False))
+    n = peaks.size
+    if n < K:
+        return np.empty((0, C, f))
+    j, t = np.divmod(peaks, P)
+    # 3. windows of 2f samples around each extremum; the central f samples (extremum at f // 2) are the
+    #    waveform that is clustered, scaled to unit norm (amplitudes vary from spike to spike, shapes do not)
+    yp = np.pad(yn - med, ((0, 0), (0, 0), (f, f)))
+    idx = t[:, None] + np.arange(-f, f)[None]
+    wide = yp[j[:, None], :, idx].transpose(0, 2, 1)  # (n, C, 2f)
+    cen = wide[:, :, f - f // 2: 2 * f - f // 2].reshape(n, -1)
+    nrm = np.linalg.norm(cen, axis=1).clip(1e-300)
+    X = cen / nrm[:, None]
+    wide = wide / nrm[:, None, None]
+    # 4. k-means (k-means++ seeding, 4 restarts) with twice as many clusters as filters: overlapping spikes
+    #    and misaligned events are scattered and take the extra clusters, each neuron keeps one tight cluster
+    M = min(2 * K, n)
+    km = KMeans(M, init="k-means++", n_init=4, random_state=int(rng.integers(2 ** 31 - 1))).fit(X)
+    labels = km.labels_.copy()
+    # 5. trim every cluster: members farther from the centre than median + 3 * 1.4826 * MAD of the distances
+    d = np.linalg.norm(X - km.cluster_centers_[labels], axis=1)
+    for k in range(M):
+        m = labels == k
+        md = np.median(d[m])
+        labels[m & (d > md + 3 * 1.4826 * np.median(np.abs(d[m] - md)))] = -1
+    # 6. the K most populous clusters whose centres are not a shifted copy of one already kept
+    count = np.bincount(labels[labels >= 0], minlength=M)
+    order = [int(k) for k in np.argsort(-count, kind="stable") if count[k] > 0]
+    cents = km.cluster_centers_.reshape(M, C, f)
+    kept: list[int] = []
+    for k in order:
+        if all(_shift_similarity(cents[k], cents[i]) <= SPIKE_DUPLICATE_SIMILARITY for i in kept):
+            kept.append(k)
+        if len(kept) == K:
+            break
+    kept += [k for k in order if k not in kept][: K - len(kept)]  # too few distinct clusters: the next largest
+    # 7. each cluster's mean over its wide windows; the atom is its f-sample stretch of largest energy
+    out = np.empty((len(kept), C, f))
+    for i, k in enumerate(kept):
+        mean = wide[labels == k].mean(0)
+        energy = np.convolve((mean ** 2).sum(0), np.ones(f), mode="valid")
+        s0 = int(np.argmax(energy))
+        out[i] = mean[:, s0:s0 + f]
+    return out
+
+
 def init_atoms(y, n_components, n_channels, fsize, init, rng):
-    """Unit-norm initial filters (K, C, *fsize) on ``y``'s device and dtype.
+    r"""Unit-norm initial filters (K, C, *fsize) on ``y``'s device and dtype.
 
     ``"data"``: for each filter, the window centred on the largest deflection of a randomly chosen signal
-    (spike-triggered); ``"random"``: Gaussian; an array: those atoms ((K, *fsize) or (K, C, *fsize))."""
+    (spike-triggered); ``"random"``: Gaussian; an array: those atoms ((K, *fsize) or (K, C, *fsize)).
+
+    ``"spikes"`` (1-D signals): threshold crossings clustered into waveforms, the classical spike-sorting
+    pipeline (Quiroga, Nadasdy & Ben-Shaul 2004, *Neural Comput.* 16:1661, "Wave_clus"; Lewicki 1998). With
+    ``f`` the filter length:
+
+    1. noise scale per channel from the median absolute deviation, :math:`\hat\sigma_c =
+       \mathrm{median}|y_c - \mathrm{median}(y_c)| / 0.6745` (unbiased for Gaussian noise and, unlike the
+       standard deviation, hardly moved by the spikes);
+    2. events: local maxima of :math:`a[t] = \max_c |y_c[t] - \mathrm{median}(y_c)| / \hat\sigma_c` above
+       ``SPIKE_THRESHOLD`` = 4, at least ``f // 2`` samples apart (a random ``SPIKE_MAX_EVENTS`` = 10 000 at
+       most);
+    3. waveforms: the ``f`` samples around each event, aligned on the extremum (at index ``f // 2``), scaled to
+       unit norm (spike amplitudes vary, shapes do not; the atoms are unit-norm anyway);
+    4. k-means (k-means++ seeding, 4 restarts, seeded from ``rng``) into ``2K`` clusters: overlapping spikes
+       and misaligned events are spread out and take the spare clusters;
+    5. per cluster, members farther from the centre than median + 3·1.4826·MAD of the distances are dropped;
+    6. the ``K`` most populous clusters are kept, skipping one whose centre matches an already kept centre to
+       a normalised cross-correlation above ``SPIKE_DUPLICATE_SIMILARITY`` = 0.95 at some shift (one neuron
+       split in two);
+    7. each kept cluster's mean over ``2f``-sample windows around its events; the atom is the ``f``-sample
+       stretch of that mean with the largest energy, scaled to unit norm.
+
+    No ground truth is used. Filters left over (fewer than ``K`` events, or fewer non-empty clusters) are
+    initialised as ``"data"``."""
     K, C = n_components, n_channels
     shape = (K, C) + tuple(fsize)
     if isinstance(init, str):
-        init = check_option(init, "init", ("data", "random"))
+        init = check_option(init, "init", INITS)
         if init == "random":
             h = rng.standard_normal(shape)
         else:
-            N = y.shape[0]
             yn = y.detach().cpu().numpy().astype(np.float64)
-            h = np.empty(shape)
-            for k in range(K):
-                j = rng.integers(N)
-                e = np.abs(yn[j]).sum(0)
-                peak = np.unravel_index(int(np.argmax(e)), e.shape)
-                st = [int(np.clip(p - f // 2, 0, s - f)) for p, s, f in zip(peak, yn.shape[2:], fsize)]
-                sl = tuple(slice(s0, s0 + f) for s0, f in zip(st, fsize))
-                h[k] = yn[(j, slice(None)) + sl]
-            h += 1e-3 * rng.standard_normal(shape)
+            if init == "data":
+                h = _spike_triggered(yn, shape, rng)
+            else:
+                if len(fsize) != 1:
+                    raise ValueError("init='spikes' needs 1-D signals; use 'data' or 'random' for 2-D filters")
+                found = _spike_clusters(yn, K, fsize[0], rng)
+                h = np.concatenate([found, _spike_triggered(yn, (K - found.shape[0],) + shape[1:], rng)])
     else:
         h = check_array(init, "init", ndim=(len(fsize) + 1, len(fsize) + 2))
         if h.ndim == len(fsize) + 1:
@@ -800,10 +917,13 @@ class ConvDictionaryLearning(TransformerMixin, SolverMixin, RepresentationMixin,
         FISTA iterations per round for the codes (warm-started) and the filters.
     tol : float
         Converged when the objective's relative change between two rounds is ≤ ``tol``.
-    init : ``"data"``, ``"random"`` or array
+    init : ``"data"``, ``"random"``, ``"spikes"`` or array
         ``"data"`` (for each filter, the window centred on the largest deflection of a randomly chosen
         signal; far from the truth but rarely stuck in the shifted-filter local minima that Gaussian filters
-        fall into), ``"random"`` (Gaussian filters) or an array of atoms.
+        fall into), ``"random"`` (Gaussian filters), ``"spikes"`` (1-D signals made of isolated events such as
+        spikes: threshold crossings at 4 robust noise deviations, aligned on their extremum and clustered by
+        k-means; the atoms are the cluster means, usually close to the true waveforms before any learning;
+        procedure in :func:`init_atoms`) or an array of atoms.
     boundary : ``"full"`` or ``"valid"``
         ``"full"`` (codes also for filters cut by the signal's edges, as when windows are cut from a long
         recording; the data term counts only observed samples, and the filter step fills the unobserved padding
@@ -840,7 +960,7 @@ class ConvDictionaryLearning(TransformerMixin, SolverMixin, RepresentationMixin,
         "csc_max_iter": [Interval(Integral, 1, None, closed="left")],
         "filter_max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "init": [StrOptions({"data", "random"}), "array-like"],
+        "init": [StrOptions(set(INITS)), "array-like"],
         "boundary": [StrOptions({"full", "valid"})],
         "solver": [StrOptions(set(SOLVERS))],
         "convolution": [StrOptions(set(CONVOLUTIONS))],
