@@ -30,6 +30,12 @@ def toy_experiments():
 
     @experiment("_toy-fail", description="toy", cpu_time="0 s")
     def _bad(ctx):
+        import warnings
+
+        from simcode.core import ConvergenceWarning
+
+        for _ in range(3):
+            warnings.warn("solver X did not converge in 5 iterations", ConvergenceWarning, stacklevel=2)
         ctx.claim("two is at most one", source="test", measured=2.0, expected=1.0, kind="at_most")
 
     @experiment("_toy-seed", description="toy", cpu_time="0 s")
@@ -137,6 +143,11 @@ def test_report_lists_failing_claims_with_links_and_is_written_after_every_exper
     html = (tmp_path / "index.html").read_text()
     assert "1 of 2 claims pass" in html and "href='#_toy-fail'" in html and "id='_toy-fail'" in html
     assert "1 of 1 claims fail" in html and not list(tmp_path.glob(".*.tmp-*"))
+    # library warnings are collected per experiment (one row with its count), not printed between the bars
+    fail = next(x for x in data["experiments"] if x["name"] == "_toy-fail")
+    assert fail["warnings"] == [{"category": "ConvergenceWarning", "message": "solver X did not converge in 5 "
+                                 "iterations", "count": 3}]
+    assert "ConvergenceWarning: solver X did not converge" in html and "3 library warning(s)" in r.output
 
 
 def test_partial_report_says_the_run_is_in_progress_and_formats_numbers(tmp_path):

@@ -112,7 +112,9 @@ def reproduce(
             res = reg[name].run(quick=quick, seed=sd, device=dev, progress=progress)
             results.append(res)
             status = "[green]pass[/green]" if res.passed else "[red]FAIL[/red]"
-            progress.console.print(f"{label}: {status} in {res.wall_s:.1f} s")
+            n_warn = sum(w["count"] for w in res.ctx.warnings)
+            progress.console.print(f"{label}: {status} in {res.wall_s:.1f} s"
+                                   + (f" ({n_warn} library warning(s), listed in the report)" if n_warn else ""))
             if res.error:
                 progress.console.print(f"[red]{label} raised:[/red]\n{res.error}")
             write_report(results, out_path, {"names": chosen, "quick": quick, "device": dev, "seeds": seed_list},

@@ -120,6 +120,7 @@ class Context:
         self.figures: list[Figure] = []
         self.claims: list[Claim] = []
         self.notes: list[str] = []
+        self.warnings: list[dict] = []  # library warnings raised during the run (collected, not printed mid-bar)
         self._progress = progress  # a rich.progress.Progress or None
 
     @property
@@ -173,14 +174,31 @@ class Experiment:
         ctx = Context(self.name, quick=quick, seed=seed, device=device, progress=progress)
         t0 = time.perf_counter()
         error = None
-        try:
-            self.fn(ctx)
-        except Exception as exc:  # an experiment that crashes is a failed claim, not a lost run
-            import traceback
+        import warnings
 
-            error = "".join(traceback.format_exception(exc))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                self.fn(ctx)
+            except Exception as exc:  # an experiment that crashes is a failed claim, not a lost run
+                import traceback
+
+                error = "".join(traceback.format_exception(exc))
+        ctx.warnings = _summarise_warnings(caught)
         wall = time.perf_counter() - t0
         return RunResult(experiment=self, ctx=ctx, wall_s=wall, error=error)
+
+
+def _summarise_warnings(caught) -> list[dict]:
+    """Distinct warnings (category + first line of the message) with their counts, in order of first appearance;
+    a solver warning repeated every epoch becomes one row with its count."""
+    rows: dict[tuple, dict] = {}
+    for w in caught:
+        msg = str(w.message).splitlines()[0] if str(w.message) else ""
+        key = (w.category.__name__, msg)
+        row = rows.setdefault(key, {"category": key[0], "message": msg, "count": 0})
+        row["count"] += 1
+    return list(rows.values())
 
 
 @dataclass
@@ -209,6 +227,7 @@ class RunResult:
             "claims": [c.to_dict() for c in self.ctx.claims],
             "figures": [{"name": f.name, "caption": f.caption, "path": f.path} for f in self.ctx.figures],
             "notes": list(self.ctx.notes),
+            "warnings": list(getattr(self.ctx, "warnings", [])),
         }
 
 

@@ -219,6 +219,12 @@ def _html(p: dict) -> str:
             parts.append(f"<p>{e(n)}</p>")
         if x["error"]:
             parts.append(f"<p class='fail'>The experiment raised an error:</p><pre>{e(x['error'])}</pre>")
+        if x.get("warnings"):
+            parts.append("<details><summary>Library warnings during this run "
+                         f"({sum(w['count'] for w in x['warnings'])})</summary><ul>"
+                         + "".join(f"<li>{e(w['category'])}: {e(w['message'])}"
+                                   + (f" (× {w['count']})" if w["count"] > 1 else "") + "</li>" for w in x["warnings"])
+                         + "</ul></details>")
         for f in x["figures"]:
             if f["path"]:
                 parts.append(f"<figure><a href='{e(f['path'])}'><img src='{e(f['path'])}' alt='{e(f['name'])}'>"
