@@ -38,6 +38,10 @@ def toy_experiments():
             warnings.warn("solver X did not converge in 5 iterations", ConvergenceWarning, stacklevel=2)
         ctx.claim("two is at most one", source="test", measured=2.0, expected=1.0, kind="at_most")
 
+    @experiment("_toy-interrupt", description="toy", cpu_time="0 s")
+    def _interrupt(ctx):
+        raise KeyboardInterrupt
+
     @experiment("_toy-seed", description="toy", cpu_time="0 s")
     def _seeded(ctx):
         # passes on even seeds only: a claim must pass on every seed to pass across seeds
@@ -48,7 +52,7 @@ def toy_experiments():
         raise RuntimeError("boom")
 
     yield
-    for k in ("_toy-pass", "_toy-fail", "_toy-crash", "_toy-seed"):
+    for k in ("_toy-pass", "_toy-fail", "_toy-crash", "_toy-seed", "_toy-interrupt"):
         REGISTRY.pop(k, None)
 
 
@@ -157,3 +161,32 @@ def test_partial_report_says_the_run_is_in_progress_and_formats_numbers(tmp_path
          "experiments": [{"name": "a", "seed": 0, "error": None, "claims": []}]}
     assert "1 of 3 experiment runs finished" in _summary(p)
     assert _fmt([5.045999999999998, None, 2]) == "[5.046, —, 2]" and _fmt(list(range(20))).endswith(", …]")
+
+
+def test_interrupt_keeps_finished_runs_and_resume_reuses_them(tmp_path, toy_experiments):
+    from simcode.experiments import REGISTRY
+
+    r = runner.invoke(app, ["reproduce", "_toy-pass", "_toy-interrupt", "_toy-fail", "--out", str(tmp_path)])
+    assert r.exit_code == 130, r.output
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert [x["name"] for x in data["experiments"]] == ["_toy-pass"] and data["complete"] is False
+    assert "Interrupted: 1 of 3" in (tmp_path / "index.html").read_text()
+    # resume: the finished run is reused (its function is not called again), the others run
+    calls = []
+    original = REGISTRY["_toy-pass"].fn
+    REGISTRY["_toy-pass"].fn = lambda ctx: (calls.append(1), original(ctx))
+    try:
+        r = runner.invoke(app, ["reproduce", "_toy-pass", "_toy-fail", "--out", str(tmp_path), "--resume"])
+    finally:
+        REGISTRY["_toy-pass"].fn = original
+    assert r.exit_code == 1 and "reused from the run of" in r.output and not calls
+    data = json.loads((tmp_path / "results.json").read_text())
+    reused = {x["name"]: x["reused_from"] for x in data["experiments"]}
+    assert reused["_toy-pass"] and reused["_toy-fail"] is None and data["complete"] is True
+    assert (tmp_path / data["experiments"][0]["figures"][0]["path"]).exists()
+    # another --quick setting, or a garbage results.json, reuses nothing (and says so)
+    r = runner.invoke(app, ["reproduce", "_toy-pass", "--out", str(tmp_path), "--resume", "--quick"])
+    assert "other --quick/--device settings" in r.output
+    (tmp_path / "results.json").write_text('{"config": ')
+    r = runner.invoke(app, ["reproduce", "_toy-pass", "--out", str(tmp_path), "--resume"])
+    assert r.exit_code == 0 and "cannot read" in r.output and "reused" not in r.output

@@ -68,6 +68,9 @@ def reproduce(
     seed: int = typer.Option(0, "--seed", help="Random seed for every experiment."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Several seeds, e.g. 0,1,2 (or '0 1 2'): every "
                                         "experiment runs once per seed and a claim passes only if it passes on all."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the experiment runs that finished (without a crash) "
+                                "in --out's results.json with the same --quick, --device, seed and simcode "
+                                "version; run only the others. The report marks reused runs."),
 ):
     """Run experiments, write a report, print the table of claims (exit 1 if any claim fails)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -103,13 +106,28 @@ def reproduce(
     results = []
     t0 = time.perf_counter()
     runs = [(name, sd) for name in chosen for sd in seed_list]
+    previous = _previous_runs(out_path, quick, dev, reg) if resume else {}
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         overall = progress.add_task("experiments", total=len(runs))
         for name, sd in runs:
             label = name if len(seed_list) == 1 else f"{name} (seed {sd})"
             progress.update(overall, description=f"experiments ({label})")
-            res = reg[name].run(quick=quick, seed=sd, device=dev, progress=progress)
+            if (name, sd) in previous:
+                res = previous[(name, sd)]
+                results.append(res)
+                progress.console.print(f"{label}: reused from the run of {res.reused_from}")
+                progress.advance(overall)
+                continue
+            try:
+                res = reg[name].run(quick=quick, seed=sd, device=dev, progress=progress)
+            except KeyboardInterrupt:
+                progress.stop()
+                write_report(results, out_path, {"names": chosen, "quick": quick, "device": dev, "seeds": seed_list,
+                                                 "interrupted": True}, final=False)
+                console.print(f"[yellow]interrupted during {label}: the report in {out_path} holds the "
+                              f"{len(results)} finished run(s); `--resume` continues from there[/yellow]")
+                raise typer.Exit(130) from None
             results.append(res)
             status = "[green]pass[/green]" if res.passed else "[red]FAIL[/red]"
             n_warn = sum(w["count"] for w in res.ctx.warnings)
@@ -142,6 +160,39 @@ def reproduce(
     console.print(t)
     console.print(f"report: {html_path}")
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+def _previous_runs(out_path, quick: bool, device: str, reg) -> dict:
+    """Finished, crash-free runs of an earlier ``reproduce`` into the same folder, keyed by (name, seed).
+
+    Reused only when the earlier run had the same ``--quick`` and device and the same simcode version; a missing,
+    truncated or unreadable ``results.json`` means nothing is reused (said on the terminal), never a wrong reuse.
+    """
+    import json
+
+    from . import __version__
+    from .experiments import RunResult
+
+    path = out_path / "results.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        if data["config"].get("quick") != quick or data["config"].get("device") != device:
+            console.print(f"--resume: {path} was made with other --quick/--device settings; running everything")
+            return {}
+        if data.get("versions", {}).get("simcode") != __version__:
+            console.print(f"--resume: {path} was made by another simcode version; running everything")
+            return {}
+        out = {}
+        for x in data["experiments"]:
+            if x.get("error") is None and x["name"] in reg and all((out_path / f["path"]).exists()
+                                                                   for f in x.get("figures", []) if f.get("path")):
+                out[(x["name"], x["seed"])] = RunResult.from_dict(x, reg[x["name"]], data.get("created", "?"))
+        return out
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        console.print(f"--resume: cannot read {path} ({type(exc).__name__}: {exc}); running everything")
+        return {}
 
 
 def _parse_seeds(text: str) -> list[int]:

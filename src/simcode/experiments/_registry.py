@@ -228,7 +228,25 @@ class RunResult:
             "figures": [{"name": f.name, "caption": f.caption, "path": f.path} for f in self.ctx.figures],
             "notes": list(self.ctx.notes),
             "warnings": list(getattr(self.ctx, "warnings", [])),
+            "reused_from": getattr(self, "reused_from", None),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict, experiment: "Experiment", created: str) -> "RunResult":
+        """A finished run read back from ``results.json`` (``simcode reproduce --resume``); its figures are the PNG
+        files that run wrote, and the claims are re-checked from their stored values."""
+        ctx = Context(d["name"], quick=d["quick"], seed=d["seed"], device=d["device"])
+        ctx.metrics = dict(d.get("metrics", {}))
+        ctx.notes = list(d.get("notes", []))
+        ctx.warnings = list(d.get("warnings", []))
+        for c in d.get("claims", []):
+            ctx.claims.append(Claim(name=c["name"], source=c["source"], kind=c["kind"], expected=c["expected"],
+                                    measured=c["measured"], tol=c.get("tol", 0.0), note=c.get("note", "")))
+        for f in d.get("figures", []):
+            ctx.figures.append(Figure(name=f["name"], caption=f["caption"], fig=None, path=f["path"]))
+        r = cls(experiment=experiment, ctx=ctx, wall_s=float(d.get("wall_s", 0.0)), error=d.get("error"))
+        r.reused_from = d.get("reused_from") or created
+        return r
 
 
 def _json_safe(v):

@@ -63,7 +63,7 @@ def write_report(results, out: str | os.PathLike, config: dict, *, final: bool =
     multi_seed = len({r.ctx.seed for r in results}) > 1 or len(config.get("seeds") or []) > 1
     for r in results:
         for f in r.ctx.figures:
-            if f.path:
+            if f.path or f.fig is None:
                 continue
             fname = f"{r.experiment.name}__{f.name}" + (f"__seed{r.ctx.seed}" if multi_seed else "") + ".png"
             f.fig.savefig(out / fname, dpi=110, bbox_inches="tight")
@@ -155,7 +155,8 @@ def _summary(p: dict) -> str:
     if not p.get("complete", True):
         cfg = p["config"]
         total = len(cfg.get("names", [])) * max(1, len(cfg.get("seeds") or [1]))
-        head += f"<b>Run in progress: {len(xs)} of {total} experiment runs finished.</b> "
+        state = "Interrupted" if cfg.get("interrupted") else "Run in progress"
+        head += f"<b>{state}: {len(xs)} of {total} experiment runs finished.</b> "
     n_pass = n_claims - len(failed)
     head += (f"<b>{n_pass} of {n_claims} claims pass</b> in {len(xs)} experiment runs"
              + (f"; <span class='fail'>{len(crashed)} experiment(s) crashed</span>" if crashed else "") + ".</p>")
@@ -214,7 +215,9 @@ def _html(p: dict) -> str:
         parts.append(f"<section class='exp'><h2 id='{e(anchor)}'>{e(title)} — {mark}</h2>"
                      f"<p>{e(x['description'])}</p>")
         parts.append(f"<p><small>sources: {e(', '.join(x['sources']))}; wall time {x['wall_s']:.1f} s; "
-                     f"seed {x['seed']}; device {e(str(x['device']))}</small></p>")
+                     f"seed {x['seed']}; device {e(str(x['device']))}"
+                     + (f"; reused from the run of {e(x['reused_from'])} (--resume)" if x.get("reused_from") else "")
+                     + "</small></p>")
         for n in x["notes"]:
             parts.append(f"<p>{e(n)}</p>")
         if x["error"]:
