@@ -38,6 +38,7 @@ def run(ctx: Context) -> None:
     from simcode.data import load_image_patches, make_sparse_dictionary_data
     from simcode.core import ConvergenceWarning
     from simcode.sparse.atoms import match_atoms
+    from simcode.sparse.coding import sparse_encode
     from simcode.sparse.dictionary import DictionaryLearning
 
     def n_rec(D_true, D, threshold=0.99):
@@ -57,29 +58,58 @@ def run(ctx: Context) -> None:
                             device=device, callback=track).fit(X)
     t_batch = time.perf_counter() - t0
     match = match_atoms(D_true, dl.components_, max_shift=0)
-    n_recovered, cos = match.n_recovered(), match.cosines
+    cos = match.cosines
+    cos_rec = 0.999  # issue 19's recovery criterion
+    n_recovered = int(np.sum(cos >= cos_rec))  # the metric synthetic_atoms_recovered keeps its > 0.99 meaning
     F = np.asarray(dl.history_["objective"])
     monotone = bool(np.all(np.diff(F) <= 1e-12 * abs(F[0])))
     Z = dl.codes_
-    r2 = 1 - np.sum((X - Z @ dl.components_) ** 2) / np.sum((X - X.mean(0)) ** 2)
+    ss_tot = np.sum((X - X.mean(0)) ** 2)
+    r2 = 1 - np.sum((X - Z @ dl.components_) ** 2) / ss_tot
+    # oracle: the same lasso (λ = 0.5, exact active-set solver) on the true dictionary; the ℓ1 shrinkage of the
+    # planted amplitudes caps its R² below 1 too, so the learned dictionary is judged against it
+    Z_oracle = sparse_encode(X, D_true, 0.5)
+    r2_oracle = 1 - np.sum((X - Z_oracle @ D_true) ** 2) / ss_tot
+    F_oracle = float(np.mean(0.5 * np.sum((X - Z_oracle @ D_true) ** 2, 1) + 0.5 * np.abs(Z_oracle).sum(1)))
+    r2_tol = 2 * (1 - cos_rec)
     support_acc = float(np.mean((np.abs(Z) > 1e-6) == (codes_true != 0)))
-    ctx.metric("synthetic_atoms_recovered", n_recovered)
+    ctx.metric("synthetic_atoms_recovered", match.n_recovered(0.99))
+    ctx.metric("synthetic_atoms_recovered_cos_0.999", n_recovered)
     ctx.metric("synthetic_min_abs_cos", float(cos.min()))
     ctx.metric("synthetic_r2", float(r2))
+    ctx.metric("synthetic_oracle_r2", float(r2_oracle))
+    ctx.metric("synthetic_r2_gap_to_oracle", float(r2_oracle - r2))
+    ctx.metric("synthetic_objective", float(F[-1]))
+    ctx.metric("synthetic_oracle_objective", F_oracle)
     ctx.metric("synthetic_batch_iters", dl.n_iter_)
     ctx.metric("synthetic_batch_seconds", t_batch)
     ctx.metric("synthetic_support_accuracy_after_matching_free", support_acc)
-    ctx.claim("Atoms recovered with |cos| > 0.99 (Hungarian matching), batch alternating minimisation from "
-              "random data-sample initialisation", source="002 §6.1 set-up; issue 6 target", measured=n_recovered,
-              expected=15, kind="at_least")
+    ctx.claim("Atoms recovered with |cos| ≥ 0.999 (Hungarian matching), batch alternating minimisation from "
+              "random data-sample initialisation", source="002 §6.1 set-up; issue 19 target (16/16 at |cos| ≥ 0.999)",
+              measured=n_recovered, expected=16, kind="at_least",
+              note="simcode criterion (the paper gives no number; it shows the true and final maps aligned, "
+                   "Fig. 2(a), (h)). Issue 6 asked for ≥ 15 of 16 at |cos| > 0.99; issue 19 keeps the claim at all "
+                   "16 atoms with |cos| ≥ 0.999, a bar set after the smallest |cos| (0.9994-0.9997 on seeds 0-2) "
+                   f"was known. Smallest matched |cos| this run: {cos.min():.5f}.")
     ctx.claim("The batch objective never increases", source="issue 6 (alternating exact minimisation)",
               measured=monotone, expected="non-increasing objective at every outer iteration", kind="true")
-    ctx.claim("R² of the reconstruction codes @ dictionary", source="002 §6.1 Fig. 2(f) (R² rises towards 1)",
-              measured=float(r2), expected=0.99, kind="at_least")
+    ctx.claim("R² of the reconstruction codes @ dictionary, relative to the oracle (the true dictionary coded with "
+              "the same lasso, λ = 0.5): learned R² ≥ oracle R² − tol",
+              source="002 §6.1 Fig. 2(f) (R² rises towards 1; no number); issue 19 (judge against the oracle)",
+              measured=float(r2), expected=float(r2_oracle), tol=r2_tol, kind="at_least",
+              note=f"simcode criterion, tol = 2(1 − {cos_rec}) = {r2_tol:g}: an atom at |cos| = {cos_rec} from its "
+                   f"true atom is off by ‖d̂ − d‖² = 2(1 − |cos|), so a dictionary that just meets the recovery "
+                   f"criterion loses about that fraction of the signal variance with the codes held fixed (tolerance "
+                   f"chosen after the issue reported the oracle, and the gap 0.0006, on seed 0). "
+                   f"Oracle R² {r2_oracle:.5f}, learned {r2:.5f} (gap {r2_oracle - r2:.5f}). The oracle stays below 1 "
+                   f"because the ℓ1 penalty shrinks the planted amplitudes (4–6) by about λ = 0.5; an absolute 0.99 "
+                   f"(the earlier threshold) sat above it. The learned dictionary reaches a lower objective than "
+                   f"the true one ({F[-1]:.5f} vs {F_oracle:.5f}): it trades a little R² for sparser codes.")
 
     t0 = time.perf_counter()
     online_curve = []
-    dlo = DictionaryLearning(16, lam=0.5, solver="online", max_iter=5 if ctx.quick else 20, batch_size=128,
+    # 20 epochs in --quick too: they take well under a second, and 5 (the old --quick) left seed 2 at 14/16
+    dlo = DictionaryLearning(16, lam=0.5, solver="online", max_iter=20, batch_size=128,
                              random_state=ctx.seed, device=device,
                              callback=lambda it, D, F: online_curve.append((it, n_rec(D_true, D))))
     with warnings.catch_warnings():
@@ -91,7 +121,8 @@ def run(ctx: Context) -> None:
     ctx.metric("synthetic_online_seconds", t_online)
     ctx.claim("Online (Mairal et al.) dictionary learning, batch size 128 as in 002 Table 1: atoms recovered "
               "(|cos| > 0.99)", source="002 §6.1, Table 1 batch size", measured=n_rec_online, expected=15,
-              kind="at_least")
+              kind="at_least", note="simcode criterion (issue 6 target; the paper gives no number). 20 epochs at "
+              "both sizes: the old --quick 5 epochs recovered only 14/16 on seed 2 (16/16 from epoch 7).")
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     it_, rec99, rec90, Fc = zip(*curve)
@@ -122,7 +153,9 @@ def run(ctx: Context) -> None:
                "objective decreases monotonically. Right: true atoms and their learned counterparts.")
 
     # ---- 2. natural-image patches: 16×16 whitened -------------------------------------------------------
-    n_patches, K, epochs, bs = (2000, 64, 2, 500) if ctx.quick else (10000, 192, 3, 1000)
+    # --quick: fewer atoms and one epoch, but the same 10000 patches and 20 mini-batch updates (it had 2000 patches
+    # and 8 updates, which left the atoms under-trained: median index 0.42 on seed 0, see the note)
+    n_patches, K, epochs, bs = (10000, 64, 1, 500) if ctx.quick else (10000, 192, 3, 1000)
     P = load_image_patches(16, n_patches, whiten=True, random_state=ctx.seed)
     lam_p = 0.9  # 002 Table 1, patches
     t0 = time.perf_counter()
@@ -150,8 +183,14 @@ def run(ctx: Context) -> None:
     ctx.metric("patch_mean_active_atoms", nnz)
     ctx.claim("Atoms learned on whitened 16×16 patches are oriented (median orientation-selectivity index of the "
               "atoms' spectra; 1 = one orientation, ~0.07 for white noise)", source="002 §6.2 Fig. 4(b) "
-              "(Gabor-like atoms; threshold 0.5 is ours)", measured=float(np.median(osi)), expected=0.5,
-              kind="at_least")
+              "(Gabor-like atoms; qualitative, no number)", measured=float(np.median(osi)), expected=0.5,
+              kind="at_least",
+              note="simcode criterion: 0.5 is about halfway from white noise (0.07) to one orientation (1) and "
+                   "above the whitened data patches themselves (median 0.25-0.41 over seeds 0-2); for scale, a "
+                   "16×16 Gabor with σ = 2 px and wavelength 6 px scores 0.77, with σ = 1.5 px and wavelength 6 px 0.59. The index rises with "
+                   "training: the old --quick set-up (2000 patches, 2 epochs of 500 = 8 updates) gave 0.42 on "
+                   "seed 0 and, on 2000 patches, levels off at 0.50-0.56 after 6 epochs (seeds 0-2), so its "
+                   "failure was under-training on too few patches, not a failure of the method.")
     ctx.claim("Learned atoms are more oriented than the data patches they start from (median index)",
               source="002 §6.2 / Olshausen & Field 1996 (qualitative)",
               measured=bool(np.median(osi) > np.median(osi_data)),
@@ -177,5 +216,7 @@ def run(ctx: Context) -> None:
              "plus N(0, 0.3²) noise, so recovery here is the harder problem. 'Gabor-like' is operationalised as the "
              "orientation-selectivity index of each atom's power spectrum; the 0.5 threshold is ours, not the "
              "paper's. Patches: 10000 patches (002: ~40000) and mini-batches of 1000 (002: 128) to stay within a "
-             "laptop-minute budget; --quick uses 2000 patches and 64 atoms. The R² claim threshold (0.99) is ours: "
-             "the ℓ1 penalty shrinks the planted amplitudes (4–6) by about λ = 0.5, which caps R² below 1.")
+             "laptop-minute budget; --quick uses 64 atoms and one epoch in batches of 500 (20 updates). The R² claim "
+             "is judged against the oracle R² of the true dictionary under the same lasso (issue 19): the ℓ1 "
+             "penalty shrinks the planted amplitudes (4–6) by about λ = 0.5, which caps even the oracle below "
+             "0.99, the absolute threshold used before.")
