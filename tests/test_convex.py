@@ -369,3 +369,38 @@ def test_cvxpy_form_that_disagrees_with_value_is_reported():
     prob = Problem([activity_cost(p), readout_cost(v, 0.5, affine=True), Inconsistent()], [nonnegative()])
     with pytest.warns(RuntimeWarning, match="Inconsistent.*disagree"):
         prob.solve(solver="cvxpy")
+
+
+@pytest.mark.parametrize("kind", ["float32", "torch32", "int"])
+def test_probability_vectors_of_any_accepted_dtype(kind):
+    """float32 / torch / integer probability vectors that sum to 1 in their own arithmetic are valid (issue 15:
+    ``np.full(10, 0.1, float32)`` sums to 1 + 1.5e-8 in float64 and was refused)."""
+    import torch
+
+    n = 10
+    p = {"float32": np.full(n, 0.1, dtype=np.float32), "torch32": torch.full((n,), 0.1, dtype=torch.float32),
+         "int": np.eye(n, dtype=int)[3]}[kind]
+    t = activity_cost(p, lam=2.0)
+    assert t.p.dtype == np.float64 and abs(t.p.sum() - 1) < 1e-12
+    Q = np.diag(np.arange(1.0, n + 1))
+    assert np.isclose(t.value(Q), 2.0 * (5.5 if kind != "int" else 4.0))
+    with pytest.raises(ValueError, match="^p must be a probability vector"):
+        activity_cost(np.full(n, 0.11, dtype=np.float32))
+
+
+def test_float32_targets_in_the_encoder_range_are_feasible():
+    """Y = X W computed in float32 lies in range(X) to float32 precision only (relative residual ~5e-8): the
+    feasibility test must allow that precision instead of declaring the problem infeasible (issue 15)."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 3)).astype(np.float32)
+    Y = X @ rng.standard_normal((3, 2)).astype(np.float32)
+    for enc, dec in ((X, Y), (torch.from_numpy(X), torch.from_numpy(Y))):
+        prob = Problem([activity_cost(np.full(10, 0.1, dtype=np.float32)), encoder_cost(enc, lam=0.1)],
+                       [decodable(dec)])
+        prob.check_feasible()
+        assert prob.solve().status == "converged"
+    # a target that really is outside range(X) is still infeasible
+    with pytest.raises(InfeasibleProblemError):
+        Problem([activity_cost(), encoder_cost(X)], [decodable(rng.standard_normal((10, 1)))]).check_feasible()

@@ -60,3 +60,16 @@ def test_result_protocol_and_solver_switch():
         assert isinstance(r, SolverResult) and r.status == r.solution.status
         assert r.solution.solver.startswith(solver)
         assert r.objective == pytest.approx(ref, rel=1e-5)
+
+
+def test_float32_and_torch_probabilities_are_accepted():
+    """Probabilities that sum to 1 in float32 (here to 1 + 1.5e-8 in float64) are a valid law (issue 15)."""
+    import torch
+
+    v = np.linspace(0.0, 2.0, 10)
+    ref = onoff_threshold(v, np.full(10, 0.1))
+    for p in (np.full(10, 0.1, dtype=np.float32), torch.full((10,), 0.1, dtype=torch.float32)):
+        assert onoff_threshold(v, p) == pytest.approx(ref, rel=1e-6)
+        assert critical_p_zero(v, p) == pytest.approx(critical_p_zero(v, np.full(10, 0.1)), rel=1e-6)
+    with pytest.raises(ValueError, match="^probs must be a probability vector"):
+        onoff_threshold(v, np.full(10, 0.2))

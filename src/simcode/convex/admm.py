@@ -49,7 +49,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import ADMMResult as _CoreADMMResult
-from ..core import History, warn_not_converged
+from ..core import (History, check_bool, check_int, check_number, resolve_device, torch_dtype,
+                    warn_not_converged)
 from .psd_projection import PSDProjector
 from .solution import Certificate
 from .terms import constraint_form, first_order_form
@@ -352,6 +353,20 @@ def admm_solve(problem, *, device="cpu", dtype=None, tol=1e-6, max_iter=5000, rh
     """
     import torch
 
+    _check_problem(problem)
+    device = resolve_device(device)
+    dtype = torch_dtype(dtype)
+    tol = check_number(tol, "tol", low=0.0, low_inclusive=False)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    rho = check_number(rho, "rho", low=0.0, low_inclusive=False, allow_none=True)
+    alpha = check_number(alpha, "alpha", low=0.0, high=2.0, low_inclusive=False, high_inclusive=False)
+    check_every = check_int(check_every, "check_every", low=1)
+    anderson = check_int(anderson, "anderson", low=0)
+    partial_eig = check_bool(partial_eig, "partial_eig")
+    verbose = check_bool(verbose, "verbose")
+    warn = check_bool(warn, "warn")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     form = first_order_form(problem.terms, problem.n)
     cform = constraint_form(problem.constraints)
     dtype = dtype or torch.float64
@@ -530,3 +545,11 @@ def _split_b(b, L):
         out.append(b[i:i + k] if r.affine else np.zeros(k))
         i += k
     return out
+
+
+def _check_problem(problem) -> None:
+    """``problem`` must be a :class:`simcode.convex.Problem` (a clear TypeError instead of an AttributeError)."""
+    from .problem import Problem
+
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a simcode.convex.Problem, got {type(problem).__name__}")

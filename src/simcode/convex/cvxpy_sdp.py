@@ -14,7 +14,8 @@ import warnings
 
 import numpy as np
 
-from ..core import ConvergenceWarning, InfeasibleProblemError, UnsupportedTermError
+from ..core import (ConvergenceWarning, InfeasibleProblemError, UnsupportedTermError, check_bool, check_int,
+                    check_number)
 from .solution import Certificate, Solution
 from .terms import Constraint, Term, intersect_ranges
 
@@ -36,6 +37,9 @@ def build_cvxpy(problem):
     """(cvxpy.Problem, Q expression, [(term, its cvxpy expression)]) for ``problem``."""
     import cvxpy as cp
 
+    from .admm import _check_problem
+
+    _check_problem(problem)
     n = problem.n
     basis = None
     for t in problem.terms:
@@ -75,6 +79,15 @@ def cvxpy_solve(problem, cvxpy_solver: str = "CLARABEL", tol: float = 1e-6, verb
     """
     import cvxpy as cp
 
+    from .admm import _check_problem
+
+    _check_problem(problem)
+    if not isinstance(cvxpy_solver, str):
+        raise TypeError(f"cvxpy_solver must be a string, got {type(cvxpy_solver).__name__}")
+    tol = check_number(tol, "tol", low=0.0, low_inclusive=False)
+    verbose = check_bool(verbose, "verbose")
+    force = check_bool(force, "force")
+    max_iter = check_int(max_iter, "max_iter", low=1, allow_none=True)
     solver = str(cvxpy_solver).upper()
     if solver not in CVXPY_MAX_N:
         raise ValueError(f"cvxpy_solver must be one of {sorted(CVXPY_MAX_N)}, got {cvxpy_solver!r}")

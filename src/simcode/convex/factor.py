@@ -66,6 +66,8 @@ def factor_nonneg(Q, n_components=None, n_restarts=10, max_iter=300, polish_iter
     max_iter = check_int(max_iter, "max_iter", low=0)
     polish_iter = check_int(polish_iter, "polish_iter", low=0)
     tol = check_number(tol, "tol", low=0.0)
+    rank_tol = check_number(rank_tol, "rank_tol", low=0.0, low_inclusive=False)
+    n_components = check_int(n_components, "n_components", low=1, allow_none=True)
     if Q.shape[0] != Q.shape[1]:
         raise ValueError(f"Q must be square, got shape {Q.shape}")
     Q = 0.5 * (Q + Q.T)
@@ -84,7 +86,7 @@ def factor_nonneg(Q, n_components=None, n_restarts=10, max_iter=300, polish_iter
         f = factor_nonneg(Q, r_loose, n_restarts, max_iter, polish_iter, tol, rank_tol, random_state)
         if f.residual <= rank_tol:
             return f
-    k = r if n_components is None else check_int(n_components, "n_components", low=1)
+    k = r if n_components is None else n_components
     # k below the numerical rank: factor the best rank-k approximation (the residual says how good)
     idx = np.flatnonzero(keep)[::-1][: min(k, r)]
     B = np.zeros((n, k))

@@ -46,6 +46,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from ..core import (Certificate, History, SolverResult, check_array, check_int, check_number, check_random_state,
                     warn_not_converged)
+from .terms import check_probs
 
 __all__ = ["MeasureSolution", "AutoencoderSolution", "solve_measure", "solve_affine_autoencoder",
            "min_ratio_on_sphere", "convex_hull"]
@@ -95,6 +96,11 @@ def _arc_candidates(a, b, Aw, B):
 
 def convex_hull(V: np.ndarray, name: str) -> ConvexHull:
     """Qhull's convex hull of the rows of V; a ``ValueError`` naming ``name`` when they are not full-dimensional."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string (what the points are called in messages), got {type(name).__name__}")
+    V = check_array(V, name, ndim=2, what="points × dimensions")   # Qhull crashes on NaN/inf: refuse them here
+    if V.shape[1] < 2:
+        raise ValueError(f"{name}: a convex hull needs points of dimension >= 2, got shape {V.shape}")
     try:
         return ConvexHull(V)
     except (QhullError, ValueError) as exc:
@@ -110,16 +116,37 @@ def min_ratio_on_sphere(V, A, B, *, n_starts: int = 32, random_state=None, hull:
 
     Returns ``(value, theta, exact)``.
     """
-    V = np.asarray(V, float)
-    A = np.asarray(A, float)
-    B = np.asarray(B, float)
+    V = check_array(V, "V", ndim=2, what="points × dimensions")
+    d = V.shape[1]
+    A = check_array(A, "A", ndim=2)
+    B = check_array(B, "B", ndim=2)
+    for M, nm in ((A, "A"), (B, "B")):
+        if M.shape != (d, d):
+            raise ValueError(f"{nm} must be a {d}×{d} matrix (V has {d} columns), got shape {M.shape}")
+        if not np.allclose(M, M.T, atol=1e-10 * max(1.0, np.abs(M).max())):
+            raise ValueError(f"{nm} must be symmetric")
+    ev = np.linalg.eigvalsh(0.5 * (B + B.T))
+    if ev.min() <= 1e-12 * max(1.0, ev.max()):
+        raise ValueError(f"B must be positive definite (smallest eigenvalue {ev.min():.3g})")
+    n_starts = check_int(n_starts, "n_starts", low=1)
+    if hull is not None and not isinstance(hull, ConvexHull):
+        raise TypeError(f"hull must be a scipy.spatial.ConvexHull of V or None, got {type(hull).__name__}")
+    if 2 <= d <= 3 and hull is None:
+        hull = convex_hull(V, "V")
+    if d <= 3 and V.shape[0] < 1:
+        raise ValueError(f"V must have at least one point, got shape {V.shape}")
+    return _min_ratio(V, A, B, n_starts=n_starts, random_state=random_state, hull=hull)
+
+
+def _min_ratio(V, A, B, *, n_starts, random_state, hull):
+    """:func:`min_ratio_on_sphere` on validated input (the solvers' inner calls)."""
     d = V.shape[1]
     cands: list[np.ndarray] = []
     if d == 1:
         cands = [np.array([1.0]), np.array([-1.0])]
         exact = True
     elif d <= 3:
-        hull = hull if hull is not None else convex_hull(V, "points")
+        hull = hull if hull is not None else convex_hull(V, "V")
         normals = hull.equations[:, :-1]
         normals = normals / np.linalg.norm(normals, axis=1, keepdims=True)
         cands.extend(list(normals))
@@ -239,9 +266,7 @@ def _prep(S, p):
     if p is None:
         p = np.full(n, 1.0 / n)
     else:
-        p = check_array(p, "p", ndim=1)
-        if p.shape[0] != n or np.any(p < 0) or abs(p.sum() - 1) > 1e-8:
-            raise ValueError(f"p must be a probability vector of length {n} (non-negative, summing to 1)")
+        p = check_probs(p, "p", n)
     keep = p > 0
     if keep.sum() < d + 1:
         raise ValueError(f"S must have at least d + 1 = {d + 1} samples with positive probability, got "
@@ -413,6 +438,7 @@ def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, lam_e
     lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
     max_iter = check_int(max_iter, "max_iter", low=1)
     tol = check_number(tol, "tol", low=0.0)
+    n_grid = check_int(n_grid, "n_grid", low=0, allow_none=True)
     R = _check_gram(readout_gram, d, "readout_gram")
     C = Sigma.copy()
     if encoder_gram is not None:
@@ -449,7 +475,7 @@ def solve_measure(S, readout_gram, lam: float = 1.0, *, encoder_gram=None, lam_e
         w, J = inner.solve(w)
         P, Pinv = inner.parts(w)
         G = lam * Pinv @ R @ Pinv
-        t, theta, exact = min_ratio_on_sphere(V, C, G, hull=hull, random_state=rng)
+        t, theta, exact = _min_ratio(V, C, G, n_starts=32, hull=hull, random_state=rng)
         base = lam * np.trace(R @ Pinv)
         L = 2.0 * base * np.sqrt(max(t, 0.0))
         L = min(L, J) if t >= 1 else L

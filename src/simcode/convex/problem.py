@@ -94,12 +94,16 @@ class Problem:
         With a range restriction range(Q) ⊆ range(E) (an encoder's [X, 1] basis), a readout of Y
         (affine: Y − 1bᵀ for some b) needs range(Y) ⊆ range(Q). Raises ``InfeasibleProblemError``.
         """
+        f64 = float(np.finfo(np.float64).eps)
+        # float32 data are exact to ~1e-7 only: a target built from float32 inputs is reachable to that precision
+        data_eps = max([f64] + [float(getattr(t, "eps", f64)) for t in self.terms])
+        tol = max(1e-8, 100 * data_eps) if data_eps > f64 else 1e-8
         for E in (b for b in (t.range_basis() for t in self.terms) if b is not None):
             for r in self._readouts():
                 A = np.column_stack([E, np.ones(self.n)]) if r.affine else E
                 coef, *_ = np.linalg.lstsq(A, r.Y, rcond=None)
                 resid = np.linalg.norm(r.Y - A @ coef)
-                if resid > 1e-8 * max(np.linalg.norm(r.Y), 1e-300):
+                if resid > tol * max(np.linalg.norm(r.Y), 1e-300):
                     raise InfeasibleProblemError(
                         f"infeasible: the {'affine ' if r.affine else ''}readout targets Y are not reachable "
                         f"from the encoder's input X (relative residual {resid / np.linalg.norm(r.Y):.2e}); "

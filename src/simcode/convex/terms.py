@@ -71,7 +71,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core import UnsupportedTermError, check_array, check_number
+from ..core import UnsupportedTermError, check_array, check_int, check_number
 
 __all__ = [
     "Term", "Constraint", "ReadoutBlock", "FirstOrderForm", "ConstraintForm", "activity_cost", "readout_cost",
@@ -209,6 +209,7 @@ def first_order_form(terms, n: int, *, verify: bool = True) -> FirstOrderForm:
     Raises :class:`UnsupportedTermError` when a term gives no first-order part, or (``verify``, for terms
     that are not built in) when its parts do not reproduce its ``value`` at random test matrices.
     """
+    n = check_int(n, "n", low=1)
     C = np.zeros((n, n))
     has_linear = False
     quad = 0.0
@@ -370,13 +371,34 @@ class ActivityCost(Term):
         return self.lam * cp.sum(cp.multiply(self._p(n), cp.diag(Q))), []
 
 
+def input_eps(a) -> float:
+    """The machine epsilon of what the caller passed: float32 data are exact to ~1e-7 only (float64 otherwise)."""
+    return float(np.finfo(np.float32).eps) if a.dtype == np.float32 else float(np.finfo(np.float64).eps)
+
+
+def check_probs(p, name: str = "p", n: int | None = None) -> np.ndarray:
+    """A probability vector (float64, entries ≥ 0 summing to 1), validated at the boundary.
+
+    The sum is checked to the precision of the input (float32, integer or torch vectors that sum to 1 in their
+    own arithmetic are accepted) and a float32 vector is renormalised in float64.
+    """
+    a = check_array(p, name, ndim=1, dtype="floating")
+    eps = input_eps(a)
+    a = np.asarray(a, dtype=np.float64)
+    if n is not None and a.shape[0] != n:
+        raise ValueError(f"{name} must be a probability vector of length {n}, got length {a.shape[0]}")
+    tol = max(1e-8, 4 * eps * a.shape[0])
+    if np.any(a < 0) or abs(a.sum() - 1) > tol:
+        raise ValueError(f"{name} must be a probability vector (entries >= 0 summing to 1), got entries in "
+                         f"[{a.min():.3g}, {a.max():.3g}] summing to {a.sum():.10g}")
+    return a / a.sum() if eps > np.finfo(np.float64).eps else a
+
+
 def activity_cost(p=None, lam: float = 1.0) -> ActivityCost:
     """Mean activity energy lam · ⟨‖z‖²⟩ = lam · Tr(diag(p) Q) under the stimulus law ``p`` (uniform by default)."""
     lam = check_number(lam, "lam", low=0.0)
     if p is not None:
-        p = check_array(p, "p", ndim=1)
-        if np.any(p < 0) or abs(p.sum() - 1) > 1e-8:
-            raise ValueError("p must be a probability vector (entries >= 0 summing to 1)")
+        p = check_probs(p, "p")
     return ActivityCost(p=p, lam=lam)
 
 
@@ -390,6 +412,7 @@ class ReadoutCost(Term):
     Y: np.ndarray
     lam: float = 1.0
     affine: bool = False
+    eps: float = float(np.finfo(np.float64).eps)   #: precision of the caller's Y (float32 data: ~1.2e-7)
 
     def n_stimuli(self):
         return int(self.Y.shape[0])
@@ -409,11 +432,19 @@ class ReadoutCost(Term):
 
 def readout_cost(Y, lam: float = 1.0, affine: bool = False) -> ReadoutCost:
     """Energy of the minimum-norm (affine) linear readout of targets ``Y`` (n × m): lam·‖W_out‖²_F."""
-    Y = check_array(Y, "Y", ndim=(1, 2))
+    Y = check_array(Y, "Y", ndim=(1, 2), dtype="floating")
+    eps = input_eps(Y)
+    Y = np.asarray(Y, dtype=np.float64)
     if Y.ndim == 1:
         Y = Y[:, None]
     lam = check_number(lam, "lam", low=0.0)
-    return ReadoutCost(Y=Y, lam=lam, affine=bool(affine))
+    return ReadoutCost(Y=Y, lam=lam, affine=_check_affine(affine), eps=eps)
+
+
+def _check_affine(affine) -> bool:
+    if not isinstance(affine, (bool, np.bool_)):
+        raise TypeError(f"affine must be True or False, got {type(affine).__name__} {affine!r}")
+    return bool(affine)
 
 
 def decodable(Y) -> ReadoutCost:
@@ -422,12 +453,14 @@ def decodable(Y) -> ReadoutCost:
     On its own this set is not closed (Q + εYYᵀ decodes Y for every ε > 0), so it only bites where
     something else restricts range(Q): an ``encoder_cost`` (then an unreachable Y is reported
     infeasible) or a rank/trace limit. To price the readout, use ``readout_cost`` instead."""
-    return ReadoutCost(Y=readout_cost(Y).Y, lam=0.0, affine=False)
+    r = readout_cost(Y)
+    return ReadoutCost(Y=r.Y, lam=0.0, affine=False, eps=r.eps)
 
 
 def affine_decodable(Y) -> ReadoutCost:
     """Exact affine decodability Y = Z W_out + 1bᵀ (some W_out, b)."""
-    return ReadoutCost(Y=readout_cost(Y).Y, lam=0.0, affine=True)
+    r = readout_cost(Y)
+    return ReadoutCost(Y=r.Y, lam=0.0, affine=True, eps=r.eps)
 
 
 @dataclass
@@ -444,6 +477,7 @@ class EncoderCost(Term):
     X: np.ndarray
     lam: float = 1.0
     affine: bool = False
+    eps: float = float(np.finfo(np.float64).eps)   #: precision of the caller's X (float32 data: ~1.2e-7)
     M: np.ndarray = field(init=False, repr=False)
     basis: np.ndarray = field(init=False, repr=False)  # orthonormal basis of the allowed range
 
@@ -451,7 +485,7 @@ class EncoderCost(Term):
         X = self.X
         n = X.shape[0]
         U, s, _ = np.linalg.svd(X, full_matrices=False)
-        r = int(np.sum(s > s.max() * max(X.shape) * np.finfo(float).eps)) if s.size else 0
+        r = int(np.sum(s > s.max() * max(X.shape) * max(self.eps, np.finfo(float).eps))) if s.size else 0
         U, s = U[:, :r], s[:r]
         Kp = (U / s**2) @ U.T
         one = np.ones(n)
@@ -490,8 +524,10 @@ class EncoderCost(Term):
 
 def encoder_cost(X, lam: float = 1.0, affine: bool = False) -> EncoderCost:
     """Energy of the minimum-norm (affine) linear encoder Z = X W_in (+1b_inᵀ): lam·‖W_in‖²_F."""
-    X = check_array(X, "X", ndim=2)
-    return EncoderCost(X=X, lam=check_number(lam, "lam", low=0.0), affine=bool(affine))
+    X = check_array(X, "X", ndim=2, dtype="floating")
+    eps = input_eps(X)
+    return EncoderCost(X=np.asarray(X, dtype=np.float64), lam=check_number(lam, "lam", low=0.0),
+                       affine=_check_affine(affine), eps=eps)
 
 
 @dataclass
@@ -600,6 +636,10 @@ def trace_budget(c: float) -> TraceBudget:
 
 def pinv_psd(Q, rtol: float = 1e-10) -> np.ndarray:
     """Pseudo-inverse of a symmetric PSD matrix (eigenvalues below ``rtol``·λ_max dropped)."""
+    Q = check_array(Q, "Q", ndim=2)
+    if Q.shape[0] != Q.shape[1]:
+        raise ValueError(f"Q must be a square matrix, got shape {Q.shape}")
+    rtol = check_number(rtol, "rtol", low=0.0)
     w, V = np.linalg.eigh(0.5 * (Q + Q.T))
     keep = w > rtol * max(w.max(initial=0.0), 1e-300)
     return (V[:, keep] / w[keep]) @ V[:, keep].T
@@ -607,6 +647,10 @@ def pinv_psd(Q, rtol: float = 1e-10) -> np.ndarray:
 
 def intersect_ranges(B1, B2) -> np.ndarray:
     """Orthonormal basis of range(B1) ∩ range(B2) (both with orthonormal columns)."""
+    B1 = check_array(B1, "B1", ndim=2)
+    B2 = check_array(B2, "B2", ndim=2)
+    if B1.shape[0] != B2.shape[0]:
+        raise ValueError(f"B1 and B2 must have the same number of rows, got shapes {B1.shape} and {B2.shape}")
     P1 = B1 @ B1.T
     P2 = B2 @ B2.T
     w, V = np.linalg.eigh(P1 @ P2 @ P1)

@@ -25,19 +25,18 @@ import numpy as np
 
 from ..convex.factor import factor_nonneg
 from ..convex.problem import Problem
-from ..convex.terms import activity_cost, nonnegative, readout_cost
-from ..core import SolverResult, check_array, check_number
+from ..convex.terms import activity_cost, check_probs, nonnegative, readout_cost
+from ..core import SolverResult, check_array, check_number, check_option
 
 __all__ = ["onoff_threshold", "critical_p_zero", "onoff_closed_form", "solve_onoff", "OnOffResult"]
 
 
 def _check_law(values, probs):
     v = check_array(values, "values", ndim=1, min_rows=2)
-    p = check_array(probs, "probs", ndim=1, min_rows=2)
+    p = check_array(probs, "probs", ndim=1, min_rows=2, dtype="floating")
     if v.shape != p.shape:
         raise ValueError(f"values and probs must have the same length, got {v.shape[0]} and {p.shape[0]}")
-    if np.any(p < 0) or abs(p.sum() - 1) > 1e-8:
-        raise ValueError("probs must be a probability vector (entries >= 0 summing to 1)")
+    p = check_probs(p, "probs")   # the sum is checked to the input's precision (float32 probabilities are fine)
     if np.ptp(v[p > 0]) == 0:
         raise ValueError("the stimulus is constant under probs: there is nothing to encode")
     return v, p
@@ -122,6 +121,9 @@ def solve_onoff(values, probs, lam=1.0, *, solver="auto", tol=1e-7, off_tol=1e-5
     """
     v, p = _check_law(values, probs)
     lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
+    check_option(solver, "solver", ("auto", "cvxpy", "firstorder"))
+    tol = check_number(tol, "tol", low=0.0, low_inclusive=False)
+    off_tol = check_number(off_tol, "off_tol", low=0.0)
     prob = Problem([activity_cost(p), readout_cost(v, lam=lam, affine=True)], [nonnegative()])
     sol = prob.solve(solver=solver, tol=tol, random_state=random_state, **solve_kw)
     # the optimum has rank ≤ 2 (one ON, at most one OFF neuron); factor at the solver's precision

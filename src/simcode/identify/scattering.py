@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..convex.measure import convex_hull, min_ratio_on_sphere
+from ..convex.terms import check_probs
 from ..core import check_array, check_number
 
 __all__ = ["ScatteringResult", "tight_scattering", "modular_candidate"]
@@ -110,9 +111,7 @@ def _validate(S, A, lam, p):
     if p is None:
         p = np.full(n, 1.0 / n)
     else:
-        p = check_array(p, "p", ndim=1)
-        if p.shape[0] != n or np.any(p < 0) or abs(p.sum() - 1) > 1e-8:
-            raise ValueError(f"p must be a probability vector of length {n}")
+        p = check_probs(p, "p", n)
     keep = p > 0
     mean = p @ S
     Sc = S - mean
@@ -156,6 +155,7 @@ def tight_scattering(S, A, lam: float, *, p=None, tol: float = 1e-9, random_stat
     ScatteringResult (see its docstring). ``D`` follows our KKT derivation in the module docstring.
     """
     S, A, lam, p, keep, mean, Sigma = _validate(S, A, lam, p)
+    tol = check_number(tol, "tol", low=0.0)
     d = S.shape[1]
     M = A.T @ A
     Minv = np.linalg.inv(M)

@@ -110,8 +110,17 @@ def _check_Z(Z):
 
 def permutation_distance(Z, Y) -> float:
     """``min over column permutations Π of ‖Y − Z Π‖_F / ‖Z‖_F`` (Hungarian assignment)."""
-    Z = np.asarray(Z, float)
-    Y = np.asarray(Y, float)
+    Z = check_array(Z, "Z", ndim=2, what="stimuli × neurons")
+    Y = check_array(Y, "Y", ndim=2, what="stimuli × neurons")
+    if Y.shape != Z.shape:
+        raise ValueError(f"Y must have the shape of Z {Z.shape}, got {Y.shape}")
+    if not np.any(Z):
+        raise ValueError("Z is all zeros: the relative distance ‖Y − ZΠ‖/‖Z‖ is undefined")
+    return _perm_dist(Z, Y)
+
+
+def _perm_dist(Z, Y) -> float:
+    """:func:`permutation_distance` on validated arrays (the rotation search's inner calls)."""
     C = ((Y[:, :, None] - Z[:, None, :]) ** 2).sum(0)
     r, c = linear_sum_assignment(C)
     return float(np.sqrt(C[r, c].sum()) / np.linalg.norm(Z))
@@ -140,6 +149,8 @@ def tuning_certificate(Z, *, max_dim: int = 7, tol: float = 1e-7) -> TuningCerti
     ``Z`` : (n_stimuli, n_neurons) non-negative tunings, an array or a :class:`simcode.Representation`.
     """
     Z = _check_Z(Z)
+    max_dim = check_int(max_dim, "max_dim", low=1)
+    tol = check_number(tol, "tol", low=0.0)
     n, K = Z.shape
     scale = Z.max()
     active = Z > 0
@@ -268,10 +279,13 @@ def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int
     else:
         device = resolve_device(device)
     Z = _check_Z(Z)
-    if isinstance(n_starts, (bool, np.bool_)) or not isinstance(n_starts, (int, np.integer)) or n_starts < 1:
-        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+    n_starts = check_int(n_starts, "n_starts", low=1)
     max_iter = check_int(max_iter, "max_iter", low=1)
     feas_tol = check_number(feas_tol, "feas_tol", low=0.0)
+    min_distance = check_number(min_distance, "min_distance", low=0.0)
+    if not (isinstance(certify, (bool, np.bool_)) or certify == "auto"):
+        raise ValueError(f"certify must be True, False or 'auto', got {certify!r}")
+    certify = certify if certify == "auto" and isinstance(certify, str) else bool(certify)
     rng = check_random_state(random_state)
     n, K = Z.shape
     zmax = Z.max()
@@ -303,7 +317,7 @@ def nonneg_rotations(Z, n_starts: int = 200, random_state=None, *, max_iter: int
     ZO = Z @ O
     neg = -ZO.min(axis=(1, 2)) / zmax
     feas = neg <= feas_tol
-    dists = np.array([permutation_distance(Z, ZO[b]) for b in range(B)])
+    dists = np.array([_perm_dist(Z, ZO[b]) for b in range(B)])
     fd = np.where(feas, dists, -np.inf)
     best = int(np.argmax(fd)) if feas.any() else int(np.argmin(neg))
     found = bool(feas.any() and dists[best] > min_distance)
