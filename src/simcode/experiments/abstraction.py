@@ -42,27 +42,55 @@ def _ps_ccgp(H, Y):
     return float(np.mean(ps)), float(np.mean(ccgp))
 
 
-def _train_relu(X, Y, lam, M, steps, seed, device):
+def _train_relu(X, Y, lam, M, seeds, device, *, lr=0.01, check=100, window=1000, rtol=1e-4, max_iter=20000):
+    """Full-batch Adam on the weight-decayed squared loss of one two-layer ReLU net per seed (the nets are
+    trained side by side; the objective is their sum, so their gradients and Adam states are independent).
+
+    Stopping rule (convergence, not a step budget): every ``check`` steps each net's objective L is recorded;
+    training stops once, for every net, L changed by less than ``rtol``·L over the last ``window`` steps, or at
+    ``max_iter``. Returns the hidden activations (S × 8 × M), each net's final objective, the step it first
+    met the rule (-1 if never) and the number of steps run."""
     import torch
 
-    torch.manual_seed(seed)
+    S = len(seeds)
+    gen = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    W1 = torch.stack([torch.randn(M, X.shape[1], generator=g, dtype=torch.float64) * 0.5 for g in gen])
+    W2 = torch.stack([torch.randn(Y.shape[1], M, generator=g, dtype=torch.float64) * 0.5 for g in gen])
+    W1, W2 = W1.to(device).requires_grad_(), W2.to(device).requires_grad_()
     Xt, Yt = torch.as_tensor(X, device=device), torch.as_tensor(Y, device=device)
-    W1 = (torch.randn(M, X.shape[1], dtype=torch.float64, device=device) * 0.5).requires_grad_()
-    W2 = (torch.randn(Y.shape[1], M, dtype=torch.float64, device=device) * 0.5).requires_grad_()
-    opt = torch.optim.Adam([W1, W2], lr=0.01)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(steps):
+    opt = torch.optim.Adam([W1, W2], lr=lr)
+
+    def objective():
+        H = torch.relu(torch.einsum("pd,smd->spm", Xt, W1))
+        out = torch.einsum("spm,skm->spk", H, W2)
+        return ((Yt - out) ** 2).sum((1, 2)) + lam / 2 * ((W1 ** 2).sum((1, 2)) + (W2 ** 2).sum((1, 2)))
+
+    hist = []
+    conv_at = np.full(S, -1)
+    step = 0
+    for step in range(max_iter + 1):
         opt.zero_grad()
-        H = torch.relu(Xt @ W1.T)
-        loss = ((Yt - H @ W2.T) ** 2).sum() + lam / 2 * ((W1 ** 2).sum() + (W2 ** 2).sum())
-        loss.backward()
+        L = objective()
+        if step % check == 0:
+            hist.append(L.detach().cpu().numpy().copy())
+            back = window // check
+            if len(hist) > back:
+                ok = np.abs(hist[-1 - back] - hist[-1]) < rtol * hist[-1]
+                conv_at[(conv_at < 0) & ok] = step
+                if np.all(conv_at >= 0):
+                    break
+        if step == max_iter:
+            break
+        L.sum().backward()
         opt.step()
-        sched.step()
-    return torch.relu(Xt @ W1.T).detach().cpu().numpy(), float(loss)
+    with torch.no_grad():
+        H = torch.relu(torch.einsum("pd,smd->spm", Xt, W1)).cpu().numpy()
+        L = objective().cpu().numpy()
+    return H, L, conv_at, step
 
 
 @experiment("abstraction", description="Binary labels: hypercube output kernel; deep linear optimum reproduces it "
-            "exactly, trained ReLU nets approximately; parallelism score and CCGP", cpu_time="~60 s",
+            "exactly, trained ReLU nets approximately; parallelism score and CCGP", cpu_time="~20 s",
             sources=("003 abstract representation slide", "003 deep linear corollary", "Bernardi et al. 2020"))
 def run(ctx: Context) -> None:
     import matplotlib.pyplot as plt
@@ -89,33 +117,49 @@ def run(ctx: Context) -> None:
     ctx.claim("and cross-condition generalisation performance", source="Bernardi et al. 2020", measured=cc_dl,
               expected=1.0, kind="close", tol=1e-12)
 
-    # trained two-layer ReLU nets (Adam, weight decay), several widths and seeds
-    steps = 1000 if ctx.quick else 4000
+    # trained two-layer ReLU nets (full-batch Adam, weight decay) trained to convergence, several widths and seeds
     widths = (16, 64) if ctx.quick else (8, 32, 128)
-    seeds = range(2) if ctx.quick else range(3)
+    seeds = [ctx.seed * 100 + s for s in (range(2) if ctx.quick else range(3))]
     res = {}
     Kbest = None
+    steps_run, n_unconv, final_obj = [], 0, []
     for M in ctx.track(widths, "ReLU widths"):
+        Hs, L, conv_at, nsteps = _train_relu(X, Y, 0.01, M, seeds, ctx.device)
+        steps_run.append(int(nsteps))
+        n_unconv += int(np.sum(conv_at < 0))
+        final_obj += [float(v) for v in L]
         vals = []
-        for s in seeds:
-            H, loss = _train_relu(X, Y, 0.01, M, steps, ctx.seed * 100 + s, ctx.device)
+        for i, H in enumerate(Hs):
             K = H @ H.T
             ps, cc = _ps_ccgp(H, Y)
-            vals.append((float(cka(H, Y)), ps, cc, loss, _cos(K, KY)))
-            if M == widths[-1] and s == 0:
+            vals.append((float(cka(H, Y)), ps, cc, float(L[i]), _cos(K, KY)))
+            if M == widths[-1] and i == 0:
                 Kbest = K
         res[M] = np.array(vals)
         ctx.metric(f"ReLU width {M}: mean CKA(H, Y), PS, CCGP, uncentred cos(K, K_Y)",
                    [float(v) for v in res[M][:, [0, 1, 2, 4]].mean(0)])
+        ctx.metric(f"ReLU width {M}: per-seed CCGP", [float(v) for v in res[M][:, 2]])
+        ctx.metric(f"ReLU width {M}: Adam steps until every seed met the stopping rule", int(nsteps))
+    ctx.metric("ReLU nets: final regularised objective, min / max over widths and seeds",
+               [min(final_obj), max(final_obj)])
+    ctx.metric("ReLU nets that hit max_iter without meeting the stopping rule", n_unconv)
     allv = np.concatenate(list(res.values()))
     ctx.metric("ReLU nets: min / max CKA(H, Y)", [float(allv[:, 0].min()), float(allv[:, 0].max())])
-    ctx.claim("trained ReLU nets develop an abstract geometry: mean CCGP over widths and seeds",
-              source="003 abstract representation slide (task-optimized networks); Bernardi et al. 2020",
-              measured=float(allv[:, 2].mean()), expected=0.9, kind="at_least")
+    ctx.claim("trained ReLU nets (trained to convergence) develop an abstract geometry: mean CCGP over widths and "
+              "seeds", source="003 abstract representation slide (task-optimized networks); Bernardi et al. 2020 "
+              "(CCGP); threshold 0.9: simcode criterion", measured=float(allv[:, 2].mean()), expected=0.9,
+              kind="at_least",
+              note="simcode criterion: 003 shows the hypercube geometry of task-optimised networks qualitatively and "
+                   "gives no CCGP value; Bernardi et al. call a variable abstract when CCGP is significantly above "
+                   "chance (0.5). 0.9 asks that a linear decoder trained on one half of the conditions generalises "
+                   "to the other half in at least 90 % of the test cases, averaged over variables, splits, widths "
+                   "and seeds.")
     ctx.claim("but the ReLU collapse onto the hypercube is not perfect (max linear CKA(H, Y) < 0.999)",
-              source="003 'collapse is not perfect'; Corollary 2 not applicable to binary labels",
-              measured=bool(allv[:, 0].max() < 0.999), expected="centred hidden kernel not exactly ∝ K_Y",
-              kind="true")
+              source="003 'collapse is not perfect'; Corollary 2 not applicable to binary labels; threshold 0.999: "
+              "simcode criterion", measured=bool(allv[:, 0].max() < 0.999),
+              expected="centred hidden kernel not exactly ∝ K_Y", kind="true",
+              note="simcode criterion: 003 gives no number; 0.999 separates an approximate alignment from the exact "
+                   "one of the deep linear optimum (cos = 1 to 1e-8 above).")
 
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
     for ax, K, t in ((axes[0], KY, "output kernel K_Y (cube)"), (axes[1], dl.kernels[0], "deep linear, layer 1"),
@@ -138,9 +182,15 @@ def run(ctx: Context) -> None:
                "activations). Right: centred kernel alignment (CKA), parallelism score and "
                "cross-condition generalisation of ReLU hidden layers (mean ± s.d. over seeds).")
     plt.close(fig)
-    ctx.note("ReLU nets: one hidden layer, squared loss, weight decay λ/2 = 0.005 on both layers, Adam (lr 0.01, "
-             "cosine schedule), one-hot (whitened) condition inputs. CCGP uses a min-norm least-squares decoder "
-             "trained on the 4 conditions with one other variable fixed, tested on the other 4. ReLU kernels are "
-             "compared with K_Y after centring (linear CKA): non-negative activations give every uncentred ReLU "
-             "kernel a large constant component that K_Y (zero-mean cube) lacks; the uncentred cosine is in the "
-             "metrics. A first version compared uncentred kernels (cos 0.27–0.50).")
+    ctx.note("ReLU nets: one hidden layer, squared loss, weight decay λ/2 = 0.005 on both layers, full-batch Adam "
+             "(lr 0.01, constant), one-hot (whitened) condition inputs. Stopping rule (train to convergence, not a "
+             "step budget): the regularised objective is recorded every 100 steps and training stops once it changed "
+             "by less than 0.01 % over the last 1000 steps for every seed (max_iter 20000); steps used are in the "
+             f"metrics ({', '.join(f'width {M}: {n}' for M, n in zip(widths, steps_run))}). --quick trains the same "
+             "way, only fewer widths (16, 64) and seeds (2). A first version ran Adam for a fixed 1000 (quick) / "
+             "4000 steps with a cosine schedule; the quick run was under-trained (mean CCGP 0.81 on seed 0).")
+    ctx.note("CCGP uses a min-norm least-squares decoder trained on the 4 conditions with one other variable fixed, "
+             "tested on the other 4. ReLU kernels are compared with K_Y after centring (linear CKA): non-negative "
+             "activations give every uncentred ReLU kernel a large constant component that K_Y (zero-mean cube) "
+             "lacks; the uncentred cosine is in the metrics. A first version compared uncentred kernels "
+             "(cos 0.27–0.50).")
