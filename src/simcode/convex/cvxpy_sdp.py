@@ -37,8 +37,6 @@ def build_cvxpy(problem):
     """(cvxpy.Problem, Q expression, [(term, its cvxpy expression)]) for ``problem``."""
     import cvxpy as cp
 
-    from .admm import _check_problem
-
     _check_problem(problem)
     n = problem.n
     basis = None
@@ -78,8 +76,6 @@ def cvxpy_solve(problem, cvxpy_solver: str = "CLARABEL", tol: float = 1e-6, verb
     ``ValueError``; an inaccurate finish → status ``"inaccurate"`` and a :class:`ConvergenceWarning`.
     """
     import cvxpy as cp
-
-    from .admm import _check_problem
 
     _check_problem(problem)
     if not isinstance(cvxpy_solver, str):
@@ -143,3 +139,11 @@ def _check_user_values(exprs, Q) -> None:
             warnings.warn(f"term {type(term).__name__}: value(Q) = {got:.6g} but its cvxpy expression is "
                           f"{want:.6g} at the solution; the two forms disagree, so the reported objective is "
                           "the cvxpy one", RuntimeWarning, stacklevel=4)
+
+
+def _check_problem(problem) -> None:
+    """``problem`` must be a :class:`simcode.convex.Problem` (a clear TypeError instead of an AttributeError)."""
+    from .problem import Problem
+
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a simcode.convex.Problem, got {type(problem).__name__}")
