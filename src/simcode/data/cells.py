@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.arrays import check_int, check_number, check_option
+from ..core.arrays import check_array, check_int, check_number, check_option
 
 __all__ = ["make_place_cells", "make_grid_cells"]
 
@@ -109,11 +109,8 @@ def make_grid_cells(periods, phases_per_module: int, n_positions: int, threshold
     module : ndarray (n_cells,)
         Module index of each cell.
     """
-    try:
-        periods = np.atleast_1d(np.asarray(periods, dtype=float))
-    except (TypeError, ValueError):
-        raise ValueError(f"periods must be a sequence of positive numbers, got {periods!r}") from None
-    if periods.ndim != 1 or periods.size == 0 or not np.all(np.isfinite(periods)) or np.any(periods <= 0):
+    periods = np.atleast_1d(check_array(periods, "periods", ndim=(0, 1), what="one period per module"))
+    if np.any(periods <= 0):
         raise ValueError(f"periods must be a non-empty sequence of positive numbers, got {periods!r}")
     P = check_int(phases_per_module, "phases_per_module", low=1)
     n_positions = check_int(n_positions, "n_positions", low=2)

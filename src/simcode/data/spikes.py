@@ -25,6 +25,15 @@ def biphasic_template(n_samples: int, *, trough_pos: float = 0.35, trough_width:
     ``w(t) = sign * (exp(-(t - a)^2 / (2 s_a^2)) - r exp(-(t - b)^2 / (2 s_b^2)))`` on ``t in [0, 1)``,
     positions and widths as fractions of the template duration, then scaled to unit l2 norm.
     """
+    n_samples = check_int(n_samples, "n_samples", low=4)
+    trough_pos = check_number(trough_pos, "trough_pos")
+    trough_width = check_number(trough_width, "trough_width", low=0.0, low_inclusive=False)
+    peak_pos = check_number(peak_pos, "peak_pos")
+    peak_width = check_number(peak_width, "peak_width", low=0.0, low_inclusive=False)
+    peak_ratio = check_number(peak_ratio, "peak_ratio")
+    sign = check_number(sign, "sign")
+    if sign == 0:
+        raise ValueError("sign must be non-zero (-1 for a negative trough, +1 for a positive one), got 0")
     t = np.arange(n_samples) / n_samples
     w = np.exp(-(t - trough_pos) ** 2 / (2 * trough_width ** 2))
     w = w - peak_ratio * np.exp(-(t - peak_pos) ** 2 / (2 * peak_width ** 2))

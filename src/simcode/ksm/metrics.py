@@ -20,15 +20,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..core import check_array
+from ..core import check_array, check_bool, check_number
 
 __all__ = ["reconstruction_r2", "p_sparsity", "sine_similarity_error", "support_sizes", "modal_support_size"]
 
 
 def _rows(a, name: str) -> np.ndarray:
-    """A 2-D float64 array (a 1-D input is one row)."""
-    a = check_array(a, name, ndim=(1, 2))
-    return a[None, :] if a.ndim == 1 else a
+    """A 2-D float64 array (samples × units; a single sample is a 1 × n array)."""
+    return check_array(a, name, ndim=2, what="samples × units")
 
 
 def reconstruction_r2(X, X_hat, multioutput: str = "variance_weighted") -> float:
@@ -88,8 +87,8 @@ def p_sparsity(Z, p: float = 1.0, reduce: bool = True):
     reduce : bool — return the mean over rows (float) instead of the per-row values.
     """
     Z = _rows(Z, "Z")
-    if not (np.isfinite(p) and p >= 1):
-        raise ValueError(f"p must be a number >= 1, got {p!r}")
+    reduce = check_bool(reduce, "reduce")
+    p = check_number(p, "p", low=1.0)
     n = Z.shape[1]
     if n < 2:
         raise ValueError(f"Z must have at least 2 columns for a sparsity measure, got shape {Z.shape}")
@@ -113,6 +112,7 @@ def sine_similarity_error(Z_true, Z_est, match: bool = False) -> float:
     """
     A = _rows(Z_true, "Z_true")
     B = _rows(Z_est, "Z_est")
+    match = check_bool(match, "match")
     if A.shape[0] != B.shape[0]:
         raise ValueError(f"Z_true and Z_est must have the same number of rows, got {A.shape} and {B.shape}")
     if match:
@@ -138,8 +138,7 @@ def sine_similarity_error(Z_true, Z_est, match: bool = False) -> float:
 def support_sizes(Z, tol: float = 1e-6) -> np.ndarray:
     r"""Number of active units per row, :math:`\|z_i\|_0` with :math:`|z| > \mathrm{tol}\cdot\max_j|z_{ij}|`."""
     Z = _rows(Z, "Z")
-    if not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    tol = check_number(tol, "tol", low=0.0)
     thr = tol * np.abs(Z).max(1, keepdims=True)
     return (np.abs(Z) > thr).sum(1)
 

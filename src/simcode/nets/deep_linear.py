@@ -84,10 +84,16 @@ def schatten_prox(a, c: float, lam: float, n_layers: int) -> np.ndarray:
     n_layers : int ≥ 1
         Depth L (number of weight matrices).
     """
-    a = check_array(a, "a", allow_empty=True)
+    a = check_array(a, "a", ndim=(0, 1), what="singular values")
+    if np.any(a < 0):
+        raise ValueError(f"a must be non-negative (singular values), got min {float(a.min()):g}")
     c = check_number(c, "c", low=0, low_inclusive=False)
     lam = check_number(lam, "lam", low=0)
     L = check_int(n_layers, "n_layers", low=1)
+    return _schatten_prox(a, c, lam, L)
+
+
+def _schatten_prox(a: np.ndarray, c: float, lam: float, L: int) -> np.ndarray:
     if lam == 0:
         return a.copy()
     if L == 1:
@@ -223,7 +229,7 @@ def deep_linear_optimum(X, Y, n_layers: int, lam: float, n_components: int | Non
     elif whitened:
         A = Y.T @ X / c
         U, a, Vt = np.linalg.svd(A, full_matrices=False)
-        s = schatten_prox(a, c, lam, depth)
+        s = _schatten_prox(a, c, lam, depth)
         if np.count_nonzero(s) > M:                       # rank cap: keep the M largest (largest gain)
             s[np.argsort(-a)[M:]] = 0.0
         Wprod = (U * s) @ Vt
