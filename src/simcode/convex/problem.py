@@ -44,6 +44,9 @@ class Problem:
     """
 
     def __init__(self, terms, constraints=(), n: int | None = None):
+        for what, v in (("terms", terms), ("constraints", constraints)):
+            if isinstance(v, (str, bytes)) or not (isinstance(v, (Term, Constraint)) or hasattr(v, "__iter__")):
+                raise TypeError(f"{what} must be a list, got {type(v).__name__}")
         self.terms = list(terms) if not isinstance(terms, Term) else [terms]
         cons = list(constraints) if not isinstance(constraints, Constraint) else [constraints]
         # decodability constraints are readout terms of lam 0
@@ -58,8 +61,9 @@ class Problem:
         if not self.terms:
             raise ValueError("a problem needs at least one objective term")
         sizes = {s for s in (t.n_stimuli() for t in self.terms) if s is not None}
+        n = check_int(n, "n", low=1, allow_none=True)
         if n is not None:
-            sizes.add(int(n))
+            sizes.add(n)
         if len(sizes) > 1:
             raise ValueError(f"terms disagree on the number of stimuli: {sorted(sizes)}")
         if not sizes:

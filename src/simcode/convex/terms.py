@@ -210,6 +210,7 @@ def first_order_form(terms, n: int, *, verify: bool = True) -> FirstOrderForm:
     that are not built in) when its parts do not reproduce its ``value`` at random test matrices.
     """
     n = check_int(n, "n", low=1)
+    terms = _as_list(terms, "terms", Term)
     C = np.zeros((n, n))
     has_linear = False
     quad = 0.0
@@ -248,6 +249,20 @@ def first_order_form(terms, n: int, *, verify: bool = True) -> FirstOrderForm:
     return FirstOrderForm(linear=C if has_linear else None, quadratic=quad, readouts=readouts, basis=basis)
 
 
+def _as_list(items, name: str, cls=None) -> list:
+    """``items`` as a list (a single object counts as one item), each an instance of ``cls`` when given."""
+    if cls is not None and isinstance(items, cls):
+        return [items]
+    if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
+        raise TypeError(f"{name} must be a list, got {type(items).__name__}")
+    items = list(items)
+    if cls is not None:
+        for t in items:
+            if not isinstance(t, cls):
+                raise TypeError(f"{name} must hold simcode.convex.{cls.__name__} objects, got {type(t).__name__}")
+    return items
+
+
 def _verify_form(term, part: FirstOrderForm, n: int) -> None:
     """value(Q) == the parts' value at two random PSD test matrices (in range, containing the targets)."""
     if part.basis is not None and part.readouts:
@@ -277,7 +292,7 @@ def _verify_form(term, part: FirstOrderForm, n: int) -> None:
 def constraint_form(constraints) -> ConstraintForm:
     """The combined first-order form of ``constraints``; raises :class:`UnsupportedTermError` otherwise."""
     out = ConstraintForm()
-    for c in constraints:
+    for c in _as_list(constraints, "constraints"):
         if not isinstance(c, Constraint):
             what = getattr(c, "__name__", repr(c))
             raise UnsupportedTermError(f"the custom cvxpy constraint {what} needs solver='cvxpy' (the first-order "
