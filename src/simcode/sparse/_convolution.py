@@ -130,20 +130,20 @@ def to_batched(x: torch.Tensor, sdim: int, n_channels: int, name: str) -> tuple[
     nd = x.ndim
     if nd == sdim:
         if n_channels != 1:
-            raise ValueError(f"{name} of shape {tuple(x.shape)} has no channel axis but the filters have "
-                             f"{n_channels} channels")
+            raise ValueError(f"{name} of shape {tuple(x.shape)} has no channel axis but the atoms (filters) "
+                             f"have {n_channels} channels")
         return x.reshape((1, 1) + tuple(x.shape)), False
     if nd == sdim + 1:
         if n_channels == 1:
             return x.unsqueeze(1), True
         if x.shape[0] != n_channels:
             raise ValueError(f"{name} of shape {tuple(x.shape)}: expected {n_channels} channels on axis 0 "
-                             f"(or a batch of shape (N, {n_channels}, ...)); mismatched channels")
+                             f"(or a batch of shape (N, {n_channels}, ...)), as the atoms have; mismatched channels")
         return x.unsqueeze(0), False
     if nd == sdim + 2:
         if x.shape[1] != n_channels:
             raise ValueError(f"{name} has {x.shape[1]} channels (axis 1 of shape {tuple(x.shape)}) but the "
-                             f"filters have {n_channels}; mismatched channels")
+                             f"atoms (filters) have {n_channels}; mismatched channels")
         return x, True
     raise ValueError(f"{name} must have {sdim}, {sdim + 1} or {sdim + 2} dimensions for {sdim}-D filters, "
                      f"got shape {tuple(x.shape)}")

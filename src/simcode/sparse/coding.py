@@ -38,6 +38,7 @@ working-set coordinate descent or LARS–homotopy per sample on CPU data (:mod:`
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import dataclass
 
@@ -78,7 +79,9 @@ class SparseCodingResult(SolverResult):
         For the duality-gap criterion: ``lower_bound`` = Σ_i (objective_i − gap_i), a lower bound on the optimal
         total objective (weak duality, per sample), and ``gap`` = max_i gap_i / objective_i
         (``gap_kind="relative_per_sample_max"``), the largest relative duality gap.
-    lipschitz : float
+    lipschitz : float or None
+        The Lipschitz constant of the gradient used for the step size (FISTA / ISTA); ``None`` for
+        :func:`active_set`, which takes no gradient steps.
     n_polished : int
         Samples finished by the support solve (``polish=True``; :func:`active_set`: by the first method).
     solver : str
@@ -93,7 +96,7 @@ class SparseCodingResult(SolverResult):
     stop_value: object = None
     criterion: str = ""
     n_converged: int = 0
-    lipschitz: float = math.nan
+    lipschitz: float | None = None
     n_polished: int = 0
     solver: str = ""
 
@@ -487,6 +490,9 @@ def active_set(X, D, lam=1.0, prior="l1", *, init=None, max_iter=None, tol: floa
     max_support = check_int(max_support, "max_support", low=1, allow_none=True)
     max_iter = check_int(max_iter, "max_iter", low=1, allow_none=True)
     Xt, Dt, lam_v, kind, squeeze = _resolve(X, D, lam, device, dtype)
+    if bool((lam_v == 0).any()) if isinstance(lam_v, torch.Tensor) else lam_v == 0.0:
+        raise ValueError("lam must be > 0 for active_set (its certificate is the lasso's duality gap); lam = 0 is "
+                         "least squares: use fista or sparse_encode")
     n, K = Xt.shape[0], Dt.shape[0]
     nonneg = isinstance(prior, L1NonNeg)
     dt = Xt.dtype
@@ -626,8 +632,9 @@ def sparse_encode(X, D, lam=1.0, prior="l1", *, solver: str = "auto", **kwargs):
     codes : array or tensor, (n_samples, n_atoms)
     """
     check_option(solver, "solver", ("auto", "active_set", "cd", "lars", "torch", "fista", "ista"))
-    if solver == "auto":
-        solver = "active_set" if isinstance(get_prior(prior), (L1, L1NonNeg)) else "fista"
+    if solver == "auto":  # λ = 0 (least squares) has no lasso certificate: FISTA
+        zero = isinstance(lam, numbers.Real) and not isinstance(lam, bool) and lam == 0
+        solver = "active_set" if isinstance(get_prior(prior), (L1, L1NonNeg)) and not zero else "fista"
     if solver == "fista":
         return fista(X, D, lam, prior, **kwargs).codes
     if solver == "ista":

@@ -43,6 +43,7 @@ from ..core import (ArrayKind, Certificate, History, Representation, Representat
                     check_array, check_int, check_number, check_option, check_random_state, check_tensor, is_tensor,
                     nesterov_momentum, resolve_device, warn_not_converged)
 from ._convolution import CONVOLUTIONS, ConvOperator, check_lengths, fast_len, lipschitz, to_batched
+from ._validation import named
 from .priors import Prior, get_prior
 
 __all__ = ["CSCResult", "CDLResult", "conv_sparse_code", "conv_synthesis", "conv_lipschitz",
@@ -471,6 +472,8 @@ def _chunked(y, a, lam, prior, step, batched, kind, gap_kind, chunk, overlap, ch
     chunk_batch = check_int(chunk_batch, "chunk_batch", low=1)
     N, C, T = y.shape
     Tc = T - Lf + 1
+    # a chunk longer than the codes, or padding beyond the whole signal, changes nothing but the memory: clamp
+    chunk, ov = min(chunk, Tc), min(ov, Tc)
     nch = -(-Tc // chunk)
     cseg = chunk + 2 * ov
     sseg = cseg + Lf - 1
@@ -484,7 +487,7 @@ def _chunked(y, a, lam, prior, step, batched, kind, gap_kind, chunk, overlap, ch
     segs = ypad.unfold(-1, sseg, chunk)  # (N, C, nch, sseg)
     segs = segs.permute(0, 2, 1, 3).reshape(N * nch, C, sseg)
     ymask = mpad.unfold(-1, sseg, chunk).reshape(nch, 1, sseg).repeat(N, 1, 1)
-    xmask = xm.unfold(-1, cseg, chunk).reshape(nch, 1, cseg).repeat(N, 1, 1)
+    xmask = xm.unfold(-1, cseg, chunk)[:, :, :nch].reshape(nch, 1, cseg).repeat(N, 1, 1)  # chunk < Lf: extra windows
     op = ConvOperator(a, (sseg,), convolution)
     K = a.shape[0]
     cores = []
@@ -871,9 +874,9 @@ def check_signals(est, X, fsize, n_channels, *, reset: bool, return_layout: bool
         if ndim is None:
             ndim = np.asarray(X).ndim
         if reset or (fit_2d and ndim == 2):  # scikit-learn's (n_samples, n_features) contract
-            Xv = validate_data(est, X, reset=reset, allow_nd=True, dtype=[np.float64, np.float32])
+            Xv = named(validate_data, est, X, name="X", reset=reset, allow_nd=True, dtype=[np.float64, np.float32])
         else:
-            Xv = sk_check_array(X, allow_nd=True, dtype=[np.float64, np.float32], input_name="X")
+            Xv = named(sk_check_array, X, name="X", allow_nd=True, dtype=[np.float64, np.float32], input_name="X")
     if Xv.ndim not in (sdim + 1, sdim + 2):
         raise ValueError(f"X must have {sdim + 1} or {sdim + 2} dimensions (n_signals × [channels ×] signal) for "
                          f"{sdim}-D atoms, got shape {tuple(Xv.shape)}")

@@ -44,6 +44,7 @@ from ..core import (ArrayKind, ConvergenceWarning, History, RepresentationMixin,
                     check_array, check_int, check_number, check_option, check_random_state, check_tensor,
                     is_tensor, resolve_device, torch_dtype, warn_not_converged)
 from .coding import active_set, fista, lipschitz_constant
+from ._validation import named
 from .priors import L1, L1NonNeg, Prior, get_prior
 
 __all__ = ["DictionaryLearning", "DictionaryLearningResult", "dict_learning", "update_dictionary",
@@ -186,6 +187,32 @@ def update_statistics(A, B, n_seen: int, Z_batch, X_batch, forget_rate: float = 
     -------
     (A, B, n_seen)
     """
+    tensor = is_tensor(Z_batch)
+
+    def arr(v, name, **kw):
+        return check_tensor(v, name, ndim=2, **kw) if tensor else check_array(v, name, ndim=2, dtype="floating")
+
+    Zb = arr(Z_batch, "Z_batch", what="n_samples × n_atoms")
+    dev = dict(device=Zb.device, dtype=Zb.dtype) if tensor else {}
+    Xb = arr(X_batch, "X_batch", what="n_samples × n_features", **dev)
+    if Xb.shape[0] != Zb.shape[0]:
+        raise ValueError(f"X_batch has {Xb.shape[0]} samples but Z_batch has {Zb.shape[0]}")
+    K, p = Zb.shape[1], Xb.shape[1]
+    n_seen = check_int(n_seen, "n_seen", low=0)
+    forget_rate = check_number(forget_rate, "forget_rate", low=0)
+    if (A is None) != (B is None):
+        raise ValueError("A and B must both be None (start from the batch) or both be given")
+    if A is not None:
+        A, B = arr(A, "A", **dev), arr(B, "B", **dev)
+        if tuple(A.shape) != (K, K):
+            raise ValueError(f"A must be {K} × {K} (n_atoms of Z_batch), got shape {tuple(A.shape)}")
+        if tuple(B.shape) != (K, p):
+            raise ValueError(f"B must be {K} × {p} (n_atoms × n_features of X_batch), got shape {tuple(B.shape)}")
+    return _update_statistics(A, B, n_seen, Zb, Xb, forget_rate)
+
+
+def _update_statistics(A, B, n_seen: int, Z_batch, X_batch, forget_rate: float = 0.0):
+    """:func:`update_statistics` without validation (the online loop's inputs are its own)."""
     eta = Z_batch.shape[0]
     if eta == 0:
         raise ValueError("the batch is empty: it must have at least one sample")
@@ -212,7 +239,7 @@ class _Learner:
         self.sweeps = 5 if dict_sweeps is None else dict_sweeps
         self.dead_atom_tol = dead_atom_tol
         self.forget_rate = forget_rate
-        self.lasso = isinstance(self.prior, (L1, L1NonNeg))
+        self.lasso = isinstance(self.prior, (L1, L1NonNeg)) and self.lam > 0  # λ = 0: least squares by FISTA
         self.coding_solver = coding_solver
         self.coding_calls = coding_calls
 
@@ -273,7 +300,7 @@ class _Learner:
     def online_step(self, D, A, B, n_seen, Xb, rng):
         """One mini-batch of Mairal et al.'s Alg. 1: ``(D, A, B, n_seen, n_reinitialised)``."""
         Zb, _ = self.code(Xb, D)
-        A, B, n_seen = update_statistics(A, B, n_seen, Zb, Xb, self.forget_rate)
+        A, B, n_seen = _update_statistics(A, B, n_seen, Zb, Xb, self.forget_rate)
         D, nd = self.reinit_dead(D, A, Xb, Zb, rng)
         return self.dict_step(D, A, B), A, B, n_seen, nd
 
@@ -422,7 +449,7 @@ def dict_learning(X, n_components: int, *, lam: float = 1.0, prior="l1", constra
                 if 0 <= rel <= tol and nd == 0:
                     status = "converged"
                     break
-            A, B, n_seen = update_statistics(None, None, 0, Z, Xt)
+            A, B, n_seen = _update_statistics(None, None, 0, Z, Xt)
             codes = kind.wrap(Z)
             detail = f"relative decrease of the objective {rel:.3e} > tol {tol:g}"
         else:
@@ -561,10 +588,7 @@ class DictionaryLearning(RepresentationMixin, SolverMixin, ClassNamePrefixFeatur
                 raise ValueError(f"X has {p} features, but {type(self).__name__} is expecting "
                                  f"{self.n_features_in_} features as input.")
             return Xt
-        dt = getattr(X, "dtype", None)
-        if dt is not None and (dt == np.float16 or dt == np.bool_):
-            check_array(X, "X")  # raises the library's TypeError naming X and the dtype
-        Xa = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        Xa = named(validate_data, self, X, name="X", reset=reset, dtype=[np.float64, np.float32])
         return Xa if Xa.flags.writeable else Xa.copy()
 
     def _learner(self, **state) -> _Learner:

@@ -147,14 +147,15 @@ def _codes(Z, name: str):
 
     A floating tensor is returned as is (same device and dtype, still attached to autograd); NumPy float32
     stays float32, integers become float64; complex, boolean and half-precision input is a ``TypeError``.
-    Non-finite entries are allowed (an element-wise map propagates them; ``value`` of a violated constraint is
-    ``inf``).
+    NaN / infinite entries and empty input are refused (a ``ValueError`` naming the argument); a floating
+    tensor takes the fast path of the solvers' hot loops and is not scanned (no device sync). ``value`` of a
+    violated constraint is ``inf``.
     """
     torch_in = isinstance(Z, torch.Tensor)
     if torch_in and Z.dtype in _FLOATS:
         t = Z  # the fast path of the hot loops (no detach, no copy, no device sync)
     else:
-        t = check_tensor(Z, name, allow_nan=True, allow_empty=True, min_rows=0, min_cols=0)
+        t = check_tensor(Z, name, min_rows=0, min_cols=0)
     if t.ndim == 0:
         raise ValueError(f"{name} must have at least 1 dimension (codes on the last axis), got a scalar")
     if t.shape[-1] == 0:
@@ -328,11 +329,12 @@ class GroupL1(Prior):
             if self._labels is None:
                 s = int(self.groups)
                 if n % s:
-                    raise ValueError(f"code length {n} is not a multiple of the group size {s}")
+                    raise ValueError(f"the codes' (V, Z) length {n} is not a multiple of the group size {s}")
                 labels = np.arange(n) // s
             else:
                 if self._labels.size != n:
-                    raise ValueError(f"groups cover {self._labels.size} coordinates but the codes have {n}")
+                    raise ValueError(f"the codes (V, Z) have {n} coordinates on their last axis but groups cover "
+                                     f"{self._labels.size}")
                 labels = self._labels
             n_groups = int(labels.max()) + 1 if n else 0
             if self.weights is not None and len(self.weights) != n_groups:

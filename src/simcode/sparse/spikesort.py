@@ -64,10 +64,11 @@ def detect_spikes(codes, threshold=None, min_distance: int = 10, rel_threshold: 
 def match_spike_times(true_times, detected_times, tolerance: float) -> tuple[int, int, int]:
     """One-to-one matching of two spike trains within ``tolerance`` samples → ``(tp, fp, fn)``.
 
-    Greedy in time order, which is a maximum matching for a common tolerance window on a line.
+    Greedy in time order, which is a maximum matching for a common tolerance window on a line. Both trains are
+    1-D arrays of finite times (either may be empty: no spikes).
     """
-    a = np.sort(np.asarray(true_times, dtype=float).ravel())
-    b = np.sort(np.asarray(detected_times, dtype=float).ravel())
+    a = np.sort(check_array(true_times, "true_times", ndim=1, allow_empty=True, min_rows=0, what="spike times"))
+    b = np.sort(check_array(detected_times, "detected_times", ndim=1, allow_empty=True, min_rows=0, what="spike times"))
     tolerance = check_number(tolerance, "tolerance", low=0.0)
     i = j = tp = 0
     while i < a.size and j < b.size:
@@ -93,10 +94,18 @@ def spike_sorting_scores(true_times, times, labels, match: AtomMatch, tolerance:
     """
     if not isinstance(match, AtomMatch):
         raise TypeError(f"match must be an AtomMatch from simcode.sparse.atoms.match_atoms, got {type(match).__name__}")
-    times = np.asarray(times)
-    labels = np.asarray(labels)
+    times = check_array(times, "times", ndim=1, allow_empty=True, min_rows=0, what="spike times")
+    labels = check_array(labels, "labels", ndim=1, allow_empty=True, min_rows=0, what="atom index per spike")
+    if np.any(labels != np.round(labels)):
+        raise ValueError("labels must be integer atom indices")
+    labels = labels.astype(int)
     if times.shape != labels.shape:
         raise ValueError(f"times and labels must have the same shape, got {times.shape} and {labels.shape}")
+    if isinstance(true_times, (str, bytes)) or not hasattr(true_times, "__len__"):
+        raise TypeError(f"true_times must be a list of spike-time arrays, one per neuron, got "
+                        f"{type(true_times).__name__}")
+    true_times = [check_array(t, f"true_times[{i}]", ndim=1, allow_empty=True, min_rows=0, what="spike times")
+                  for i, t in enumerate(true_times)]
     if len(true_times) != len(match.assignment):
         raise ValueError(f"true_times has {len(true_times)} neurons but match has {len(match.assignment)}")
     prec, rec, tps = [], [], []

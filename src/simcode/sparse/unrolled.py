@@ -354,7 +354,12 @@ def crsae_fit(signals, target=None, *, n_components: int = 8, atom_length=16, la
     ``callback_every``-th minibatch. Parameters as in :class:`CRsAE`.
     """
     t0 = time.perf_counter()
-    yb = signals
+    yb = check_tensor(signals, "signals")  # a tensor keeps its device and float dtype; NumPy → float64 (CPU)
+    if target is not None:
+        target = check_tensor(target, "target", device=yb.device, dtype=yb.dtype)
+        if target.shape != yb.shape:
+            raise ValueError(f"target must have the layout of signals: got {tuple(target.shape)} vs "
+                             f"{tuple(yb.shape)}")
     fsize = atom_size(atom_length)
     n_components = check_int(n_components, "n_components", low=1)
     n_layers = check_int(n_layers, "n_layers", low=1)
