@@ -64,14 +64,27 @@ _PRIORS = {  # class name → constructor keywords and an independent prox (NumP
     "Ridge": (dict(sigma=1.0), lambda V, t: V / (1 + t)),
     "L1": ({}, lambda V, t: np.sign(V) * np.maximum(np.abs(V) - t, 0)),
     "L1NonNeg": ({}, lambda V, t: np.maximum(V - t, 0)),
-    "TwoSidedGaussian": (dict(sigma_pos=1.0, sigma_neg=2.0), None),
-    "GroupL1": (dict(groups=[[0, 1], [2, 3]]), None),
-    "Simplex": ({}, None),
-    "L0": ({}, None),
-    "TopK": (dict(k=2), None),
+    "TwoSidedGaussian": (dict(sigma_pos=1.0, sigma_neg=2.0),
+                         lambda V, t: np.where(V >= 0, V / (1 + t), V * 4 / (4 + t))),
+    "GroupL1": (dict(groups=[[0, 1], [2, 3]]), lambda V, t: np.concatenate(
+        [B * np.maximum(1 - t / np.maximum(np.linalg.norm(B, axis=1, keepdims=True), 1e-300), 0)
+         for B in (V[:, :2], V[:, 2:])], axis=1)),
+    "Simplex": ({}, lambda V, t: _simplex_projection(V)),
+    "L0": ({}, lambda V, t: V * (np.abs(V) > np.sqrt(2 * t))),
+    "TopK": (dict(k=2), lambda V, t: V * (np.abs(V) >= np.sort(np.abs(V), axis=-1)[:, -2:-1])),
     "Box": (dict(low=0.0, high=1.0), lambda V, t: np.clip(V, 0, 1)),
-    "ElasticNet": (dict(l2_ratio=0.5), None),
+    "ElasticNet": (dict(l2_ratio=0.5), lambda V, t: np.sign(V) * np.maximum(np.abs(V) - t / 2, 0) / (1 + t / 2)),
 }
+
+
+def _simplex_projection(V):
+    """Euclidean projection of each row onto the probability simplex (Held et al. 1974; Duchi et al. 2008)."""
+    U = -np.sort(-V, axis=1)
+    css = np.cumsum(U, axis=1) - 1
+    j = np.arange(1, V.shape[1] + 1)
+    rho = (U - css / j > 0).sum(1)
+    theta = css[np.arange(len(V)), rho - 1] / rho
+    return np.maximum(V - theta[:, None], 0)
 
 
 def _feasible(rng):
@@ -114,10 +127,21 @@ def _match(rng):
 CASES = [
     Case("simcode.sparse.get_prior", lambda rng: dict(prior="group_l1", groups=[[0, 1], [2]]),
          check=lambda out, kw: type(out).__name__ == "GroupL1"),
+    # each prior's parameters, through get_prior (the constructors validate them)
+    *[Case("simcode.sparse.get_prior", (lambda kw: lambda rng: dict(kw))(kw), scalars=sc, id=f"get_prior_{kw['prior']}",
+           check=(lambda kw: lambda out, _: all(getattr(out, k) == v for k, v in kw.items() if k != "prior"))(kw))
+      for kw, sc in ((dict(prior="ridge", sigma=2.0), {"sigma": "positive"}),
+                     (dict(prior="two_sided_gaussian", sigma_pos=1.0, sigma_neg=3.0),
+                      {"sigma_pos": "positive", "sigma_neg": "positive"}),
+                     (dict(prior="simplex", radius=2.0), {"radius": "positive"}),
+                     (dict(prior="topk", k=3), {"k": "int"}),
+                     (dict(prior="elastic_net", l2_ratio=0.25), {"l2_ratio": "nonnegative"}),
+                     (dict(prior="group_l1", groups=2, weights=(1.0, 2.0)), {"groups": "int"}))],
     *_prior_cases(),
     # coding
     Case("simcode.sparse.fista", _coding, arrays=("X", "D"),
-         scalars={"lam": "nonnegative", "max_iter": "int", "tol": "nonnegative"}, check=_lasso_kkt),
+         scalars={"lam": "nonnegative", "max_iter": "int", "tol": "nonnegative", "check_every": "int",
+                  "max_support": "int"}, check=_lasso_kkt),
     Case("simcode.sparse.fista", lambda rng: dict(_coding(rng), lam=0.0, tol=1e-12, max_iter=20000), id="fista_lam0",
          check=lambda out, kw: np.allclose(out.codes, np.linalg.lstsq(kw["D"].T, kw["X"].T, rcond=None)[0].T,
                                            atol=1e-5)),  # λ = 0: least squares (the audit: a TypeError inside)
@@ -148,7 +172,9 @@ CASES = [
     # dictionary learning
     Case("simcode.sparse.dict_learning",
          lambda rng: dict(X=rng.standard_normal((40, 8)), n_components=4, lam=0.2, max_iter=5, device="cpu"),
-         arrays=("X",), scalars={"n_components": "int", "lam": "nonnegative", "max_iter": "int"}),
+         arrays=("X",), scalars={"n_components": "int", "lam": "nonnegative", "max_iter": "int", "tol": "nonnegative",
+                                 "batch_size": "int", "omega": "positive", "forget_rate": "nonnegative",
+                                 "coding_tol": "nonnegative", "coding_max_iter": "int"}),
     Case("simcode.sparse.DictionaryLearning", lambda rng: dict(X=rng.standard_normal((40, 8))), arrays=("X",),
          init=lambda: __import__("simcode.sparse", fromlist=["x"]).DictionaryLearning(4, lam=0.2, max_iter=5,
                                                                                       device="cpu")),
@@ -166,7 +192,8 @@ CASES = [
     # convolutional
     Case("simcode.sparse.conv_sparse_code",
          lambda rng: (lambda s: dict(signals=s[0], atoms=s[1], lam=0.05, device="cpu"))(_signals(rng)),
-         arrays=("signals", "atoms"), scalars={"lam": "nonnegative", "max_iter": "int", "tol": "nonnegative"},
+         arrays=("signals", "atoms"), scalars={"lam": "nonnegative", "max_iter": "int", "tol": "nonnegative",
+                                               "check_every": "int", "chunk_batch": "int"},
          check=lambda out, kw: np.isclose(out.objective, 0.5 * np.sum((kw["signals"] - _synthesis(
              np.asarray(out.codes), kw["atoms"])) ** 2) + 0.05 * np.abs(np.asarray(out.codes)).sum(), rtol=1e-6)),
     # chunked coding: chunks shorter than the atoms, longer than the signal, padding longer than the signal (the
@@ -186,7 +213,9 @@ CASES = [
     Case("simcode.sparse.conv_dictionary_learning",
          lambda rng: dict(signals=_signals(rng)[0], n_components=2, atom_length=5, max_iter=2, csc_max_iter=5,
                           filter_max_iter=5, device="cpu", random_state=0),
-         arrays=("signals",), scalars={"n_components": "int", "lam": "nonnegative", "max_iter": "int"}),
+         arrays=("signals",), scalars={"n_components": "int", "lam": "nonnegative", "max_iter": "int",
+                                       "csc_max_iter": "int", "filter_max_iter": "int", "tol": "nonnegative",
+                                       "n_channels": "int", "atom_length": "int"}),
     Case("simcode.sparse.ConvDictionaryLearning", lambda rng: dict(X=_signals(rng)[0]), arrays=("X",),
          init=lambda: __import__("simcode.sparse", fromlist=["x"]).ConvDictionaryLearning(
              2, 5, max_iter=2, csc_max_iter=5, filter_max_iter=5, device="cpu", random_state=0)),
@@ -194,7 +223,9 @@ CASES = [
     Case("simcode.sparse.crsae_fit",
          lambda rng: dict(signals=_signals(rng, n=4)[0][:, None], n_components=2, atom_length=5, n_layers=4, max_iter=1,
                           batch_size=4, random_state=0),
-         arrays=("signals",), scalars={"n_components": "int", "n_layers": "int", "lam": "positive"}),
+         arrays=("signals",), scalars={"n_components": "int", "n_layers": "int", "lam": "positive",
+                                       "batch_size": "int", "lr": "positive", "tol": "nonnegative", "n_trials": "int",
+                                       "atom_length": "int"}),
     Case("simcode.sparse.CRsAE", lambda rng: dict(X=_signals(rng, n=4)[0]), arrays=("X",),
          init=lambda: __import__("simcode.sparse", fromlist=["x"]).CRsAE(2, 5, n_layers=4, max_iter=1, batch_size=4,
                                                                         device="cpu", random_state=0)),
@@ -216,7 +247,8 @@ CASES = [
     Case("simcode.sparse.sort_spikes",
          lambda rng: (lambda s: dict(signal=s[0], atoms=s[1], lam=0.1, min_distance=4, device="cpu"))(
              _spike_signal(rng)),
-         arrays=("signal", "atoms"), scalars={"lam": "nonnegative", "min_distance": "int", "chunk_size": "int"}),
+         arrays=("signal", "atoms"), scalars={"lam": "nonnegative", "min_distance": "int", "chunk_size": "int",
+                                                  "max_iter": "int", "tol": "nonnegative"}),
 ]
 
 UNCOVERED = {}

@@ -278,6 +278,7 @@ def _solve(X, D, lam, prior, *, init, max_iter, tol, L, accelerated, restart, ch
     max_iter = check_int(max_iter, "max_iter", low=1)
     check_every = check_int(check_every, "check_every", low=1)
     tol = check_number(tol, "tol", low=0)
+    max_support = check_int(max_support, "max_support", low=1)
     Xt, Dt, lam_v, kind, squeeze = _resolve(X, D, lam, device, dtype)
     n, K = Xt.shape[0], Dt.shape[0]
     dt = Xt.dtype

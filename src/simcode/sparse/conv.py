@@ -408,6 +408,9 @@ def conv_sparse_code(signals, atoms, lam: float, prior="l1", *, max_iter: int = 
     t0 = time.perf_counter()
     lam, max_iter, tol, check_every = _check_csc_options(lam, max_iter, tol, check_every, boundary, solver,
                                                          convolution)
+    chunk_size = check_int(chunk_size, "chunk_size", low=1, allow_none=True)
+    overlap = check_int(overlap, "overlap", low=0, allow_none=True)
+    chunk_batch = check_int(chunk_batch, "chunk_batch", low=1)
     prior, gap_kind = _prior_and_gap(prior)
     a_raw, sdim = _prep_atoms(atoms, spatial_dims)
     y, batched, kind = _prep_signals(signals, sdim, a_raw.shape[1], device)

@@ -30,7 +30,7 @@ import numbers
 import numpy as np
 import torch
 
-from ..core import check_number, check_tensor, is_tensor
+from ..core import check_array, check_number, check_tensor, is_tensor
 
 __all__ = ["Prior", "get_prior", "PRIORS", "Ridge", "L1", "L1NonNeg", "TwoSidedGaussian", "GroupL1", "Simplex",
            "L0", "TopK", "Box", "ElasticNet"]
@@ -282,8 +282,13 @@ class GroupL1(Prior):
     activation_formula = "v_g · ReLU(1 − b/‖v_g‖₂)  (block shrinkage)"
 
     def __init__(self, groups, weights=None, nonnegative: bool = False):
+        if groups is None or isinstance(groups, (bool, np.bool_, str, bytes)) or not (
+                isinstance(groups, numbers.Integral) or hasattr(groups, "__iter__")):
+            raise TypeError(f"groups must be a block size (int) or a sequence of group labels / index lists, got "
+                            f"{type(groups).__name__} {groups!r}")
         self.groups = groups
-        self.weights = None if weights is None else tuple(float(w) for w in np.ravel(weights))
+        self.weights = None if weights is None else tuple(
+            float(w) for w in np.ravel(check_array(weights, "weights", ndim=(0, 1))))
         if self.weights is not None and any((not math.isfinite(w)) or w <= 0 for w in self.weights):
             raise ValueError("weights must be positive and finite")
         self.nonnegative = bool(nonnegative)
@@ -306,15 +311,21 @@ class GroupL1(Prior):
         if all(isinstance(g, numbers.Integral) for g in seq):
             labels = np.asarray(seq, dtype=np.int64)
             if labels.min() < 0:
-                raise ValueError("group labels must be >= 0")
+                raise ValueError("groups: group labels must be >= 0")
             _, labels = np.unique(labels, return_inverse=True)
             return labels.astype(np.int64)
-        n = sum(len(g) for g in seq)
+        try:
+            n = sum(len(g) for g in seq)
+        except TypeError:
+            raise TypeError("groups must be a sequence of integer labels or of index lists") from None
         labels = -np.ones(n, dtype=np.int64)
         for gi, idx in enumerate(seq):
-            idx = np.asarray(idx, dtype=np.int64)
+            a = np.asarray(idx)
+            if a.dtype.kind not in "iu" and not (a.size == 0 and a.dtype.kind == "f"):
+                raise TypeError(f"groups[{gi}] must hold integer indices, got {idx!r}")
+            idx = a.astype(np.int64)
             if idx.size == 0:
-                raise ValueError(f"group {gi} is empty")
+                raise ValueError(f"groups: group {gi} is empty")
             if idx.min() < 0 or idx.max() >= n or np.any(labels[idx] >= 0) or len(set(idx.tolist())) != idx.size:
                 raise ValueError("groups given as index sequences must partition range(n) (disjoint, covering)")
             labels[idx] = gi
@@ -469,6 +480,9 @@ class Box(Prior):
     activation_formula = "clip(v, low, high)"
 
     def __init__(self, low: float = 0.0, high: float = 1.0):
+        for name, v in (("low", low), ("high", high)):  # ±inf allowed: a one-sided box
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+                raise TypeError(f"{name} must be a real number, got {type(v).__name__} {v!r}")
         self.low, self.high = float(low), float(high)
         if math.isnan(self.low) or math.isnan(self.high) or not self.low < self.high:
             raise ValueError(f"box needs low < high, got low={low!r}, high={high!r}")
@@ -497,9 +511,7 @@ class ElasticNet(Prior):
     activation_formula = "sign(v)·ReLU(|v| − (1−r)b) / (1 + r b)"
 
     def __init__(self, l2_ratio: float = 0.5):
-        r = float(l2_ratio)
-        if not 0.0 <= r <= 1.0:
-            raise ValueError(f"l2_ratio must be in [0, 1], got {l2_ratio!r}")
+        r = check_number(l2_ratio, "l2_ratio", low=0.0, high=1.0)
         self.l2_ratio = r
         self.differentiable = r == 1.0
 
