@@ -43,6 +43,16 @@ def _synthesis(codes, atoms):
     return np.stack([sum(np.convolve(c[k], atoms[k]) for k in range(atoms.shape[0])) for c in codes])
 
 
+def _fitted(name, X, *args, **kwargs):
+    import warnings
+
+    import simcode.sparse as sp
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(sp, name)(*args, **kwargs).fit(X)
+
+
 def _csc_objective(kw):
     """The optimal CSC objective of ``kw``'s problem, by the unchunked solver run to a tight gap."""
     from simcode.sparse import conv_sparse_code
@@ -229,6 +239,18 @@ CASES = [
     Case("simcode.sparse.CRsAE", lambda rng: dict(X=_signals(rng, n=4)[0]), arrays=("X",),
          init=lambda: __import__("simcode.sparse", fromlist=["x"]).CRsAE(2, 5, n_layers=4, max_iter=1, batch_size=4,
                                                                         device="cpu", random_state=0)),
+    # the estimators' transform, on a fitted instance
+    Case("simcode.sparse.DictionaryLearning", lambda rng: dict(X=rng.standard_normal((10, 8))), arrays=("X",),
+         init=lambda: _fitted("DictionaryLearning", np.random.default_rng(1).standard_normal((40, 8)), 4, lam=0.2,
+                              max_iter=5, device="cpu"), method="transform", id="DictionaryLearning.transform"),
+    Case("simcode.sparse.ConvDictionaryLearning", lambda rng: dict(X=_signals(rng)[0]), arrays=("X",),
+         init=lambda: _fitted("ConvDictionaryLearning", _signals(np.random.default_rng(1))[0], 2, 5, max_iter=2,
+                              csc_max_iter=5, filter_max_iter=5, device="cpu", random_state=0),
+         method="transform", id="ConvDictionaryLearning.transform"),
+    Case("simcode.sparse.CRsAE", lambda rng: dict(X=_signals(rng, n=4)[0]), arrays=("X",),
+         init=lambda: _fitted("CRsAE", _signals(np.random.default_rng(1), n=4)[0], 2, 5, n_layers=4, max_iter=1,
+                              batch_size=4, device="cpu", random_state=0),
+         method="transform", id="CRsAE.transform"),
     # spike sorting
     Case("simcode.sparse.detect_spikes",
          lambda rng: dict(codes=np.abs(rng.standard_normal((2, 100))) * (rng.random((2, 100)) < 0.05), min_distance=3),

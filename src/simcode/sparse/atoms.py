@@ -57,8 +57,9 @@ def dictionary_error(h, h_hat) -> float | np.ndarray:
     a = a.reshape(1 if single else a.shape[0], -1)
     b = b.reshape(a.shape)
     na, nb = (a * a).sum(1), (b * b).sum(1)
-    if np.any(na == 0) or np.any(nb == 0):
-        raise ValueError("dictionary_error is undefined for an all-zero atom")
+    for name, nrm in (("h", na), ("h_hat", nb)):
+        if np.any(nrm == 0):
+            raise ValueError(f"{name} has an all-zero atom: dictionary_error is undefined for it")
     cos2 = np.clip((a * b).sum(1) ** 2 / (na * nb), 0.0, 1.0)
     err = np.sqrt(1.0 - cos2)
     return float(err[0]) if single else err
@@ -121,8 +122,9 @@ def shift_invariant_error(h, h_hat, max_shift: int | None = None) -> tuple[float
     b = _one_atom(h_hat, "h_hat")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"h and h_hat must have the same number of channels, got {a.shape[1]} and {b.shape[1]}")
-    if np.linalg.norm(a) == 0 or np.linalg.norm(b) == 0:
-        raise ValueError("shift_invariant_error is undefined for an all-zero atom")
+    for name, v in (("h", a), ("h_hat", b)):
+        if np.linalg.norm(v) == 0:
+            raise ValueError(f"{name} is an all-zero atom: shift_invariant_error is undefined for it")
     max_shift = _check_max_shift(max_shift)
     cos, lag = _cross_correlations(a, b, max_shift)
     return float(np.sqrt(1.0 - cos[0, 0] ** 2)), int(lag[0, 0])

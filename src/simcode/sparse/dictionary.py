@@ -146,6 +146,11 @@ def update_dictionary(D, A, B, *, constraint: str = "unit_norm", omega: float = 
     Dt = check_tensor(D, "D", ndim=2)
     At = check_tensor(A, "A", ndim=2, device=Dt.device, dtype=Dt.dtype)
     Bt = check_tensor(B, "B", ndim=2, device=Dt.device, dtype=Dt.dtype)
+    K, p = Dt.shape
+    if tuple(At.shape) != (K, K):
+        raise ValueError(f"A must be {K} × {K} (n_atoms of D), got shape {tuple(At.shape)}")
+    if tuple(Bt.shape) != (K, p):
+        raise ValueError(f"B must be {K} × {p} (the shape of D), got shape {tuple(Bt.shape)}")
     check_option(constraint, "constraint", ("unit_norm", "ridge"))
     return kind.wrap(_dict_step(Dt, At, Bt, constraint, check_number(omega, "omega", low=0, low_inclusive=False),
                                 check_int(sweeps, "sweeps", low=1)))
