@@ -1,4 +1,4 @@
-"""Estimator input through scikit-learn's ``validate_data`` with messages that name the argument."""
+"""Estimator input through scikit-learn's ``validate_data`` (or another checker) with messages naming the argument."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from ..core import check_array
 
 
 def named(fn, *args, name: str = "X", **kwargs):
-    """``fn(*args, **kwargs)`` (``validate_data`` / ``check_array`` of scikit-learn) for the argument ``name``.
+    """``fn(*args, **kwargs)`` (scikit-learn's ``validate_data`` / ``check_array``, or a library function called on
+    an estimator's input under another parameter name) for the argument ``name``.
 
     Boolean and float16 arrays, which scikit-learn converts silently, are refused first (the library's
     ``TypeError``); a ``TypeError`` / ``ValueError`` of scikit-learn that does not name the argument is re-raised

@@ -1052,8 +1052,8 @@ class ConvDictionaryLearning(TransformerMixin, SolverMixin, RepresentationMixin,
         """``H x`` for codes ``X`` (n_signals, K, *code) of the learned filters (observed samples only)."""
         check_is_fitted(self)
         atoms = self._h.detach().cpu().numpy()
-        y = conv_synthesis(X, atoms if self.n_channels > 1 else atoms[:, 0], spatial_dims=self._sdim,
-                           convolution=self.convolution)
+        y = named(conv_synthesis, X, atoms if self.n_channels > 1 else atoms[:, 0], name="X",  # errors name X
+                  spatial_dims=self._sdim, convolution=self.convolution)
         if self.boundary == "full":  # keep the observed samples only
             sl = tuple(slice(f - 1, -(f - 1) or None) for f in self._h.shape[2:])
             y = y[(Ellipsis,) + sl]
