@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["check_array", "check_tensor", "is_tensor", "ArrayKind", "check_number", "check_int",
-           "check_bool", "check_option", "check_random_state", "resolve_device", "to_numpy", "torch_dtype"]
+           "check_bool", "check_option", "check_random_state", "resolve_device", "to_numpy", "torch_dtype",
+           "dtype_error"]
 
 _NDIM_WORDS = {0: "scalar", 1: "1-D array", 2: "2-D array", 3: "3-D array", 4: "4-D array"}
 
@@ -48,7 +49,8 @@ def _unwrap(x):
     return x
 
 
-def _dtype_error(name: str, dtype) -> TypeError:
+def dtype_error(name: str, dtype) -> TypeError:
+    """The ``TypeError`` (not raised) for an array argument ``name`` of an unsupported dtype, in the library's words."""
     kind = getattr(dtype, "kind", None)
     text = str(dtype)
     if kind == "c" or "complex" in text:
@@ -107,9 +109,9 @@ def check_array(x, name: str = "X", *, ndim=None, dtype: str = "float64", min_ro
         raise TypeError(f"{name} must be an array of numbers, got a string")
     if is_tensor(x):
         if x.is_complex() or not (x.is_floating_point() or x.dtype.is_signed or str(x.dtype) == "torch.uint8"):
-            raise _dtype_error(name, x.dtype)
+            raise dtype_error(name, x.dtype)
         if str(x.dtype) in ("torch.float16", "torch.bfloat16"):
-            raise _dtype_error(name, x.dtype)
+            raise dtype_error(name, x.dtype)
         x = x.detach().cpu().numpy()
     try:
         a = np.asarray(x)
@@ -126,7 +128,7 @@ def check_array(x, name: str = "X", *, ndim=None, dtype: str = "float64", min_ro
         else:
             raise TypeError(f"{name} must be an array of numbers, got dtype {a.dtype}")
     if kind in "cb" or a.dtype == np.float16 or (kind == "f" and a.dtype.itemsize > 8):
-        raise _dtype_error(name, a.dtype)
+        raise dtype_error(name, a.dtype)
     if dtype == "floating" and a.dtype == np.float32:
         out = np.array(a, copy=True) if copy else a
     elif dtype in ("float64", "floating"):
@@ -152,7 +154,7 @@ def check_tensor(x, name: str = "X", *, device=None, dtype=None, ndim=None, min_
     x = _unwrap(x)
     if is_tensor(x):
         if x.is_complex() or x.dtype == torch.bool or x.dtype in (torch.float16, torch.bfloat16):
-            raise _dtype_error(name, x.dtype)
+            raise dtype_error(name, x.dtype)
         t = x.detach()
         if not t.is_floating_point():
             t = t.to(torch.float64)

@@ -13,7 +13,7 @@ import torch
 from sklearn.utils.validation import validate_data
 
 from ..core import check_tensor, is_tensor, resolve_device
-from ..core.arrays import _dtype_error
+from ..core.arrays import dtype_error
 
 __all__ = ["check_prior", "compute_device_dtype", "check_input", "validate_estimator_input", "PRIOR_NAMES"]
 
@@ -85,7 +85,7 @@ def _sklearn_validate(estimator, X, *args, name: str = "X", **kwargs):
     lets through silently (boolean and half-precision input), with every message naming the argument."""
     dt = getattr(X, "dtype", None)
     if dt is not None and not is_tensor(X) and (np.dtype(dt).kind == "b" or np.dtype(dt) == np.float16):
-        raise _dtype_error(name, np.dtype(dt))
+        raise dtype_error(name, np.dtype(dt))
     try:
         return validate_data(estimator, X, *args, **kwargs)
     except (TypeError, ValueError) as exc:

@@ -56,7 +56,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..core.arrays import _dtype_error, is_tensor
+from ..core.arrays import dtype_error, is_tensor
 from ..core import (Certificate, History, Representation, SolverMixin, SolverResult, check_array, check_bool,
                     check_int, check_number, check_option, check_random_state, resolve_device,
                     warn_not_converged)
@@ -492,7 +492,7 @@ def _sklearn_validate(estimator, X, *args, name: str = "X", **kwargs):
     value = args[0] if args and name == "y" else X
     dt = getattr(value, "dtype", None)
     if dt is not None and not is_tensor(value) and (np.dtype(dt).kind == "b" or np.dtype(dt) == np.float16):
-        raise _dtype_error(name, np.dtype(dt))
+        raise dtype_error(name, np.dtype(dt))
     try:
         return validate_data(estimator, X, *args, **kwargs)
     except (TypeError, ValueError) as exc:
