@@ -179,7 +179,7 @@ UNCOVERED = {}
 _NONE_DEFAULT = "None is the documented default of this argument (not bad input): {}"
 _FLAT = ("a 1-D Y is a valid single readout target (n,); the flattened (n·m,) array is therefore a valid Y for n·m "
          "stimuli, not an error")
-KNOWN = {
+VALID = {
     "activity_cost:p:None": _NONE_DEFAULT.format("the uniform stimulus law"),
     "readout_cost:Y:flat": _FLAT,
     "decodable:Y:flat": _FLAT,

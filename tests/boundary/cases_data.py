@@ -68,4 +68,4 @@ CASES = [
 
 UNCOVERED = {}
 
-KNOWN = {}
+VALID = {}

@@ -107,7 +107,7 @@ CASES = [
 UNCOVERED = {}
 
 _P_NONE = "None is the documented default of p (uniform sample probabilities), not bad input"
-KNOWN = {
+VALID = {
     "modular_candidate:p:None": _P_NONE,
     "tight_scattering:p:None": _P_NONE,
 }

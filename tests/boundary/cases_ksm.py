@@ -84,4 +84,4 @@ CASES = [
 
 UNCOVERED = {}
 
-KNOWN = {}
+VALID = {}

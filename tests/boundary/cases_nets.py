@@ -43,4 +43,4 @@ CASES = [
 
 UNCOVERED = {}
 
-KNOWN = {}
+VALID = {}

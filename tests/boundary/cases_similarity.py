@@ -53,4 +53,4 @@ CASES = [
 
 UNCOVERED = {}
 
-KNOWN = {}
+VALID = {}

@@ -290,15 +290,15 @@ CASES = [
 
 UNCOVERED = {}
 
-KNOWN = {}
+VALID = {}
 
 # Inputs the rules call bad that are legal layouts of these functions (documented behaviour, not defects):
 _LAST_AXIS = ("codes on the last axis with any leading batch shape (a single code vector, or a stack of batches "
               "such as convolutional codes) are the documented input of a prior's value/prox")
-KNOWN.update({f"{name}.{meth}:{arg}:{label}": _LAST_AXIS
+VALID.update({f"{name}.{meth}:{arg}:{label}": _LAST_AXIS
               for name in _PRIORS for meth, arg in (("value", "Z"), ("prox", "V")) for label in ("extra_dim", "flat")
               if not (name == "GroupL1" and label == "flat")})  # GroupL1: 12 coordinates do not fit its groups
-KNOWN.update({
+VALID.update({
     "shift_invariant_error:h:extra_dim": "a (1, L) array is one atom with one channel, the documented (C, L) layout",
     "shift_invariant_error:h_hat:extra_dim": "a (1, L) array is one atom with one channel, the documented (C, L) "
                                              "layout",

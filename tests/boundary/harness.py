@@ -108,8 +108,12 @@ def call(case: Case, kwargs: dict):
     return fn(**kwargs)
 
 
-def finite_output(out) -> bool:
-    """No NaN/inf in any numeric array, tensor or float reachable from ``out`` (tuples, lists, dicts, dataclasses)."""
+def finite_output(out, allow_inf: bool = False) -> bool:
+    """No NaN/inf in any numeric array, tensor or float reachable from ``out`` (tuples, lists, dicts, dataclasses);
+    ``allow_inf`` accepts ±inf (the value of an indicator prior outside its set is +inf by definition)."""
+
+    def fin(a):
+        return ~np.isnan(a) if allow_inf else np.isfinite(a)
     import dataclasses
 
     seen = 0
@@ -122,14 +126,16 @@ def finite_output(out) -> bool:
         if v is None or isinstance(v, (str, bool)):
             return True
         if isinstance(v, float):
-            return bool(np.isfinite(v))
+            return bool(fin(v))
         if type(v).__module__.startswith("torch"):
             import torch
 
             if isinstance(v, torch.Tensor):
-                return bool(torch.isfinite(v).all()) if v.is_floating_point() else True
+                if not v.is_floating_point():
+                    return True
+                return bool((~torch.isnan(v) if allow_inf else torch.isfinite(v)).all())
         if isinstance(v, np.ndarray):
-            return bool(np.isfinite(v).all()) if v.dtype.kind == "f" else True
+            return bool(fin(v).all()) if v.dtype.kind == "f" else True
         if isinstance(v, (list, tuple)):
             return all(ok(x, depth + 1) for x in v)
         if isinstance(v, dict):
