@@ -79,11 +79,11 @@ def test_reproduce_pass_writes_report(tmp_path, toy_experiments):
     assert "Quick mode" in html and "A straight line." in html
 
 
-def test_reproduce_failed_claim_and_crash_exit_1(tmp_path, toy_experiments):
+def test_reproduce_failed_claim_exits_1_and_crash_exits_3(tmp_path, toy_experiments):
     r = runner.invoke(app, ["reproduce", "_toy-fail", "--out", str(tmp_path)])
     assert r.exit_code == 1
     r = runner.invoke(app, ["reproduce", "_toy-crash", "--out", str(tmp_path)])
-    assert r.exit_code == 1
+    assert r.exit_code == 3
     data = json.loads((tmp_path / "results.json").read_text())
     assert "boom" in data["experiments"][0]["error"]
 

@@ -1,7 +1,7 @@
 """The ``simcode`` command line: ``list``, ``reproduce``, ``sweep``, ``--version``.
 
-Exit codes: 0 every claim passed; 1 some claim failed (or an experiment crashed);
-2 usage error (unknown experiment, bad option, unwritable output folder).
+Exit codes: 0 every claim passed; 1 some claim failed; 2 usage error (unknown experiment, bad option, unwritable
+output folder); 3 an experiment crashed; 130 interrupted (the report holds the finished runs).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def reproduce(
     if len(seed_list) > 1:
         _print_across_seeds(results, quick)
         console.print(f"report: {html_path}")
-        raise typer.Exit(0 if all(r.passed for r in results) else 1)
+        raise typer.Exit(_exit_code(results))
 
     t = Table(title="claims" + (" (quick mode: reduced sizes)" if quick else ""))
     for col in ("experiment", "claim", "paper", "measured", "result"):
@@ -159,7 +159,14 @@ def reproduce(
             t.add_row(r.experiment.name, "(experiment crashed)", "", "", "[red]FAIL[/red]")
     console.print(t)
     console.print(f"report: {html_path}")
-    raise typer.Exit(0 if all(r.passed for r in results) else 1)
+    raise typer.Exit(_exit_code(results))
+
+
+def _exit_code(results) -> int:
+    """0 every claim passed; 1 some claim failed; 3 some experiment crashed (2 usage error, 130 interrupted)."""
+    if any(r.error for r in results):
+        return 3
+    return 0 if all(r.passed for r in results) else 1
 
 
 def _previous_runs(out_path, quick: bool, device: str, reg) -> dict:
