@@ -451,3 +451,12 @@ def test_ksm_point_fits_sparse_dictionary_data():
     _needs("simcode.ksm", "KernelSimilarityMatching")
     out = SWEEPABLE["ksm"](lam=0.05, n_components=16, n_samples=300, max_iter=15, random_state=0)
     assert out["r2"] > 0.9 and 0 <= out["dict_error"] <= 1 and isinstance(out["converged"], bool)
+
+
+def test_grids_that_would_hang_or_exhaust_memory_are_refused():
+    with pytest.raises(ValueError, match="iterator has no length"):
+        expand_grid({"a": itertools.count()})
+    with pytest.raises(ValueError, match="limited to"):
+        expand_grid({"a": range(2000), "b": range(2000)})
+    with pytest.raises(ValueError, match="limited to"):
+        expand_grid({"a": np.arange(10 ** 7)})

@@ -11,7 +11,10 @@ import numpy as np
 
 from .backends import RESERVED
 
-__all__ = ["expand_grid", "to_builtin", "canonical"]
+__all__ = ["expand_grid", "to_builtin", "canonical", "MAX_POINTS"]
+
+#: the largest grid :func:`expand_grid` builds (each point is a dict in memory and a row of the table)
+MAX_POINTS = 1_000_000
 
 
 def to_builtin(v, name: str):
@@ -60,6 +63,11 @@ def expand_grid(grid) -> list[dict]:
                 raise ValueError(f"grid parameter names must be identifiers, got {name!r}")
             if isinstance(values, (str, bytes)) or np.isscalar(values) or values is None:
                 values = [values]
+            if not hasattr(values, "__len__"):  # a generator or an endless iterator would hang list()
+                raise ValueError(f"grid[{name!r}] must be a list, tuple, range or 1-D array of values, got "
+                                 f"{type(values).__name__} (an iterator has no length to check)")
+            if len(values) > MAX_POINTS:
+                raise ValueError(f"grid[{name!r}] has {len(values)} values; a grid is limited to {MAX_POINTS} points")
             try:
                 values = list(values)
             except TypeError:
@@ -68,8 +76,14 @@ def expand_grid(grid) -> list[dict]:
                 raise ValueError(f"grid[{name!r}] is empty; give at least one value")
             names.append(name)
             axes.append([to_builtin(v, name) for v in values])
+            total = int(np.prod([len(a) for a in axes], dtype=object))
+            if total > MAX_POINTS:
+                raise ValueError(f"grid has {total} points (the product of its axes' lengths); a grid is limited to "
+                                 f"{MAX_POINTS} points: split the sweep")
         points = [dict(zip(names, combo)) for combo in itertools.product(*axes)]
     elif isinstance(grid, (list, tuple)):
+        if len(grid) > MAX_POINTS:
+            raise ValueError(f"grid has {len(grid)} points; a grid is limited to {MAX_POINTS} points")
         if not grid:
             raise ValueError("grid must have at least one point, got an empty list")
         points = []
