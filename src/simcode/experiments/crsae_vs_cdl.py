@@ -73,7 +73,7 @@ def run(ctx: Context) -> None:
              "autograd graph in the compiled kernel (sparse codes by the filters' Gram); CDL's CSC step uses the "
              "same kernel. CRsAE's error is recorded every 3 minibatches, CDL's every epoch; the wall times "
              "include the error evaluations. Back-propagation through all 150 unrolled iterations ('full', lr 0.01) "
-             "is reported as measured: in session 2 (seed 0) it did not reduce the error of its initial filters "
+             "is reported as measured: in an earlier run (seed 0) it did not reduce the error of its initial filters "
              "within 3 epochs, while the decoder gradient did. Tried: T = 30 with Adam lr 0.02-0.05 plateaued at "
              "max err 0.2-0.6 (a short unrolled "
              "encoder leaves the codes of these coherent, shifted filters unconverged and the learned filters "
