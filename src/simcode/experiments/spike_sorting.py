@@ -44,8 +44,9 @@ def initial_atoms(ctx: Context, Y):
                       check_random_state(ctx.seed)).numpy()[:, 0]
 
 
-def learn_cdl(ctx: Context, Y, templates, n_epochs, init, label="CDL"):
-    """ConvDictionaryLearning from the atoms ``init`` with an error-per-epoch trace (wall time, max err)."""
+def learn_cdl(ctx: Context, Y, templates, n_epochs, init="data", label="CDL"):
+    """ConvDictionaryLearning from ``init`` (initial atoms, or "data" as crsae-vs-cdl uses for both learners) with an
+    error-per-epoch trace (wall time, max err)."""
     from simcode.sparse.conv import ConvDictionaryLearning
     from simcode.sparse.atoms import match_atoms
 
