@@ -13,7 +13,7 @@ import torch
 from sklearn.utils.validation import validate_data
 
 from ..core import check_tensor, is_tensor, resolve_device
-from ..core.arrays import dtype_error
+from ..core.estimator import validate_named
 
 __all__ = ["check_prior", "compute_device_dtype", "check_input", "validate_estimator_input", "PRIOR_NAMES"]
 
@@ -80,24 +80,6 @@ def check_input(X, name: str, device, dtype, *, shape=None) -> torch.Tensor:
     return t
 
 
-def _sklearn_validate(estimator, X, *args, name: str = "X", **kwargs):
-    """scikit-learn's ``validate_data`` (its checks and messages, which its estimator checks expect), plus what it
-    lets through silently (boolean and half-precision input), with every message naming the argument."""
-    dt = getattr(X, "dtype", None)
-    if dt is not None and not is_tensor(X) and (np.dtype(dt).kind == "b" or np.dtype(dt) == np.float16):
-        raise dtype_error(name, np.dtype(dt))
-    try:
-        return validate_data(estimator, X, *args, **kwargs)
-    except (TypeError, ValueError) as exc:
-        if str(exc).startswith(name):
-            raise
-        try:
-            new = type(exc)(f"{name}: {exc}")
-        except Exception:  # noqa: BLE001 - an exception class with another signature
-            new = ValueError(f"{name}: {exc}")
-        raise new from exc
-
-
 def validate_estimator_input(estimator, X, *, reset: bool):
     """Validate ``X`` for an estimator's ``fit`` (``reset=True``) or ``transform`` (``reset=False``).
 
@@ -109,7 +91,7 @@ def validate_estimator_input(estimator, X, *, reset: bool):
         t = check_tensor(X, "X", ndim=2, what="samples × features")
         validate_data(estimator, t, skip_check_array=True, reset=reset)
         return t
-    a = _sklearn_validate(estimator, X, reset=reset, dtype=[np.float64, np.float32])
+    a = validate_named(estimator, X, reset=reset, dtype=[np.float64, np.float32])
     if not a.flags.writeable:
         a = np.array(a)
     return a

@@ -56,7 +56,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..core.arrays import dtype_error, is_tensor
+from ..core.estimator import validate_named
 from ..core import (Certificate, History, Representation, SolverMixin, SolverResult, check_array, check_bool,
                     check_int, check_number, check_option, check_random_state, resolve_device,
                     warn_not_converged)
@@ -486,25 +486,6 @@ def _network_objective(Xt, Yt, W1, W2, gates, neuron_gates, gated, kind, lam) ->
     return float(_loss(F, Yt, kind)) + lam / 2 * float((W1 ** 2).sum() + (W2 ** 2).sum())
 
 
-def _sklearn_validate(estimator, X, *args, name: str = "X", **kwargs):
-    """scikit-learn's ``validate_data`` (its checks and messages, which its estimator checks expect), plus what it
-    lets through silently (boolean and half-precision input), with every message naming the argument."""
-    value = args[0] if args and name == "y" else X
-    dt = getattr(value, "dtype", None)
-    if dt is not None and not is_tensor(value) and (np.dtype(dt).kind == "b" or np.dtype(dt) == np.float16):
-        raise dtype_error(name, np.dtype(dt))
-    try:
-        return validate_data(estimator, X, *args, **kwargs)
-    except (TypeError, ValueError) as exc:
-        if str(exc).startswith(name):
-            raise
-        try:
-            new = type(exc)(f"{name}: {exc}")
-        except Exception:  # noqa: BLE001 - an exception class with another signature
-            new = ValueError(f"{name}: {exc}")
-        raise new from exc
-
-
 def _check_targets(Y, n: int, kind: str) -> np.ndarray:
     Yn = check_array(Y, "Y", ndim=(1, 2))
     if Yn.ndim == 1:
@@ -778,8 +759,8 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit to real targets ``y`` of shape (n,) or (n, n_outputs)."""
-        X = _sklearn_validate(self, X, reset=True, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        X, y = _sklearn_validate(self, X, y, name="y", multi_output=True, y_numeric=True,
+        X = validate_named(self, X, reset=True, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X, y = validate_named(self, X, y, name="y", multi_output=True, y_numeric=True,
                                  dtype=[np.float64, np.float32], ensure_min_samples=2)
         if y.ndim > 2:
             raise ValueError(f"y must be a 1-D or 2-D array (n,) or (n, n_outputs), got shape {y.shape}")
@@ -861,7 +842,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit to class labels ``y`` of shape (n,) (any type: ints, strings …)."""
-        X = _sklearn_validate(self, X, reset=True, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = validate_named(self, X, reset=True, dtype=[np.float64, np.float32], ensure_min_samples=2)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2)
         check_classification_targets(y)
         self.classes_ = np.unique(y)

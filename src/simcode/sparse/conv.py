@@ -43,7 +43,7 @@ from ..core import (ArrayKind, Certificate, History, Representation, Representat
                     check_array, check_int, check_number, check_option, check_random_state, check_tensor, is_tensor,
                     nesterov_momentum, resolve_device, warn_not_converged)
 from ._convolution import CONVOLUTIONS, ConvOperator, check_lengths, fast_len, lipschitz, to_batched
-from ._validation import named
+from ..core.estimator import named_call
 from .priors import Prior, get_prior
 
 __all__ = ["CSCResult", "CDLResult", "conv_sparse_code", "conv_synthesis", "conv_lipschitz",
@@ -877,9 +877,9 @@ def check_signals(est, X, fsize, n_channels, *, reset: bool, return_layout: bool
         if ndim is None:
             ndim = np.asarray(X).ndim
         if reset or (fit_2d and ndim == 2):  # scikit-learn's (n_samples, n_features) contract
-            Xv = named(validate_data, est, X, name="X", reset=reset, allow_nd=True, dtype=[np.float64, np.float32])
+            Xv = named_call(validate_data, est, X, name="X", reset=reset, allow_nd=True, dtype=[np.float64, np.float32])
         else:
-            Xv = named(sk_check_array, X, name="X", allow_nd=True, dtype=[np.float64, np.float32], input_name="X")
+            Xv = named_call(sk_check_array, X, name="X", allow_nd=True, dtype=[np.float64, np.float32], input_name="X")
     if Xv.ndim not in (sdim + 1, sdim + 2):
         raise ValueError(f"X must have {sdim + 1} or {sdim + 2} dimensions (n_signals × [channels ×] signal) for "
                          f"{sdim}-D atoms, got shape {tuple(Xv.shape)}")
@@ -1052,7 +1052,7 @@ class ConvDictionaryLearning(TransformerMixin, SolverMixin, RepresentationMixin,
         """``H x`` for codes ``X`` (n_signals, K, *code) of the learned filters (observed samples only)."""
         check_is_fitted(self)
         atoms = self._h.detach().cpu().numpy()
-        y = named(conv_synthesis, X, atoms if self.n_channels > 1 else atoms[:, 0], name="X",  # errors name X
+        y = named_call(conv_synthesis, X, atoms if self.n_channels > 1 else atoms[:, 0], name="X",  # errors name X
                   spatial_dims=self._sdim, convolution=self.convolution)
         if self.boundary == "full":  # keep the observed samples only
             sl = tuple(slice(f - 1, -(f - 1) or None) for f in self._h.shape[2:])

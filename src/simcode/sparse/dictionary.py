@@ -44,7 +44,7 @@ from ..core import (ArrayKind, ConvergenceWarning, History, RepresentationMixin,
                     check_array, check_int, check_number, check_option, check_random_state, check_tensor,
                     is_tensor, resolve_device, torch_dtype, warn_not_converged)
 from .coding import active_set, fista, lipschitz_constant
-from ._validation import named
+from ..core.estimator import named_call
 from .priors import L1, L1NonNeg, Prior, get_prior
 
 __all__ = ["DictionaryLearning", "DictionaryLearningResult", "dict_learning", "update_dictionary",
@@ -593,7 +593,7 @@ class DictionaryLearning(RepresentationMixin, SolverMixin, ClassNamePrefixFeatur
                 raise ValueError(f"X has {p} features, but {type(self).__name__} is expecting "
                                  f"{self.n_features_in_} features as input.")
             return Xt
-        Xa = named(validate_data, self, X, name="X", reset=reset, dtype=[np.float64, np.float32])
+        Xa = named_call(validate_data, self, X, name="X", reset=reset, dtype=[np.float64, np.float32])
         return Xa if Xa.flags.writeable else Xa.copy()
 
     def _learner(self, **state) -> _Learner:
