@@ -6,7 +6,11 @@ Submodules (named by what they compute):
 * ``rdm_comparison`` — RSA: comparing RDMs (``rsa``, ``rsa_data``, ``upper_triangle``);
 * ``compare`` — CKA, shape metrics, Bures, CCA, participation ratio;
 * ``collapse`` — neural-collapse metrics;
-* ``knn`` — mutual k-NN and CKNNA.
+* ``knn`` — mutual k-NN and CKNNA;
+* ``inference`` — bootstrap intervals, permutation tests, noise ceilings (``bootstrap``, ``permutation_test``,
+  ``noise_ceiling``);
+* ``fitted`` — cross-validated fitted metrics as estimators (``ProcrustesMetric``, ``CCAMetric``,
+  ``WeightedRDMModel``) and ``crossval_rdm_models``.
 
 Every analysis that takes responses accepts NumPy arrays, torch tensors (kept on their device) and
 :class:`simcode.Representation`.
@@ -26,5 +30,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         ],
         "collapse": ["collapse_metrics", "CollapseAccumulator"],
         "knn": ["mutual_knn", "cknna", "knn_indices"],
+        "inference": ["BootstrapResult", "PermutationResult", "NoiseCeiling", "bootstrap", "permutation_test",
+                      "noise_ceiling"],
+        "fitted": ["ProcrustesMetric", "CCAMetric", "WeightedRDMModel", "RDMModelComparison", "crossval_rdm_models"],
     },
 )
