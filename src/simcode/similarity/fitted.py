@@ -217,7 +217,16 @@ class WeightedRDMModel(BaseEstimator):
         from scipy.optimize import nnls
 
         check_option(self.method, "method", ("cosine", "pearson"))
-        X, y = validate_named(self, X, y, name="X", dtype=np.float64, y_numeric=True, ensure_min_samples=2)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        y = _as2d(y, "y")
+        if y.shape[1] != 1:
+            raise ValueError(f"y must be 1-D (the data dissimilarities), got shape {y.shape}")
+        X = validate_named(self, X, reset=True, dtype=np.float64, ensure_min_samples=2)
+        y = y[:, 0]
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"X and y must have the same number of rows (pairs), got {X.shape[0]} and "
+                             f"{y.shape[0]}")
         if self.method == "pearson":
             X, y = X - X.mean(0), y - y.mean()
         self.coef_, _ = nnls(X, y)
@@ -305,16 +314,22 @@ def crossval_rdm_models(models: dict, data, *, weighted: dict | None = None, met
         raise TypeError(f"weighted must be a dict name → list of RDMs, got {type(weighted).__name__}")
     if not models and not weighted:
         raise ValueError("models and weighted are both empty; nothing to compare")
-    rng = check_random_state(random_state)
-    D = np.asarray(data, dtype=np.float64) if not isinstance(data, (list, tuple)) else np.stack(
-        [_square(d, f"data[{i}]") for i, d in enumerate(data)])
-    if D.ndim == 2:
-        D = _square(D, "data")[None]
-    if D.ndim != 3 or D.shape[1] != D.shape[2]:
-        raise ValueError(f"data must be (n, n) or (n_subjects, n, n) RDMs, got shape {D.shape}")
     from ..core.arrays import check_array
 
-    check_array(D, "data", ndim=3)
+    rng = check_random_state(random_state)
+    if isinstance(data, (list, tuple)):
+        if not data:
+            raise ValueError("data must hold at least one RDM, got an empty sequence")
+        sq = [_square(d, f"data[{i}]") for i, d in enumerate(data)]
+        if len({d.shape for d in sq}) > 1:
+            raise ValueError("data: all subjects' RDMs must have the same shape")
+        D = np.stack(sq)
+    else:
+        D = np.asarray(check_array(data, "data", ndim=(2, 3)), dtype=np.float64)
+    if D.ndim == 2:
+        D = _square(D, "data")[None]
+    if D.shape[1] != D.shape[2]:
+        raise ValueError(f"data must be (n, n) or (n_subjects, n, n) RDMs, got shape {D.shape}")
     n = D.shape[1]
     n_folds = check_int(n_folds, "n_folds", low=2, high=max(2, n // 3))
     if n < 6:

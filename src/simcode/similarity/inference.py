@@ -42,6 +42,7 @@ __all__ = ["BootstrapResult", "PermutationResult", "NoiseCeiling", "bootstrap", 
            "noise_ceiling"]
 
 MEASURES = ("cka", "rsa", "procrustes", "cca", "mutual_knn")
+_RSA_METHODS = ("pearson", "spearman", "cosine", "kendall_a", "rho_a", "whitened_cosine", "whitened_pearson")
 _FAST_RSA = ("whitened_cosine", "whitened_pearson", "cosine", "pearson")
 
 
@@ -325,10 +326,10 @@ def _vec_compare(a, b, method):
     """An RSA comparison of two dissimilarity vectors of any length (the present pairs of a resample)."""
     from scipy.stats import rankdata
 
-    from .rdm_comparison import _tau_a
-
-    if method == "kendall_a":
-        return _tau_a(a, b)
+    if method == "kendall_a":               # τ_a = Σ_{i<j} sign(a_i − a_j) sign(b_i − b_j) / (m(m − 1)/2)
+        m = a.size
+        s = sum(float(np.sum(np.sign(a[i + 1:] - a[i]) * np.sign(b[i + 1:] - b[i]))) for i in range(m - 1))
+        return s / (m * (m - 1) / 2)
     ra, rb = rankdata(a), rankdata(b)
     ra, rb = ra - ra.mean(), rb - rb.mean()
     if method == "spearman":
@@ -654,7 +655,7 @@ def permutation_test(X, Y, measure: str = "cka", *, n_permutations: int = 10000,
     else:
         from . import compare, knn
 
-        fn = {"procrustes": compare.procrustes, "cca": compare.cca, "mutual_knn": knn.mutual_knn}[measure]
+        fn = {"procrustes": compare.procrustes, "cca": compare.cca, "mutual_knn": knn.mutual_knn}.get(measure)
         if measure == "rsa":
             from .rdm_comparison import rsa
 
@@ -744,9 +745,9 @@ def noise_ceiling(data, measure: str = "rsa", *, method: str = "whitened_cosine"
     NoiseCeiling
     """
     check_option(measure, "measure", ("rsa", "cka"))
-    from .rdm_comparison import _METHODS, rsa
+    from .rdm_comparison import rsa
 
-    check_option(method, "method", _METHODS)
+    check_option(method, "method", _RSA_METHODS)
     check_option(kernel, "kernel", ("linear", "rbf", "cosine"))
     subs = _subjects(data, "data")
     S = len(subs)
