@@ -52,6 +52,19 @@ def test_rdm_resample_equals_rsatoolbox_subsample_pattern(method, rmethod):
         np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("method,rmethod", [("spearman", "spearman"), ("rho_a", "rho-a"), ("kendall_a", "tau-a")])
+def test_rank_rsa_bootstrap_equals_rsatoolbox_on_the_same_draws(method, rmethod):
+    rng = np.random.default_rng(20)
+    X, Ys = _data(rng, n=9, S=2)
+    r = bootstrap(X, Ys, "rsa", method=method, n_boot=4, random_state=5, ci="percentile")
+    draws = np.random.default_rng(5).integers(0, 9, size=(4, 9))
+    r1 = RDMs(pdist(X, "sqeuclidean")[None])
+    r2 = RDMs(np.stack([pdist(y, "sqeuclidean") for y in Ys]))
+    ref = [np.mean(compare(r1.subsample_pattern("index", d), r2.subsample_pattern("index", d), rmethod))
+           for d in draws]
+    np.testing.assert_allclose(r.samples, ref, rtol=1e-10)
+
+
 @pytest.mark.parametrize("kernel,debiased", [("linear", False), ("linear", True), ("rbf", False), ("rbf", True),
                                              ("cosine", False)])
 def test_cka_resample_equals_cka_on_gathered_rows(kernel, debiased):

@@ -345,18 +345,17 @@ def _loop_stat(measure, x, ys, opts):
     fn = {"procrustes": compare.procrustes, "cca": compare.cca, "mutual_knn": knn.mutual_knn,
           "cka": compare.cka}.get(measure)
 
+    if measure == "rsa":
+        metric, method = opts.get("metric", "sqeuclidean"), opts.get("method", "whitened_cosine")
+        DA, DBs = _rdm_of(x, metric), [_rdm_of(y, metric) for y in ys]
+
     def stat(idx):
-        if measure == "rsa":
-            metric, method = opts.get("metric", "sqeuclidean"), opts.get("method", "whitened_cosine")
-            DA = _rdm_of(x, metric)
-            iu = torch.triu_indices(len(idx), len(idx), 1)
+        if measure == "rsa":           # the present pairs of the resample: self-pairs of duplicates excluded
+            iu = torch.triu_indices(len(idx), len(idx), 1, device=idx.device)
             keep = idx[iu[0]] != idx[iu[1]]
-            va = DA[idx][:, idx][iu[0], iu[1]][keep]
-            vals = []
-            for y in ys:
-                vb = _rdm_of(y, metric)[idx][:, idx][iu[0], iu[1]][keep]
-                vals.append(_vec_compare(va.cpu().numpy(), vb.cpu().numpy(), method))
-            return vals
+            r, c = idx[iu[0]][keep], idx[iu[1]][keep]
+            va = DA[r, c].cpu().numpy()
+            return [_vec_compare(va, DB[r, c].cpu().numpy(), method) for DB in DBs]
         return [float(fn(x[idx], y[idx], **opts)) for y in ys]
 
     return stat
@@ -556,14 +555,15 @@ def _qap_mats(measure, x, y, opts):
     return None
 
 
-def _factor(M, rank):
-    """F with F Fᵀ = M (PSD, centred kernel) from the eigen-decomposition, optionally truncated to ``rank``."""
-    lam, V = torch.linalg.eigh(M)
-    keep = lam > lam.abs().max() * M.shape[0] * torch.finfo(M.dtype).eps * 10
+def _factor(xc, rank):
+    """F = X̄V (n × r) with F Fᵀ = X̄X̄ᵀ, V the eigenvectors of X̄ᵀX̄ (p × p, cheap for p ≪ n), truncated to the
+    ``rank`` leading ones (U_rS_r of the SVD X̄ = USVᵀ)."""
+    lam, V = torch.linalg.eigh(xc.T @ xc)
+    keep = lam > lam.abs().max() * xc.shape[1] * torch.finfo(xc.dtype).eps      # drop only numerical zeros
     lam, V = lam[keep], V[:, keep]
-    if rank is not None and lam.numel() > rank:
-        lam, V = lam[-rank:], V[:, -rank:]
-    return V * lam.sqrt()
+    if lam.numel() > rank:
+        V = V[:, -rank:]
+    return xc @ V
 
 
 def permutation_test(X, Y, measure: str = "cka", *, n_permutations: int = 10000, exact: str = "auto",
@@ -579,9 +579,11 @@ def permutation_test(X, Y, measure: str = "cka", *, n_permutations: int = 10000,
     Vectorised: CKA (any kernel, biased or debiased: centring commutes with relabelling) and RSA (whitened
     cosine/pearson, pearson, cosine, spearman) are quadratic-assignment statistics Σ_ij A_ij B_π(i)π(j) of
     matrices centred once. For linear CKA in feature space (p + q small against n) the statistic is
-    ‖Bᵀ P A‖²_F with factors A A ᵀ = X̄X̄ᵀ, B Bᵀ = ȲȲᵀ (ranks r_x ≤ p, r_y ≤ q): a batched (r_y × n)(n × r_x)
-    product per permutation instead of n². ``rank`` truncates the factors to their leading eigenvectors (an
-    approximation, off by default). Other measures call the measure per permutation.
+    ‖X̄ᵀ P Ȳ‖²_F: one (p × n)(n × b·q) matrix product for a batch of b permutations, O(npq) per permutation
+    instead of the n² of the kernel form. ``rank`` replaces X̄, Ȳ by their leading ``rank`` principal
+    components F = X̄V_r (‖F_xᵀPF_y‖² is then the statistic of the rank-r approximations; exact when ``rank``
+    is at least the ranks of both; an approximation otherwise, off by default). Other measures call the measure
+    per permutation.
 
     Parameters
     ----------
@@ -592,7 +594,7 @@ def permutation_test(X, Y, measure: str = "cka", *, n_permutations: int = 10000,
         ``"always"`` needs n ≤ 10.
     random_state, device : as in :func:`bootstrap`
     batch_size : int >= 1, optional
-        Permutations per batch (default: about 2²⁶ numbers per batch).
+        Permutations per batch (default: 16 in feature space, else at most 64 and about 2²⁶ numbers per batch).
     rank : int >= 1, optional
         Linear CKA only: truncate the factors (approximate).
     **options : passed to the measure (see :func:`bootstrap`).
@@ -636,9 +638,9 @@ def permutation_test(X, Y, measure: str = "cka", *, n_permutations: int = 10000,
         xc, yc = center_columns(x), center_columns(y)
         den = float(torch.linalg.norm(xc.T @ xc) * torch.linalg.norm(yc.T @ yc))
         if rank is not None:
-            Fa, Fb = _factor(xc @ xc.T, rank), _factor(yc @ yc.T, rank)
+            Fa, Fb = _factor(xc, rank), _factor(yc, rank)
         else:
-            Fa, Fb = xc, yc       # ‖Ȳᵀ P X̄‖² needs no factorisation when p, q are the ranks already
+            Fa, Fb = xc, yc       # ‖X̄ᵀ P Ȳ‖² needs no factorisation when p, q are the ranks already
         FaT = Fa.T.contiguous()
 
         def stat(P):
@@ -673,15 +675,15 @@ def permutation_test(X, Y, measure: str = "cka", *, n_permutations: int = 10000,
         per = 1 << 26
     ident = torch.arange(n, device=dev)[None]
     T = float(stat(ident)[0])
-    bsz = batch_size or max(1, (1 << 26) // max(per, 1))
+    bsz = batch_size or (16 if feature else max(1, min(64, (1 << 26) // max(per, 1))))
     if use_exact:
         null = torch.cat([stat(perms[s:s + bsz]) for s in range(0, perms.shape[0], bsz)]).cpu().numpy()
     else:
-        gen = torch.Generator(device="cpu").manual_seed(int(rng.integers(0, 2 ** 62)))
         chunks = []
+        base = np.arange(n)
         for s in range(0, n_permutations, bsz):
             b = min(bsz, n_permutations - s)
-            P = torch.argsort(torch.rand(b, n, generator=gen), dim=1).to(dev)
+            P = torch.from_numpy(rng.permuted(np.broadcast_to(base, (b, n)), axis=1)).to(dev)
             chunks.append(stat(P))
         null = torch.cat(chunks).cpu().numpy()
     tol = 1e-12 * max(1.0, abs(T))
