@@ -118,8 +118,13 @@ def bench_permutation(n, p, n_perm, exact_subset, rank):
     X, Y = X.astype(np.float32), Y.astype(np.float32)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
     permutation_test(Xt[:200], Yt[:200], n_permutations=20, random_state=0)      # warm-up
-    w_ex, c_ex, ex = _timed(lambda: permutation_test(Xt, Yt, n_permutations=exact_subset, random_state=0))
-    w_tr, c_tr, tr = _timed(lambda: permutation_test(Xt, Yt, n_permutations=n_perm, random_state=0, rank=rank))
+    ex_runs, tr_runs = [], []
+    for _ in range(3):                                   # interleaved repeats, medians
+        ex_runs.append(_timed(lambda: permutation_test(Xt, Yt, n_permutations=exact_subset, random_state=0)))
+        tr_runs.append(_timed(lambda: permutation_test(Xt, Yt, n_permutations=n_perm, random_state=0, rank=rank)))
+    w_ex, c_ex = float(np.median([r[0] for r in ex_runs])), float(np.median([r[1] for r in ex_runs]))
+    w_tr, c_tr = float(np.median([r[0] for r in tr_runs])), float(np.median([r[1] for r in tr_runs]))
+    ex, tr = ex_runs[0][2], tr_runs[0][2]
     # same permutations (same seed): the truncated null vs the exact null on the first exact_subset of them
     err = float(np.max(np.abs(tr.null[:exact_subset] - ex.null)) / np.std(ex.null))
     return dict(exact_wall_subset=w_ex, exact_cpu_subset=c_ex, exact_wall_extrapolated=w_ex * n_perm / exact_subset,
@@ -160,9 +165,11 @@ def main():
     n_perm = 1000 if args.small else 10000
     sub = 50 if args.small else 200
     rank = 64
+    load2 = os.getloadavg()[0]
     r = bench_permutation(n, p, n_perm, sub, rank)
     print(r, flush=True)
     lines += ["", f"## 2. Permutation test of linear CKA at {n} × {p} (float32), {n_perm} permutations", "",
+              f"Load average before this section: {load2:.2f}; medians of 3 interleaved repeats.", "",
               "| path | wall (s) | CPU (s) | note |", "| --- | --- | --- | --- |",
               f"| exact, ‖X̄ᵀPȲ‖²_F batched | {r['exact_wall_extrapolated']:.1f} (extrapolated from {sub}) | "
               f"{r['exact_cpu_subset'] * n_perm / sub:.1f} | {sub} permutations took {r['exact_wall_subset']:.2f} s |",

@@ -96,10 +96,10 @@ def run(ctx: Context) -> None:
     S, n_neurons = 12, 60
     Hp = H[planted] - H[planted].mean(0)
     Hp = Hp / np.sqrt((Hp ** 2).sum(1).mean())
-    sig = 0.6
-    subjects = [Hp @ rng.standard_normal((Hp.shape[1], n_neurons)) / np.sqrt(Hp.shape[1])
+    sig = 1.5          # per-neuron noise sd; the per-neuron signal sd is ~1 (rows of Hp have rms norm 1)
+    subjects = [Hp @ rng.standard_normal((Hp.shape[1], n_neurons))
                 + sig * rng.standard_normal((len(test), n_neurons)) for _ in range(S)]
-    ctx.metric("population: subjects, neurons per subject, noise sd (signal rms 1)", [S, n_neurons, sig])
+    ctx.metric("population: subjects, neurons per subject, per-neuron noise sd (signal sd ~1)", [S, n_neurons, sig])
 
     n_boot = 300 if ctx.quick else 2000
     n_perm = 499 if ctx.quick else 4999
