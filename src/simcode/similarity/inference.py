@@ -22,8 +22,9 @@ quadratic form in c of matrices computed once from the full data (no n × n kern
   a diagonal-plus-rank-one system solved in O(n) per resample (Sherman–Morrison).
 
 A permutation of the stimulus labels leaves centred kernels centred, so every CKA/RSA statistic is a
-quadratic-assignment sum Σ_ij A_ij B_π(i)π(j) of matrices centred once; linear CKA uses the feature-space
-factors A = U_xS_x, B = U_yS_y (X̄ = U_xS_xV_xᵀ) so that ‖ȲᵀPX̄‖²_F = ‖BᵀPA‖²_F is a batched matrix product.
+quadratic-assignment sum Σ_ij A_ij B_π(i)π(j) of matrices centred once; linear CKA is computed in feature space,
+‖X̄ᵀPȲ‖²_F (the denominator does not change under P), as one batched matrix product per batch of permutations,
+optionally on the leading principal components only (``rank``).
 """
 
 from __future__ import annotations
