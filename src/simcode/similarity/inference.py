@@ -171,6 +171,14 @@ def _rdm_of(x, metric):
     return rdm(x, metric).to(torch.float64)
 
 
+def _kernel_distance(K):
+    """Squared distances in the kernel's feature space, K_ii + K_jj − 2K_ij (−½ H D H = H K H)."""
+    d = torch.diagonal(K)
+    D = d[:, None] + d[None, :] - 2.0 * K
+    D.fill_diagonal_(0.0)
+    return D
+
+
 def _kernel_of(x, kernel, sigma):
     from .kernels import gram
 
@@ -253,12 +261,16 @@ class _RSAStat:
     exactly double centring (H G H), i.e. :func:`simcode.similarity.rsa`'s ``whitened_cosine``.
     """
 
-    def __init__(self, x, ys, metric="sqeuclidean", method="whitened_cosine", dev=None):
+    def __init__(self, x, ys, metric="sqeuclidean", method="whitened_cosine", dev=None, kernel=None, sigma=None):
         if method not in _FAST_RSA:
             raise ValueError(f"method must be one of {_FAST_RSA} for a bootstrap over stimuli, got {method!r}")
         self.method = method
-        self.A = (-0.5 * _rdm_of(x, metric)).to(dev, torch.float64)
-        self.Bs = [(-0.5 * _rdm_of(y, metric)).to(dev, torch.float64) for y in ys]
+        if kernel is not None:       # CKA: the kernel-induced squared distances d_ij = K_ii + K_jj − 2K_ij
+            self.A = (-0.5 * _kernel_distance(_kernel_of(x, kernel, sigma))).to(dev, torch.float64)
+            self.Bs = [(-0.5 * _kernel_distance(_kernel_of(y, kernel, sigma))).to(dev, torch.float64) for y in ys]
+        else:
+            self.A = (-0.5 * _rdm_of(x, metric)).to(dev, torch.float64)
+            self.Bs = [(-0.5 * _rdm_of(y, metric)).to(dev, torch.float64) for y in ys]
         self.AA = self.A * self.A
         self.BB = [B * B for B in self.Bs]
         self.AB = [self.A * B for B in self.Bs]
@@ -398,7 +410,8 @@ def _check_level(level):
 
 # --------------------------------------------------------------------------------------------- bootstrap
 def bootstrap(X, Y, measure: str = "cka", *, over: str = "stimuli", n_boot: int = 1000, ci: str = "bca",
-              level: float = 0.95, random_state=None, device="auto", batch_size: int = 256, **options):
+              level: float = 0.95, random_state=None, device="auto", batch_size: int = 256,
+              duplicates: str = "auto", **options):
     """Bootstrap distribution and interval of a representation comparison.
 
     The statistic is ``measure(X, Y)``; with several subjects (``Y`` a sequence of (n, q_s) data sets or a
@@ -406,9 +419,17 @@ def bootstrap(X, Y, measure: str = "cka", *, over: str = "stimuli", n_boot: int 
     resampled with replacement: ``"stimuli"`` (rows, the same draw for X and every subject), ``"subjects"``, or
     ``"both"`` (rsatoolbox's ``bootstrap_sample``: subjects and stimuli independently).
 
+    Duplicated stimuli. A resample holds some stimuli several times; the kernel entries between two copies of
+    one stimulus are not data (they are its self-similarity) and inflate every kernel/RDM statistic — biased CKA
+    on a resample with ~63 % distinct stimuli lies well above the estimate when p/n is not small, and the
+    intervals then miss it. ``duplicates="exclude"`` (the default, ``"auto"``, for RSA and biased CKA) drops
+    those pairs as rsatoolbox does for RDMs: CKA(K, L) is computed as the whitened cosine of the kernel-induced
+    squared distances d_ij = K_ii + K_jj − 2K_ij (−½HDH = HKH, so on the data as given it *is* CKA), with
+    rsatoolbox's missing-value double centring. ``"keep"`` treats a duplicated stimulus as a duplicated row
+    (the only choice for debiased CKA and for the measures called per resample).
+
     Vectorised paths (no n × n kernel formed per resample; see the module docstring): ``cka`` (every kernel,
-    biased or debiased; a resampled duplicate stimulus is a duplicated row, so its kernel entries are kept as
-    data, as for any duplicated row), ``rsa`` with ``method`` in {"whitened_cosine", "whitened_pearson",
+    biased or debiased), ``rsa`` with ``method`` in {"whitened_cosine", "whitened_pearson",
     "cosine", "pearson"} (self-pairs of duplicated stimuli excluded, rsatoolbox's convention; the whitened
     methods are rsatoolbox's ``cosine_cov``/``corr_cov``). ``procrustes``, ``cca``, ``mutual_knn`` and the rank
     RSA methods call the measure on each resample. RBF bandwidths are fixed from the full data (``sigma``
@@ -433,6 +454,8 @@ def bootstrap(X, Y, measure: str = "cka", *, over: str = "stimuli", n_boot: int 
     device : "auto", "cpu", "cuda"
     batch_size : int >= 1
         Resamples evaluated per batch.
+    duplicates : {"auto", "exclude", "keep"}
+        Pairs of copies of one resampled stimulus: excluded (RSA, biased CKA) or kept as data (see above).
     **options
         Passed to the measure: ``kernel``, ``debiased``, ``sigma`` (cka); ``metric``, ``method`` (rsa);
         ``alpha``, ``score`` (procrustes); ``statistic``, ``svd_dims`` (cca); ``k``, ``normalize`` (mutual_knn).
@@ -444,6 +467,7 @@ def bootstrap(X, Y, measure: str = "cka", *, over: str = "stimuli", n_boot: int 
     check_option(measure, "measure", MEASURES)
     check_option(over, "over", ("stimuli", "subjects", "both"))
     check_option(ci, "ci", ("bca", "percentile"))
+    check_option(duplicates, "duplicates", ("auto", "exclude", "keep"))
     n_boot = check_int(n_boot, "n_boot", low=2)
     batch_size = check_int(batch_size, "batch_size", low=1)
     level = _check_level(level)
@@ -470,7 +494,13 @@ def bootstrap(X, Y, measure: str = "cka", *, over: str = "stimuli", n_boot: int 
         if debiased and n < 5:
             raise ValueError(f"debiased CKA bootstrap needs at least 5 stimuli, got {n}")
         sigma = opts.get("sigma")
-        vec = _CKAStat(x, ys, kernel, debiased, sigma, dev)
+        if duplicates == "exclude" and debiased:
+            raise ValueError("duplicates='exclude' is defined for biased CKA; use duplicates='keep' with "
+                             "debiased=True")
+        if duplicates == "keep" or (duplicates == "auto" and debiased):
+            vec = _CKAStat(x, ys, kernel, debiased, sigma, dev)
+        else:
+            vec = _RSAStat(x, ys, method="whitened_cosine", dev=dev, kernel=kernel, sigma=sigma)
     elif measure == "rsa":
         method = opts.get("method", "whitened_cosine")
         if method in _FAST_RSA:
