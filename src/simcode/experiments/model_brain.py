@@ -71,7 +71,7 @@ def _coverage(rng, n, reps, n_boot, ci):
 
 @experiment("model-brain", description="Layers of an MLP trained on digits vs a simulated multi-subject brain with "
             "a planted layer: bootstrap intervals, permutation tests, noise ceiling, interval coverage",
-            cpu_time="~10 s (quick), ~90 s (full)",
+            cpu_time="~20 s (quick), ~3.5 min (full)",
             sources=("003 'kernel alignment' (representation kernels compared across systems)",
                      "Nili et al. 2014 (noise ceiling)", "Efron 1987 (BCa)"))
 def run(ctx: Context) -> None:
