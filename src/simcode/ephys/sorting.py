@@ -22,8 +22,9 @@ Initialisation needs no ground truth: negative threshold crossings (``detect_thr
 level, local minima over time and neighbouring channels) in windows spread over the recording → waveforms on the
 peak channel's neighbourhood (``radius_um`` of the probe geometry) → per-channel PCA → k-means over-clustering →
 agglomerative merging of clusters whose mean waveforms (in noise units) are closer than ``merge_distance``
-(squared distance at the best lag within ±3 samples; default ``match_threshold²``: two atoms the pursuit could not
-tell apart over the noise are one unit), dropping clusters under ``min_spikes`` detections, and keeping the
+(squared distance at the best lag within ±8 samples below ``merge_distance`` + 2 % of the smaller atom's energy;
+default ``merge_distance = match_threshold²``: two atoms the pursuit could not tell apart over the noise are one
+unit), dropping clusters under ``min_spikes`` detections, and keeping the
 ``n_units`` largest when it is given → atoms. Refinement (``n_refine`` rounds) codes the
 initialisation windows and replaces each atom by the least-squares template given the codes,
 :math:`W_k \leftarrow \sum_i a_i (R[s_i:s_i+L] + a_i W_k) / \sum_i a_i^2` (R the residual), the dictionary step of
@@ -346,7 +347,7 @@ def _cluster_templates(snips, pchan, nbr, nmask, C, n_units, merge_distance, min
     return T, n
 
 
-def _distance(T, max_lag=3):
+def _distance(T, max_lag=8):
     """Squared distance ‖T_i − T_j‖² at the best lag within ±max_lag samples (noise units), +inf on the diagonal."""
     K, L, C = T.shape
     sq = np.einsum("klc,klc->k", T, T)
@@ -359,10 +360,11 @@ def _distance(T, max_lag=3):
     return best
 
 
-def _merge(T, n, thr):
+def _merge(T, n, thr, rel=0.02):
     T, n = T.copy(), n.copy()
     while T.shape[0] > 1:
-        dist = _distance(T)
+        sq = np.einsum("klc,klc->k", T, T)
+        dist = _distance(T) - rel * np.minimum(sq[:, None], sq[None, :])
         i, j = np.unravel_index(np.argmin(dist), dist.shape)
         if dist[i, j] >= thr:
             break
