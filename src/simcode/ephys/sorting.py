@@ -81,7 +81,7 @@ class SortResult(SolverResult):
 class _Coder:
     """FFT correlations over local channels + batched greedy pursuit, for a fixed chunk length."""
 
-    def __init__(self, templates, sparsity, amplitude_range, match_threshold, n_jobs=1, max_passes=20):
+    def __init__(self, templates, sparsity, amplitude_range, match_threshold, n_jobs=1, max_passes=100):
         self.W = np.ascontiguousarray(templates, dtype=np.float64)            # (K, L, C)
         K, L, C = self.W.shape
         self.K, self.L, self.C = K, L, C
@@ -123,22 +123,27 @@ class _Coder:
         acc = np.einsum("kmf,kmf->kf", self._Wf, X[self.chan])
         return np.ascontiguousarray(sfft.irfft(acc, n=nfft, axis=1, workers=self.workers)[:, :N])
 
+    def _best(self, score, cols):
+        """Best unit's energy reduction 2 a s − a² ‖W‖² (a = s/‖W‖² clipped to amax, 0 when a < amin) per onset."""
+        sc = score[:, cols]
+        nrm = self.norms[:, None]
+        a = np.minimum(sc / nrm, self.amax)
+        gain = np.where(a >= self.amin, 2 * a * sc - a * a * nrm, 0.0)
+        return gain.max(0), gain.argmax(0)
+
     def code(self, x):
         """Greedy pursuit on traces x (T, C) → (units, onsets, amplitudes, n_passes, converged)."""
         if x.shape[0] < self.L or self.K == 0:
             return (*empty_spikes(), 0, True)
         score = self.scores(x)
-        nrm = self.norms[:, None]
         half = self.L - 1
         units, onsets, amps = [], [], []
         converged = False
         n_pass = 0
+        N = score.shape[1]
+        best, arg = self._best(score, slice(None))
         for _ in range(self.max_passes):
             n_pass += 1
-            a = np.clip(score / nrm, None, self.amax)
-            gain = np.where(a >= self.amin, 2 * a * score - a * a * nrm, 0.0)
-            best = gain.max(0)
-            arg = gain.argmax(0)
             mf = maximum_filter1d(best, size=2 * half + 1, mode="constant", cval=0.0)
             acc = np.flatnonzero((best >= mf) & (best > self.thr))
             if acc.size > 1:  # plateaus: keep the first of equal maxima closer than L
@@ -149,11 +154,17 @@ class _Coder:
                 converged = True
                 break
             j = arg[acc].astype(np.int64)
-            aa = a[j, acc]
+            aa = np.minimum(score[j, acc] / self.norms[j], self.amax)
             subtract_spikes(score, self.cc, j, acc.astype(np.int64), aa)
             units.append(j)
             onsets.append(acc.astype(np.int64))
             amps.append(aa)
+            # only the correlations within ±(L − 1) of an accepted onset changed
+            d = np.zeros(N + 1, np.int64)
+            np.add.at(d, np.maximum(acc - half, 0), 1)
+            np.add.at(d, np.minimum(acc + half + 1, N), -1)
+            cols = np.flatnonzero(np.cumsum(d[:N]) > 0)
+            best[cols], arg[cols] = self._best(score, cols)
         if not units:
             return (*empty_spikes(), n_pass, converged)
         u, s, a = np.concatenate(units), np.concatenate(onsets), np.concatenate(amps)
