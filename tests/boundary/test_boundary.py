@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from . import harness
 
-PACKAGES = ["convex", "identify", "similarity", "sparse", "ksm", "nets", "data", "sweep"]
+PACKAGES = ["convex", "identify", "similarity", "sparse", "ksm", "nets", "data", "sweep", "ephys"]
 
 
 def _case_modules():
