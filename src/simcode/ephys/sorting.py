@@ -404,7 +404,7 @@ def _sparsify(T, nbr, nmask, nbefore, frac=0.1):
 def sort(recording, *, n_units: int | None = None, sampling_frequency: float | None = None, preprocess: bool = True,
          freq_min: float = 300.0, freq_max: float = 6000.0, common_reference: bool | None = None,
          detect_threshold: float = 5.0, match_threshold: float = 5.0, amplitude_range=(0.5, 2.0),
-         ms_before: float = 1.0, ms_after: float = 1.5, radius_um: float = 60.0, chunk_duration: float = 1.0,
+         ms_before: float = 1.0, ms_after: float = 1.5, radius_um: float = 100.0, chunk_duration: float = 1.0,
          init_duration: float = 60.0, max_spikes_init: int = 20000, n_refine: int = 1,
          merge_distance: float | None = None, min_spikes: int = 20, n_jobs: int = 1, random_state=None,
          verbose: bool = False, callback=None) -> SortResult:
