@@ -19,7 +19,7 @@ QUICK = [("4ch-8u-60s", 4, 8, 60.0, 5.0)]
 
 
 @experiment("spike-sorting-si", description="simcode.ephys.sort on SpikeInterface ground-truth recordings: "
-            "per-unit accuracy, precision, recall (spikeinterface.comparison)", cpu_time="quick ~15 s, full ~10 min",
+            "per-unit accuracy, precision, recall (spikeinterface.comparison)", cpu_time="quick ~10 s, full ~5 min (not yet run in full)",
             sources=("004 'Spatio-temporal generalizations of convolutional model'",
                      "004 'Electrode array — Neurons — event times/amplitudes'"))
 def run(ctx: Context) -> None:
