@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 from .core import ConvergenceWarning, Representation  # noqa: E402
 
 _SUBMODULES = ("core", "convex", "identify", "similarity", "sparse", "ksm", "nets", "data", "sweep",
-               "experiments", "report")
+               "experiments", "report", "ephys")
 
 
 def __getattr__(name):

@@ -23,6 +23,24 @@ def _closed_form(Y, lam=0.1):
     return 2 * np.sqrt(lam / n) * np.linalg.svd(Y, compute_uv=False).sum()
 
 
+def _onoff_problem(rng, n=30):
+    from simcode.convex import Problem, activity_cost, nonnegative, readout_cost
+
+    v = np.sort(rng.random(n))
+    p = rng.dirichlet(np.ones(n))
+    return Problem([activity_cost(p), readout_cost(v, lam=0.3, affine=True)], [nonnegative()])
+
+
+def _onoff_value(prob):
+    """000 §5's closed form 2√λ·min_b(‖(I−b)₊‖ + ‖(b−I)₊‖), by SciPy's bounded scalar minimiser."""
+    from scipy.optimize import minimize_scalar
+
+    p, v = prob.terms[0].p, prob.terms[1].Y[:, 0]
+    f = lambda b: np.sqrt(p @ np.maximum(v - b, 0) ** 2) + np.sqrt(p @ np.maximum(b - v, 0) ** 2)  # noqa: E731
+    r = minimize_scalar(f, bounds=(v.min(), v.max()), method="bounded", options={"xatol": 1e-13})
+    return 2 * np.sqrt(0.3) * min(f(r.x), f(v.min()))
+
+
 def _with_Y(rng):
     prob, Y = _problem(rng)
     _with_Y.Y = Y
@@ -172,6 +190,15 @@ CASES = [
          lambda rng: dict(S=_sources(rng), A=np.array([[1.0, 0.3], [0.2, 1.0], [0.5, -0.4]]), lam=0.1,
                           p=rng.dirichlet(np.ones(40))),
          arrays=("S", "A", "p"), scalars={"lam": "positive", "tol": "nonnegative", "max_iter": "int"}),
+    Case("simcode.convex.copositivity_ratio", lambda rng: dict(V=rng.standard_normal((12, 1)), c=rng.random(12) + 0.5),
+         arrays=("V", "c"), scalars={"test_tol": "positive"},
+         check=lambda out, kw: np.isclose(out[0], max(np.sum(np.maximum(kw["V"][:, 0], 0) ** 2 / kw["c"]),
+                                                      np.sum(np.minimum(kw["V"][:, 0], 0) ** 2 / kw["c"])))),
+    Case("simcode.convex.factored_support", lambda rng: dict(problem=_onoff_problem(rng)),
+         check=lambda out, kw: out is None),
+    Case("simcode.convex.factored_solve", lambda rng: dict(problem=_onoff_problem(rng)),
+         scalars={"tol": "positive", "max_iter": "int", "max_columns": "int", "test_tol": "positive"},
+         check=lambda out, kw: np.isclose(out.objective, _onoff_value(kw["problem"]), rtol=1e-9)),
 ]
 
 UNCOVERED = {}

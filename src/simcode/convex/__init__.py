@@ -3,6 +3,7 @@
 Sub-modules: ``terms`` (objective terms, constraints and the term contract), ``problem`` (``Problem``),
 ``solution`` (``Solution``, ``Certificate``), ``cvxpy_sdp`` (the cvxpy solver), ``admm`` (the first-order
 solver), ``psd_projection`` (its partial PSD projection), ``factor`` (non-negative factorisation of Q),
+``factored`` (the CP optimum by column generation),
 ``measure`` (the direction-measure formulation of affine encoders).
 
 Exports: the explicit table below, loaded on first use (checked against each sub-module by tests/test_layout.py).
@@ -25,6 +26,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "admm": ["ADMMResult", "admm_solve"],
         "psd_projection": ["PSDProjector"],
         "factor": ["FactorResult", "factor_nonneg"],
+        "factored": ["FactoredCertificate", "copositivity_ratio", "factored_solve", "factored_support",
+                     "FACTORED_Q_MAX_N"],
         "measure": [
             "MeasureSolution", "AutoencoderSolution", "solve_measure", "solve_affine_autoencoder",
             "min_ratio_on_sphere", "convex_hull",

@@ -23,12 +23,13 @@ from ..core import (InfeasibleProblemError, UnsupportedTermError, check_bool, ch
 from .admm import admm_solve
 from .cvxpy_sdp import CVXPY_MAX_N, cvxpy_solve
 from .factor import factor_nonneg
+from .factored import factored_solve, factored_support
 from .solution import Certificate, Solution
 from .terms import Constraint, Nonnegative, Term, constraint_form, first_order_form, optimal_bias
 
 __all__ = ["Problem", "InfeasibleProblemError", "UnsupportedTermError"]
 
-SOLVERS = ("auto", "cvxpy", "firstorder")
+SOLVERS = ("auto", "cvxpy", "firstorder", "factored")
 
 
 class Problem:
@@ -130,10 +131,14 @@ class Problem:
 
         Parameters
         ----------
-        solver : {"auto", "cvxpy", "firstorder"}
+        solver : {"auto", "cvxpy", "firstorder", "factored"}
+            "factored": the completely-positive optimum itself by certificate-driven column generation over
+            Z ≥ 0 (n × r), O(n r) memory, never forming Q (:mod:`simcode.convex.factored`); for activity_cost /
+            rank_penalty / readout_cost terms under ``nonnegative()``, certified exactly for k ≤ 3 targets.
             "cvxpy": the exact reference (Clarabel or SCS, ``cvxpy_solver``); "firstorder": ADMM in PyTorch
             (CPU or CUDA) with a certified gap, 25–370× faster than cvxpy already at n = 40–160 (BENCHMARKS.md);
-            "auto": cvxpy for n ≤ 24 (the interior point is quicker than ADMM's per-iteration overhead there)
+            "auto": "factored" wherever it applies with k ≤ 2 targets (``factored_support``), else
+            cvxpy for n ≤ 24 (the interior point is quicker than ADMM's per-iteration overhead there)
             and whenever a term or constraint has no first-order form (custom cvxpy constraints, user terms
             with only ``cvxpy_parts``), else the first-order solver. ``Solution.solver`` says which ran.
             A solver given a term it cannot represent raises :class:`simcode.core.UnsupportedTermError`.
@@ -151,6 +156,9 @@ class Problem:
         max_iter = check_int(max_iter, "max_iter", low=1, allow_none=True)
         cp_tol = check_number(cp_tol, "cp_tol", low=0.0, low_inclusive=False)
         self.check_feasible()
+        if solver == "factored" or (solver == "auto" and factored_support(self) is None
+                                    and sum(r.Y.shape[1] for r in self._readouts()) <= 2):
+            return factored_solve(self, tol=tol, max_iter=max_iter, verbose=verbose, random_state=random_state)
         if solver == "auto":
             reason = self.first_order_support()
             if reason is not None:

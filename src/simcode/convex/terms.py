@@ -341,21 +341,33 @@ def readout_cvxpy(r: ReadoutBlock, Q, n):
 
 
 def optimal_bias(r: ReadoutBlock, Q) -> np.ndarray:
-    """The b minimising Tr((Y−1bᵀ)ᵀQ⁺(Y−1bᵀ)): b = Yᵀ Q⁺ 1 / (1ᵀ Q⁺ 1) (zeros if not affine)."""
+    """The b minimising Tr((Y−1bᵀ)ᵀQ⁺(Y−1bᵀ)) over the b with Y − 1bᵀ ∈ range(Q) (zeros if not affine).
+
+    With P = I − 11ᵀ/n, min_b min_W {‖W‖² : ZW = Y − 1bᵀ} = min_W {‖W‖² : PZW = PY} (the bias absorbs the
+    mean), so W = (PZ)⁺PY and b = 1ᵀ(Y − ZW)/n = 1ᵀ(Y − QP(PQP)⁺PY)/n, whether or not 1 ∈ range(Q) (for a
+    low-rank Q with 1 ∉ range(Q) the bias is fixed by feasibility, and YᵀQ⁺1/1ᵀQ⁺1 would be wrong).
+    """
     if not r.affine:
         return np.zeros(r.Y.shape[1])
-    Qp = pinv_psd(Q)
-    one = np.ones(Q.shape[0])
-    d = one @ Qp @ one
-    return r.Y.T @ Qp @ one / d if d > 0 else r.Y.mean(0)
+    Q = np.asarray(Q, dtype=float)
+    n = Q.shape[0]
+    Yc = r.Y - r.Y.mean(0)
+    Qc = Q - Q.mean(0)[None, :] - Q.mean(1)[:, None] + Q.mean()
+    A = pinv_psd(Qc) @ Yc
+    return (r.Y - Q @ (A - A.mean(0))).sum(0) / n
 
 
 def readout_value(r: ReadoutBlock, Q) -> float:
-    """lam · Tr((Y − 1b*ᵀ)ᵀ Q⁺ (Y − 1b*ᵀ)) at the optimal bias b*."""
+    """lam · min_b Tr((Y − 1bᵀ)ᵀ Q⁺ (Y − 1bᵀ)): Tr(Yᵀ P (PQP)⁺ P Y) for an affine readout (P = I − 11ᵀ/n; see
+    :func:`optimal_bias`), Tr(Yᵀ Q⁺ Y) otherwise (range membership is checked by ``Problem.objective``)."""
     if r.lam == 0:
         return 0.0
-    Yt = r.Y - optimal_bias(r, Q)[None, :]
-    return float(r.lam * np.sum(Yt * (pinv_psd(Q) @ Yt)))
+    if r.affine:
+        Yc = r.Y - r.Y.mean(0)
+        Q = np.asarray(Q, dtype=float)
+        Qc = Q - Q.mean(0)[None, :] - Q.mean(1)[:, None] + Q.mean()
+        return float(r.lam * np.sum(Yc * (pinv_psd(Qc) @ Yc)))
+    return float(r.lam * np.sum(r.Y * (pinv_psd(Q) @ r.Y)))
 
 
 # ----------------------------------------------------------------------------- objective terms
